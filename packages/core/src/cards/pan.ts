@@ -1,0 +1,50 @@
+/**
+ * Card-number helpers shared by the masking at the API, the log scrubber and the leak scans.
+ */
+
+/** Luhn (mod 10) check over a string of digits. */
+export function isLuhnValid(digits: string): boolean {
+  let sum = 0;
+  let double = false;
+  for (let i = digits.length - 1; i >= 0; i--) {
+    let d = digits.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+    if (double) {
+      d *= 2;
+      if (d > 9) d -= 9;
+    }
+    sum += d;
+    double = !double;
+  }
+  return digits.length > 0 && sum % 10 === 0;
+}
+
+/** First 6 and last 4 digits, the rest masked (PCI DSS display rule). */
+export function maskPan(pan: string): string {
+  if (pan.length < 13) return '*'.repeat(pan.length);
+  return `${pan.slice(0, 6)}${'*'.repeat(pan.length - 10)}${pan.slice(-4)}`;
+}
+
+/**
+ * Runs of 13–19 digits, optionally split by single spaces or dashes (as people write card
+ * numbers), that pass the Luhn check. Runs are taken whole, so a longer number (an id, a
+ * timestamp) is not mistaken for a PAN hidden inside it.
+ */
+const PAN_CANDIDATE = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+
+export function findPans(text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(PAN_CANDIDATE)) {
+    const digits = match[0].replace(/[ -]/g, '');
+    if (digits.length >= 13 && digits.length <= 19 && isLuhnValid(digits)) found.push(match[0]);
+  }
+  return found;
+}
+
+/** Replaces every PAN-looking run in `text` by its masked form. */
+export function maskPansIn(text: string): string {
+  return text.replace(PAN_CANDIDATE, (run) => {
+    const digits = run.replace(/[ -]/g, '');
+    return digits.length >= 13 && digits.length <= 19 && isLuhnValid(digits) ? maskPan(digits) : run;
+  });
+}

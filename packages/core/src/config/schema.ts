@@ -1,0 +1,90 @@
+import { z } from 'zod';
+
+/**
+ * The platform contract's environment variables ("Running it"), read once at boot through
+ * this one schema. Defaults are for local development only: with NODE_ENV=production a
+ * default secret is refused (see `refuseDefaultSecretsInProduction`).
+ */
+
+export const DEV_DEFAULTS = {
+  API_KEYS: 'ENBDTABBY:dev-key-enbdtabby,DEMOBANK:dev-key-demobank',
+  CTP_SAAS_API_KEY: 'dev-saas-api-key',
+  CTP_WEBHOOK_SECRET: 'whsec_ZGV2LXdlYmhvb2stc2VjcmV0LWRvLW5vdC11c2UtaW4tcHJvZA==',
+  PAN_ENCRYPTION_KEY: 'ZGV2LXBhbi1rZXktMzItYnl0ZXMtbm90LTQtcHJvZCE=',
+  DASHBOARD_PASSWORD: 'dev-dashboard-password',
+} as const;
+
+const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
+
+const url = (protocols: readonly string[], fallback: string) =>
+  z
+    .url({ protocol: new RegExp(`^(${protocols.join('|')})$`) })
+    .default(fallback)
+    .describe(`a ${protocols.join(' or ')} URL`);
+
+const base64Bytes = (n: number) =>
+  z
+    .string()
+    .refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === n, {
+      message: `must be the base64 encoding of exactly ${n} bytes`,
+    });
+
+const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
+
+export interface ApiKeyEntry {
+  readonly tenant: string;
+  readonly key: string;
+}
+
+const apiKeys = z
+  .string()
+  .default(DEV_DEFAULTS.API_KEYS)
+  .transform((raw, ctx): ApiKeyEntry[] => {
+    const entries: ApiKeyEntry[] = [];
+    for (const [i, part] of raw.split(',').entries()) {
+      const item = part.trim();
+      if (item === '') continue;
+      const sep = item.indexOf(':');
+      const tenant = item.slice(0, sep);
+      const key = item.slice(sep + 1);
+      if (sep <= 0 || !TENANT.test(tenant) || key.length < 16) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `entry ${i + 1} must be TENANT:KEY with a tenant of letters, digits, _ or - and a key of at least 16 characters`,
+        });
+        continue;
+      }
+      entries.push({ tenant, key });
+    }
+    return entries;
+  });
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  DATABASE_URL: url(['postgres', 'postgresql'], 'postgresql://postgres@127.0.0.1:5432/ctp'),
+  REDIS_URL: url(['redis', 'rediss'], 'redis://127.0.0.1:6379'),
+  API_PORT: port(3000),
+  DASHBOARD_PORT: port(3001),
+  SAAS_SIM_PORT: port(4010),
+  API_KEYS: apiKeys,
+  CTP_SAAS_BASE_URL: url(['http', 'https'], 'http://127.0.0.1:4010'),
+  CTP_SAAS_API_KEY: z.string().min(16).default(DEV_DEFAULTS.CTP_SAAS_API_KEY),
+  CTP_WEBHOOK_SECRET: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'must be whsec_ followed by base64')
+    .refine((s) => Buffer.from(s.slice('whsec_'.length), 'base64').length >= 24, {
+      message: 'the base64 part must decode to at least 24 bytes',
+    })
+    .default(DEV_DEFAULTS.CTP_WEBHOOK_SECRET),
+  PAN_ENCRYPTION_KEY: base64Bytes(32).default(DEV_DEFAULTS.PAN_ENCRYPTION_KEY),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DASHBOARD_USERNAME: z.string().min(1).default('admin'),
+  DASHBOARD_PASSWORD: z.string().min(12).default(DEV_DEFAULTS.DASHBOARD_PASSWORD),
+  WEBHOOK_URL: url(['http', 'https'], 'http://127.0.0.1:3000/v1/ctp/webhooks/saas'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_{}-]+$/)
+    .default('{ctp}'),
+});
+
+export type Config = z.infer<typeof envSchema>;

@@ -1,0 +1,25 @@
+import type { CtpEvent } from './events.ts';
+import type { CtpStatus, TraceStatus } from './statuses.ts';
+
+/**
+ * Why the lifecycle refused a transition. `code` is the contract's vocabulary; the API maps
+ * it to an HTTP status in one place.
+ */
+export type LifecycleError =
+  | {
+      readonly code: 'INVALID_STATE';
+      readonly message: string;
+      readonly event: CtpEvent;
+      readonly entityStatus: CtpStatus;
+      readonly kitStatus?: CtpStatus;
+    }
+  | { readonly code: 'KIT_REQUIRED'; readonly message: string; readonly event: CtpEvent }
+  | { readonly code: 'TRACE_ALREADY_TERMINAL'; readonly message: string; readonly current: TraceStatus }
+  | {
+      readonly code: 'STALE_NETWORK_CHANGE';
+      readonly message: string;
+      readonly current: CtpStatus;
+      readonly reported: CtpStatus;
+    };
+
+export type LifecycleErrorCode = LifecycleError['code'];

@@ -1,0 +1,90 @@
+import type { CtpEvent } from './events.ts';
+import type { CtpStatus } from './statuses.ts';
+
+/**
+ * What one CTP event does to one record (the entity, the named kit, or the kits an entity
+ * removal takes along):
+ * - `from`: the statuses the record must have for the request to be accepted;
+ * - `pending`: its status while the operation is in flight, or `null` when the event leaves
+ *   it unchanged (updates; the entity of a kit-level event);
+ * - `success`: its status when the trace ends `SUCCESS` (`null`: unchanged).
+ * A `FAILED` trace puts every record the request changed back to the status it had before.
+ */
+export interface SideRule {
+  readonly from: readonly CtpStatus[];
+  readonly pending: CtpStatus | null;
+  readonly success: CtpStatus | null;
+}
+
+export interface EventRule {
+  readonly entity: SideRule;
+  /** The kit the request names (`kitNo`), or `null` for entity-level events. */
+  readonly kit: SideRule | null;
+  /** Every kit of the entity in `from` is taken along (only `CTP_REMOVE_ENTITY`). */
+  readonly allKits: SideRule | null;
+}
+
+const unchanged = (from: readonly CtpStatus[]): SideRule => ({ from, pending: null, success: null });
+
+const registration = (from: readonly CtpStatus[]): SideRule => ({
+  from,
+  pending: 'REGISTRATION_IN_PROGRESS',
+  success: 'ACTIVE',
+});
+
+const removal = (from: readonly CtpStatus[]): SideRule => ({
+  from,
+  pending: 'REMOVAL_IN_PROGRESS',
+  success: 'REMOVED',
+});
+
+/**
+ * The platform contract's "Allowed when" column, as data. Two choices the contract leaves open:
+ * - a kit-level removal or update needs the entity on the network (`ACTIVE` or `DISABLED`);
+ * - an entity removal takes along every kit that is on the network (`ACTIVE` and `DISABLED`):
+ *   removing the consumer removes all its instruments at the network, so a `DISABLED` kit left
+ *   behind would disagree with it.
+ */
+export const EVENT_RULES = {
+  CTP_REGISTER_ENTITY_AND_KIT: {
+    entity: registration(['UNREGISTERED', 'REMOVED']),
+    kit: registration(['UNREGISTERED', 'REMOVED', 'DISABLED']),
+    allKits: null,
+  },
+  CTP_ADD_KIT: {
+    entity: unchanged(['ACTIVE']),
+    kit: registration(['UNREGISTERED', 'REMOVED']),
+    allKits: null,
+  },
+  CTP_REMOVE_ENTITY: {
+    entity: removal(['ACTIVE', 'DISABLED']),
+    kit: null,
+    allKits: removal(['ACTIVE', 'DISABLED']),
+  },
+  CTP_REMOVE_KIT: {
+    entity: unchanged(['ACTIVE', 'DISABLED']),
+    kit: removal(['ACTIVE', 'DISABLED']),
+    allKits: null,
+  },
+  CTP_UPDATE_ENTITY: {
+    entity: unchanged(['ACTIVE']),
+    kit: null,
+    allKits: null,
+  },
+  CTP_UPDATE_KIT: {
+    entity: unchanged(['ACTIVE', 'DISABLED']),
+    kit: unchanged(['ACTIVE']),
+    allKits: null,
+  },
+} as const satisfies Record<CtpEvent, EventRule>;
+
+/**
+ * Network-driven changes (`*.status_changed` webhooks): the network is the truth for a record
+ * it holds. From a status not listed here the change is stale (the record is not on the
+ * network as far as we know, or an operation of ours owns it) and changes nothing.
+ */
+export const NETWORK_CHANGE_RULES = {
+  ACTIVE: ['DISABLED'],
+  DISABLED: ['ACTIVE'],
+  REMOVED: ['ACTIVE', 'DISABLED', 'REMOVAL_IN_PROGRESS'],
+} as const satisfies Record<'ACTIVE' | 'DISABLED' | 'REMOVED', readonly CtpStatus[]>;

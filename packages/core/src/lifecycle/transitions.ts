@@ -1,0 +1,177 @@
+import { type LifecycleError } from './errors.ts';
+import { type CtpEvent } from './events.ts';
+import { err, ok, type Result } from './result.ts';
+import { EVENT_RULES, NETWORK_CHANGE_RULES, type SideRule } from './rules.ts';
+import {
+  type CtpStatus,
+  isOneOf,
+  isTerminalTrace,
+  type NetworkStatus,
+  type OperationStatus,
+  type TerminalTraceStatus,
+  type TraceStatus,
+} from './statuses.ts';
+
+/** The CTP statuses of one entity and of (some of) its kits, by kit number. */
+export interface CtpSnapshot {
+  readonly entity: CtpStatus;
+  readonly kits: Readonly<Record<string, CtpStatus>>;
+}
+
+/**
+ * An accepted request: the statuses of the records it touches before and while it runs.
+ * `before` is stored with the operation; it is what a `FAILED` outcome restores.
+ */
+export interface RequestPlan {
+  readonly before: CtpSnapshot;
+  readonly pending: CtpSnapshot;
+}
+
+const invalidState = (event: CtpEvent, entity: CtpStatus, kit?: CtpStatus): LifecycleError => ({
+  code: 'INVALID_STATE',
+  message:
+    kit === undefined
+      ? `${event} is not allowed while the entity is ${entity}`
+      : `${event} is not allowed while the entity is ${entity} and the kit is ${kit}`,
+  event,
+  entityStatus: entity,
+  ...(kit === undefined ? {} : { kitStatus: kit }),
+});
+
+const pendingOf = (rule: SideRule, current: CtpStatus): CtpStatus => rule.pending ?? current;
+
+/**
+ * Decides whether `event` may start on `current` (the entity and all its kits) and what the
+ * touched records become while it runs. `kitNo` names the kit for kit events.
+ */
+export function planRequest(
+  event: CtpEvent,
+  current: CtpSnapshot,
+  kitNo?: string,
+): Result<RequestPlan, LifecycleError> {
+  const rule = EVENT_RULES[event];
+  const kitStatus = kitNo === undefined ? undefined : (current.kits[kitNo] ?? 'UNREGISTERED');
+  if (rule.kit !== null && kitNo === undefined) {
+    return err({ code: 'KIT_REQUIRED', message: `${event} names a kit`, event });
+  }
+  if (!rule.entity.from.includes(current.entity)) return err(invalidState(event, current.entity, kitStatus));
+  if (rule.kit !== null && kitNo !== undefined && kitStatus !== undefined) {
+    if (!rule.kit.from.includes(kitStatus)) return err(invalidState(event, current.entity, kitStatus));
+    return ok({
+      before: { entity: current.entity, kits: { [kitNo]: kitStatus } },
+      pending: { entity: pendingOf(rule.entity, current.entity), kits: { [kitNo]: pendingOf(rule.kit, kitStatus) } },
+    });
+  }
+  const taken = rule.allKits === null ? [] : kitsIn(current.kits, rule.allKits.from);
+  return ok({
+    before: { entity: current.entity, kits: Object.fromEntries(taken) },
+    pending: {
+      entity: pendingOf(rule.entity, current.entity),
+      kits: Object.fromEntries(taken.map(([no, s]) => [no, rule.allKits === null ? s : pendingOf(rule.allKits, s)])),
+    },
+  });
+}
+
+function kitsIn(kits: Readonly<Record<string, CtpStatus>>, from: readonly CtpStatus[]): [string, CtpStatus][] {
+  return Object.entries(kits).filter(([, status]) => from.includes(status));
+}
+
+function kitRuleOf(event: CtpEvent): SideRule | null {
+  const rule = EVENT_RULES[event];
+  return rule.kit ?? rule.allKits;
+}
+
+/**
+ * The statuses the touched records take when the operation's trace ends. `plan` is what
+ * `planRequest` returned when the operation was accepted; `current` holds the records' statuses
+ * now. A record that no longer holds the pending status was changed by the network meanwhile:
+ * the network is the truth, so it is left as it is.
+ */
+export function planOutcome(
+  event: CtpEvent,
+  outcome: TerminalTraceStatus,
+  plan: RequestPlan,
+  current: CtpSnapshot,
+): CtpSnapshot {
+  const rule = EVENT_RULES[event];
+  const kitRule = kitRuleOf(event);
+  const next = (side: SideRule | null, before: CtpStatus, pending: CtpStatus, now: CtpStatus): CtpStatus => {
+    if (side === null || now !== pending) return now;
+    if (outcome === 'FAILED') return before;
+    return side.success ?? now;
+  };
+  const kits: Record<string, CtpStatus> = {};
+  for (const [kitNo, before] of Object.entries(plan.before.kits)) {
+    const pending = plan.pending.kits[kitNo] ?? before;
+    kits[kitNo] = next(kitRule, before, pending, current.kits[kitNo] ?? pending);
+  }
+  return { entity: next(rule.entity, plan.before.entity, plan.pending.entity, current.entity), kits };
+}
+
+/**
+ * A status the network reports for one record. Same status again (a redelivered webhook) is
+ * `ok` with no change; a change the rules do not allow is `STALE_NETWORK_CHANGE`.
+ */
+export function applyNetworkChange(current: CtpStatus, reported: NetworkStatus): Result<CtpStatus, LifecycleError> {
+  if (current === reported) return ok(current);
+  const allowedFrom: readonly CtpStatus[] = NETWORK_CHANGE_RULES[reported];
+  if (allowedFrom.includes(current)) return ok(reported);
+  return err({
+    code: 'STALE_NETWORK_CHANGE',
+    message: `the network reports ${reported} for a record that is ${current}`,
+    current,
+    reported,
+  });
+}
+
+/**
+ * A consumer-level network change. A consumer the network removed has no instruments left, so
+ * its kits on the network (or being removed) become `REMOVED` with it.
+ */
+export function applyConsumerNetworkChange(
+  current: CtpSnapshot,
+  reported: NetworkStatus,
+): Result<CtpSnapshot, LifecycleError> {
+  const entity = applyNetworkChange(current.entity, reported);
+  if (!entity.ok) return entity;
+  if (reported !== 'REMOVED') return ok({ entity: entity.value, kits: { ...current.kits } });
+  const kits = Object.fromEntries(
+    Object.entries(current.kits).map(([kitNo, status]) => {
+      const next = applyNetworkChange(status, 'REMOVED');
+      return [kitNo, next.ok ? next.value : status];
+    }),
+  );
+  return ok({ entity: entity.value, kits });
+}
+
+/** Request trace lifecycle: `IN_PROGRESS` → `SUCCESS` | `FAILED`, once; terminal never changes. */
+export const TRACE_TRANSITIONS = {
+  IN_PROGRESS: ['SUCCESS', 'FAILED'],
+  SUCCESS: [],
+  FAILED: [],
+} as const satisfies Record<TraceStatus, readonly TraceStatus[]>;
+
+export function resolveTrace(
+  current: TraceStatus,
+  outcome: TerminalTraceStatus,
+): Result<TerminalTraceStatus, LifecycleError> {
+  if (isTerminalTrace(current)) {
+    return err({ code: 'TRACE_ALREADY_TERMINAL', message: `the trace is already ${current}`, current });
+  }
+  return ok(outcome);
+}
+
+/**
+ * Operation lifecycle as the API shows it: `QUEUED` until the SaaS accepts the request, then
+ * the trace's status. A request the SaaS refuses outright fails from `QUEUED`.
+ */
+export const OPERATION_TRANSITIONS = {
+  QUEUED: ['IN_PROGRESS', 'FAILED'],
+  IN_PROGRESS: ['SUCCESS', 'FAILED'],
+  SUCCESS: [],
+  FAILED: [],
+} as const satisfies Record<OperationStatus, readonly OperationStatus[]>;
+
+export function canMoveOperation(from: OperationStatus, to: OperationStatus): boolean {
+  return isOneOf(OPERATION_TRANSITIONS[from], to);
+}
