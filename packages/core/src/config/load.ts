@@ -7,9 +7,7 @@ export class ConfigError extends Error {
   readonly variables: readonly string[];
 
   constructor(problems: readonly { variable: string; message: string }[]) {
-    super(
-      `invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`,
-    );
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p.variable}: ${p.message}`).join('\n')}`);
     this.variables = problems.map((p) => p.variable);
   }
 }
@@ -34,10 +32,15 @@ function toProblem(issue: z.core.$ZodIssue): { variable: string; message: string
 
 function refuseDefaultSecretsInProduction(config: Config, present: Record<string, string | undefined>): void {
   if (config.NODE_ENV !== 'production') return;
-  const defaulted = DEFAULT_SECRET_VARIABLES.filter((name) => present[name] === undefined || present[name] === DEV_DEFAULTS[name]);
+  const defaulted = DEFAULT_SECRET_VARIABLES.filter(
+    (name) => present[name] === undefined || present[name] === DEV_DEFAULTS[name],
+  );
   if (defaulted.length > 0) {
     throw new ConfigError(
-      defaulted.map((variable) => ({ variable, message: 'must be set to a real secret when NODE_ENV=production' })),
+      defaulted.map((variable) => ({
+        variable,
+        message: 'must be set to a real secret when NODE_ENV=production',
+      })),
     );
   }
 }

@@ -23,11 +23,9 @@ const url = (protocols: readonly string[], fallback: string) =>
     .describe(`a ${protocols.join(' or ')} URL`);
 
 const base64Bytes = (n: number) =>
-  z
-    .string()
-    .refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === n, {
-      message: `must be the base64 encoding of exactly ${n} bytes`,
-    });
+  z.string().refine((s) => /^[A-Za-z0-9+/]+={0,2}$/.test(s) && Buffer.from(s, 'base64').length === n, {
+    message: `must be the base64 encoding of exactly ${n} bytes`,
+  });
 
 const TENANT = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -66,6 +64,8 @@ export const envSchema = z.object({
   API_PORT: port(3000),
   DASHBOARD_PORT: port(3001),
   SAAS_SIM_PORT: port(4010),
+  // Not in the contract's table: the worker's own health and metrics endpoint.
+  WORKER_PORT: port(3002),
   API_KEYS: apiKeys,
   CTP_SAAS_BASE_URL: url(['http', 'https'], 'http://127.0.0.1:4010'),
   CTP_SAAS_API_KEY: z.string().min(16).default(DEV_DEFAULTS.CTP_SAAS_API_KEY),

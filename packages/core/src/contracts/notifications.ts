@@ -57,7 +57,10 @@ const envelope = <T extends z.ZodType>(transactionType: z.ZodType, data: T) =>
 
 export const successNotificationSchema = envelope(ctpEvent, successNotifyDataSchema);
 export const failureNotificationSchema = envelope(ctpEvent, failureNotifyDataSchema);
-export const statusChangedNotificationSchema = envelope(z.literal(CTP_STATUS_CHANGED), statusChangedNotifyDataSchema);
+export const statusChangedNotificationSchema = envelope(
+  z.literal(CTP_STATUS_CHANGED),
+  statusChangedNotifyDataSchema,
+);
 
 export const notificationPayloadSchema = z.union([
   successNotificationSchema,

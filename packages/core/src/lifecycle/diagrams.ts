@@ -38,13 +38,24 @@ function kitEdges(): Edge[] {
       ...(rule.allKits === null ? [] : sideEdges(event, rule.allKits, ' (with its entity)')),
     ];
   });
-  const consumerRemoved: Edge[] = NETWORK_CHANGE_RULES.REMOVED.map((from) => [from, 'REMOVED', 'network: consumer REMOVED']);
+  const consumerRemoved: Edge[] = NETWORK_CHANGE_RULES.REMOVED.map((from) => [
+    from,
+    'REMOVED',
+    'network: consumer REMOVED',
+  ]);
   return [...own, ...networkEdges(), ...consumerRemoved];
 }
 
 function traceEdges(): Edge[] {
   return Object.entries(TRACE_TRANSITIONS).flatMap(([from, tos]) =>
-    tos.map((to) => [from, to, to === 'SUCCESS' ? 'webhook or /status: SUCCESS' : 'webhook or /status: FAILED, or deadline'] as const),
+    tos.map(
+      (to) =>
+        [
+          from,
+          to,
+          to === 'SUCCESS' ? 'webhook or /status: SUCCESS' : 'webhook or /status: FAILED, or deadline',
+        ] as const,
+    ),
   );
 }
 

@@ -15,7 +15,10 @@ export const CTP_STATUSES = [
 export type CtpStatus = (typeof CTP_STATUSES)[number];
 
 /** Statuses that mean "an operation is in flight and owns this record". */
-export const IN_PROGRESS_STATUSES = ['REGISTRATION_IN_PROGRESS', 'REMOVAL_IN_PROGRESS'] as const satisfies readonly CtpStatus[];
+export const IN_PROGRESS_STATUSES = [
+  'REGISTRATION_IN_PROGRESS',
+  'REMOVAL_IN_PROGRESS',
+] as const satisfies readonly CtpStatus[];
 
 /** Statuses of a record that exists on the network (the SaaS knows it). */
 export const ON_NETWORK_STATUSES = ['ACTIVE', 'DISABLED'] as const satisfies readonly CtpStatus[];

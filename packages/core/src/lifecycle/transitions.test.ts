@@ -30,10 +30,36 @@ type Action =
   | { kind: 'kitChange'; kit: (typeof KITS)[number]; to: (typeof NETWORK_STATUSES)[number] };
 
 const actionArb: fc.Arbitrary<Action> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('request' as const), event: fc.constantFrom(...CTP_EVENTS), kit: fc.constantFrom(...KITS) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant('outcome' as const), outcome: fc.constantFrom('SUCCESS' as const, 'FAILED' as const) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('consumerChange' as const), to: fc.constantFrom(...NETWORK_STATUSES) }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant('kitChange' as const), kit: fc.constantFrom(...KITS), to: fc.constantFrom(...NETWORK_STATUSES) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('request' as const),
+      event: fc.constantFrom(...CTP_EVENTS),
+      kit: fc.constantFrom(...KITS),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('outcome' as const),
+      outcome: fc.constantFrom('SUCCESS' as const, 'FAILED' as const),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('consumerChange' as const),
+      to: fc.constantFrom(...NETWORK_STATUSES),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('kitChange' as const),
+      kit: fc.constantFrom(...KITS),
+      to: fc.constantFrom(...NETWORK_STATUSES),
+    }),
+  },
 );
 
 interface InFlight {
@@ -48,7 +74,10 @@ describe('lifecycle over random event sequences', () => {
   it('never reaches an illegal status, reverts every FAILED, keeps terminal traces terminal', () => {
     fc.assert(
       fc.property(fc.array(actionArb, { minLength: 5, maxLength: 80, size: 'max' }), (actions) => {
-        let state: CtpSnapshot = { entity: 'UNREGISTERED', kits: { K1: 'UNREGISTERED', K2: 'UNREGISTERED', K3: 'UNREGISTERED' } };
+        let state: CtpSnapshot = {
+          entity: 'UNREGISTERED',
+          kits: { K1: 'UNREGISTERED', K2: 'UNREGISTERED', K3: 'UNREGISTERED' },
+        };
         let inFlight: InFlight | null = null;
         const finished: InFlight[] = [];
 
@@ -61,8 +90,12 @@ describe('lifecycle over random event sequences', () => {
               expect(planned.error.code).toBe('INVALID_STATE');
               continue;
             }
-            for (const [kitNo, before] of Object.entries(planned.value.before.kits)) expect(state.kits[kitNo]).toBe(before);
-            state = { entity: planned.value.pending.entity, kits: { ...state.kits, ...planned.value.pending.kits } };
+            for (const [kitNo, before] of Object.entries(planned.value.before.kits))
+              expect(state.kits[kitNo]).toBe(before);
+            state = {
+              entity: planned.value.pending.entity,
+              kits: { ...state.kits, ...planned.value.pending.kits },
+            };
             inFlight = { event: action.event, plan: planned.value, trace: 'IN_PROGRESS' };
           } else if (action.kind === 'outcome') {
             // A late or duplicate outcome for a finished trace changes nothing.
@@ -75,14 +108,18 @@ describe('lifecycle over random event sequences', () => {
             expect(resolved.ok).toBe(true);
             const touched: CtpSnapshot = {
               entity: state.entity,
-              kits: Object.fromEntries(Object.keys(inFlight.plan.before.kits).map((k) => [k, state.kits[k] ?? 'UNREGISTERED'])),
+              kits: Object.fromEntries(
+                Object.keys(inFlight.plan.before.kits).map((k) => [k, state.kits[k] ?? 'UNREGISTERED']),
+              ),
             };
             const next = planOutcome(inFlight.event, action.outcome, inFlight.plan, touched);
             if (action.outcome === 'FAILED') {
               // Every record still owned by the operation goes back to where it came from.
-              if (touched.entity === inFlight.plan.pending.entity) expect(next.entity).toBe(inFlight.plan.before.entity);
+              if (touched.entity === inFlight.plan.pending.entity)
+                expect(next.entity).toBe(inFlight.plan.before.entity);
               for (const [kitNo, pending] of Object.entries(inFlight.plan.pending.kits)) {
-                if (touched.kits[kitNo] === pending) expect(next.kits[kitNo]).toBe(inFlight.plan.before.kits[kitNo]);
+                if (touched.kits[kitNo] === pending)
+                  expect(next.kits[kitNo]).toBe(inFlight.plan.before.kits[kitNo]);
               }
             }
             state = { entity: next.entity, kits: { ...state.kits, ...next.kits } };
@@ -112,22 +149,34 @@ describe('lifecycle over random event sequences', () => {
 
   it('refuses every event from a status its rule does not list, and accepts every listed one', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...CTP_EVENTS), fc.constantFrom(...CTP_STATUSES), fc.constantFrom(...CTP_STATUSES), (event, entity, kit) => {
-        const rule = EVENT_RULES[event];
-        const result = planRequest(event, { entity, kits: { K1: kit } }, 'K1');
-        const kitAllowed = rule.kit === null || rule.kit.from.includes(kit);
-        expect(result.ok).toBe(rule.entity.from.includes(entity) && kitAllowed);
-        if (!result.ok) expect(result.error).toMatchObject({ code: 'INVALID_STATE', entityStatus: entity });
-      }),
+      fc.property(
+        fc.constantFrom(...CTP_EVENTS),
+        fc.constantFrom(...CTP_STATUSES),
+        fc.constantFrom(...CTP_STATUSES),
+        (event, entity, kit) => {
+          const rule = EVENT_RULES[event];
+          const result = planRequest(event, { entity, kits: { K1: kit } }, 'K1');
+          const kitAllowed = rule.kit === null || rule.kit.from.includes(kit);
+          expect(result.ok).toBe(rule.entity.from.includes(entity) && kitAllowed);
+          if (!result.ok) expect(result.error).toMatchObject({ code: 'INVALID_STATE', entityStatus: entity });
+        },
+      ),
     );
   });
 });
 
 describe('lifecycle examples from the contract', () => {
   it('a registration that fails leaves entity and kit where they were', () => {
-    const plan = planRequest('CTP_REGISTER_ENTITY_AND_KIT', { entity: 'REMOVED', kits: { K1: 'UNREGISTERED' } }, 'K1');
+    const plan = planRequest(
+      'CTP_REGISTER_ENTITY_AND_KIT',
+      { entity: 'REMOVED', kits: { K1: 'UNREGISTERED' } },
+      'K1',
+    );
     if (!plan.ok) throw new Error(plan.error.message);
-    expect(plan.value.pending).toEqual({ entity: 'REGISTRATION_IN_PROGRESS', kits: { K1: 'REGISTRATION_IN_PROGRESS' } });
+    expect(plan.value.pending).toEqual({
+      entity: 'REGISTRATION_IN_PROGRESS',
+      kits: { K1: 'REGISTRATION_IN_PROGRESS' },
+    });
     expect(planOutcome('CTP_REGISTER_ENTITY_AND_KIT', 'FAILED', plan.value, plan.value.pending)).toEqual({
       entity: 'REMOVED',
       kits: { K1: 'UNREGISTERED' },
@@ -157,14 +206,22 @@ describe('lifecycle examples from the contract', () => {
   });
 
   it('a kit event without a kit is refused, and an unknown kit counts as UNREGISTERED', () => {
-    expect(planRequest('CTP_ADD_KIT', { entity: 'ACTIVE', kits: {} })).toMatchObject({ ok: false, error: { code: 'KIT_REQUIRED' } });
+    expect(planRequest('CTP_ADD_KIT', { entity: 'ACTIVE', kits: {} })).toMatchObject({
+      ok: false,
+      error: { code: 'KIT_REQUIRED' },
+    });
     expect(planRequest('CTP_ADD_KIT', { entity: 'ACTIVE', kits: {} }, 'NEW')).toMatchObject({ ok: true });
   });
 
   it('a network change of a record we are not tracking on the network is stale', () => {
-    expect(applyNetworkChange('UNREGISTERED', 'DISABLED')).toMatchObject({ ok: false, error: { code: 'STALE_NETWORK_CHANGE' } });
+    expect(applyNetworkChange('UNREGISTERED', 'DISABLED')).toMatchObject({
+      ok: false,
+      error: { code: 'STALE_NETWORK_CHANGE' },
+    });
     expect(applyNetworkChange('ACTIVE', 'ACTIVE')).toEqual({ ok: true, value: 'ACTIVE' });
-    expect(applyConsumerNetworkChange({ entity: 'ACTIVE', kits: { K1: 'ACTIVE', K2: 'UNREGISTERED' } }, 'REMOVED')).toEqual({
+    expect(
+      applyConsumerNetworkChange({ entity: 'ACTIVE', kits: { K1: 'ACTIVE', K2: 'UNREGISTERED' } }, 'REMOVED'),
+    ).toEqual({
       ok: true,
       value: { entity: 'REMOVED', kits: { K1: 'REMOVED', K2: 'UNREGISTERED' } },
     });

@@ -1,5 +1,5 @@
-import { type LifecycleError } from './errors.ts';
-import { type CtpEvent } from './events.ts';
+import type { LifecycleError } from './errors.ts';
+import type { CtpEvent } from './events.ts';
 import { err, ok, type Result } from './result.ts';
 import { EVENT_RULES, NETWORK_CHANGE_RULES, type SideRule } from './rules.ts';
 import {
@@ -59,7 +59,10 @@ export function planRequest(
     if (!rule.kit.from.includes(kitStatus)) return err(invalidState(event, current.entity, kitStatus));
     return ok({
       before: { entity: current.entity, kits: { [kitNo]: kitStatus } },
-      pending: { entity: pendingOf(rule.entity, current.entity), kits: { [kitNo]: pendingOf(rule.kit, kitStatus) } },
+      pending: {
+        entity: pendingOf(rule.entity, current.entity),
+        kits: { [kitNo]: pendingOf(rule.kit, kitStatus) },
+      },
     });
   }
   const taken = rule.allKits === null ? [] : kitsIn(current.kits, rule.allKits.from);
@@ -67,12 +70,17 @@ export function planRequest(
     before: { entity: current.entity, kits: Object.fromEntries(taken) },
     pending: {
       entity: pendingOf(rule.entity, current.entity),
-      kits: Object.fromEntries(taken.map(([no, s]) => [no, rule.allKits === null ? s : pendingOf(rule.allKits, s)])),
+      kits: Object.fromEntries(
+        taken.map(([no, s]) => [no, rule.allKits === null ? s : pendingOf(rule.allKits, s)]),
+      ),
     },
   });
 }
 
-function kitsIn(kits: Readonly<Record<string, CtpStatus>>, from: readonly CtpStatus[]): [string, CtpStatus][] {
+function kitsIn(
+  kits: Readonly<Record<string, CtpStatus>>,
+  from: readonly CtpStatus[],
+): [string, CtpStatus][] {
   return Object.entries(kits).filter(([, status]) => from.includes(status));
 }
 
@@ -112,7 +120,10 @@ export function planOutcome(
  * A status the network reports for one record. Same status again (a redelivered webhook) is
  * `ok` with no change; a change the rules do not allow is `STALE_NETWORK_CHANGE`.
  */
-export function applyNetworkChange(current: CtpStatus, reported: NetworkStatus): Result<CtpStatus, LifecycleError> {
+export function applyNetworkChange(
+  current: CtpStatus,
+  reported: NetworkStatus,
+): Result<CtpStatus, LifecycleError> {
   if (current === reported) return ok(current);
   const allowedFrom: readonly CtpStatus[] = NETWORK_CHANGE_RULES[reported];
   if (allowedFrom.includes(current)) return ok(reported);

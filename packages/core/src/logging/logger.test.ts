@@ -7,13 +7,20 @@ const PAN = '4111111111111111';
 
 function capture() {
   const lines: string[] = [];
-  const logger = createLogger({ name: 'test', level: 'trace', destination: { write: (l: string) => void lines.push(l) } });
+  const logger = createLogger({
+    name: 'test',
+    level: 'trace',
+    destination: { write: (l: string) => void lines.push(l) },
+  });
   return { logger, lines, text: () => lines.join('') };
 }
 
 /** A Luhn-valid card number of 13 to 19 digits. */
 const panArb = fc
-  .tuple(fc.integer({ min: 12, max: 18 }), fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 18, maxLength: 18 }))
+  .tuple(
+    fc.integer({ min: 12, max: 18 }),
+    fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 18, maxLength: 18 }),
+  )
   .map(([len, digits]) => {
     const body = digits.slice(0, len).join('');
     for (let check = 0; check < 10; check++) if (isLuhnValid(`${body}${check}`)) return `${body}${check}`;
@@ -23,16 +30,20 @@ const panArb = fc
 describe('logger', () => {
   it('never prints a PAN given anywhere in a logged object, message or error', () => {
     fc.assert(
-      fc.property(panArb, fc.array(fc.constantFrom('a', 'b', 'payload', 'data', 'items', '0'), { maxLength: 5 }), (pan, path) => {
-        const { logger, text } = capture();
-        let nested: unknown = { note: `card ${pan} seen` };
-        for (const key of path) nested = key === '0' ? [nested] : { [key]: nested };
-        logger.info({ ctx: nested, accountNumber: pan }, `processing ${pan}`);
-        logger.error({ err: new Error(`SaaS rejected ${pan}`) }, 'failed');
-        logger.warn(`plain ${pan.slice(0, 4)} ${pan.slice(4, 8)} ${pan.slice(8)} spaced`);
-        expect(findPans(text())).toEqual([]);
-        expect(text()).not.toContain(pan);
-      }),
+      fc.property(
+        panArb,
+        fc.array(fc.constantFrom('a', 'b', 'payload', 'data', 'items', '0'), { maxLength: 5 }),
+        (pan, path) => {
+          const { logger, text } = capture();
+          let nested: unknown = { note: `card ${pan} seen` };
+          for (const key of path) nested = key === '0' ? [nested] : { [key]: nested };
+          logger.info({ ctx: nested, accountNumber: pan }, `processing ${pan}`);
+          logger.error({ err: new Error(`SaaS rejected ${pan}`) }, 'failed');
+          logger.warn(`plain ${pan.slice(0, 4)} ${pan.slice(4, 8)} ${pan.slice(8)} spaced`);
+          expect(findPans(text())).toEqual([]);
+          expect(text()).not.toContain(pan);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -48,7 +59,8 @@ describe('logger', () => {
       'sent with Authorization: Bearer sk_live_abcdef',
     );
     const out = text();
-    for (const secret of ['sk_live_abcdef', 'k-123', 'c2VjcmV0', 'a2V5', '"123"']) expect(out).not.toContain(secret);
+    for (const secret of ['sk_live_abcdef', 'k-123', 'c2VjcmV0', 'a2V5', '"123"'])
+      expect(out).not.toContain(secret);
     expect(out).toContain('[REDACTED]');
   });
 
@@ -56,7 +68,12 @@ describe('logger', () => {
     const { logger, lines } = capture();
     logger.child({ tenant: 'ENBDTABBY', operationId: 'op-1' }).info({ kit: PAN }, 'kit');
     const line = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
-    expect(line).toMatchObject({ tenant: 'ENBDTABBY', operationId: 'op-1', kit: '411111******1111', service: 'test' });
+    expect(line).toMatchObject({
+      tenant: 'ENBDTABBY',
+      operationId: 'op-1',
+      kit: '411111******1111',
+      service: 'test',
+    });
   });
 
   it('survives cycles and odd values', () => {

@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 import { scrubText, scrubValue } from './redaction.ts';
 
 export type { Logger } from 'pino';
@@ -25,7 +25,6 @@ export interface LoggerFactoryOptions {
 // Synchronous writes: a line logged just before a crash is not lost in a buffer.
 export function createLogger(options: LoggerFactoryOptions): Logger {
   const pinoOptions: LoggerOptions = {
-    name: options.name,
     level: options.level ?? 'info',
     base: { service: options.name, ...options.base },
     timestamp: pino.stdTimeFunctions.isoTime,

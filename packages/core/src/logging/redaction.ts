@@ -53,7 +53,9 @@ const SECRET_IN_TEXT = [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, /\bwhsec_[A-
 export function scrubText(text: string): string {
   let out = maskPansIn(text);
   for (const pattern of SECRET_IN_TEXT) {
-    out = out.replace(pattern, (m) => (m.startsWith('whsec_') ? `whsec_${REDACTED}` : `${m.split(/\s+/)[0]} ${REDACTED}`));
+    out = out.replace(pattern, (m) =>
+      m.startsWith('whsec_') ? `whsec_${REDACTED}` : `${m.split(/\s+/)[0]} ${REDACTED}`,
+    );
   }
   return out;
 }

@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { notificationPayloadSchema } from '../contracts/notifications.ts';
-import { buildFailureNotification, buildStatusChangedNotification, buildSuccessNotification } from './payloads.ts';
+import {
+  buildFailureNotification,
+  buildStatusChangedNotification,
+  buildSuccessNotification,
+} from './payloads.ts';
 
 // The seed's samples ("Notifications"), with its elided ids filled in.
 const SEED_SUCCESS = {
@@ -51,7 +55,10 @@ describe('notification payload builders', () => {
       clickToPayPaymentInstrumentId: SEED_SUCCESS.serverNotifyData.ctpKitId,
     });
     expect(JSON.stringify(built)).toBe(
-      JSON.stringify({ ...SEED_SUCCESS, serverNotifyData: { ...SEED_SUCCESS.serverNotifyData, operationId } }),
+      JSON.stringify({
+        ...SEED_SUCCESS,
+        serverNotifyData: { ...SEED_SUCCESS.serverNotifyData, operationId },
+      }),
     );
     expect(notificationPayloadSchema.safeParse(built).success).toBe(true);
   });
@@ -67,7 +74,10 @@ describe('notification payload builders', () => {
       errorDetails: 'issuer declined enrolment',
     });
     expect(JSON.stringify(built)).toBe(
-      JSON.stringify({ ...SEED_FAILURE, serverNotifyData: { ...SEED_FAILURE.serverNotifyData, operationId } }),
+      JSON.stringify({
+        ...SEED_FAILURE,
+        serverNotifyData: { ...SEED_FAILURE.serverNotifyData, operationId },
+      }),
     );
     expect(notificationPayloadSchema.safeParse(built).success).toBe(true);
   });

@@ -3,7 +3,7 @@ import type {
   StatusChangedNotification,
   SuccessNotification,
 } from '../contracts/notifications.ts';
-import { type CtpEvent, CTP_STATUS_CHANGED, eventNamesKit } from '../lifecycle/events.ts';
+import { CTP_STATUS_CHANGED, type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 
 /**

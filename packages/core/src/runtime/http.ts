@@ -1,0 +1,34 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Logger } from 'pino';
+
+export interface RunningServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves a Hono app; resolves once it listens (port 0 picks a free port, for tests). */
+export function startHttpServer(
+  app: Hono,
+  options: { port: number; hostname?: string; logger: Logger },
+): Promise<RunningServer> {
+  return new Promise((resolve, reject) => {
+    const server = serve(
+      { fetch: app.fetch, port: options.port, hostname: options.hostname ?? '0.0.0.0' },
+      (info: AddressInfo) => {
+        options.logger.info({ port: info.port }, 'listening');
+        resolve({
+          port: info.port,
+          // Stop accepting connections, let in-flight requests finish, drop idle keep-alives.
+          close: () =>
+            new Promise<void>((done, fail) => {
+              server.close((error) => (error ? fail(error) : done()));
+              if ('closeIdleConnections' in server) server.closeIdleConnections();
+            }),
+        });
+      },
+    );
+    server.once('error', reject);
+  });
+}

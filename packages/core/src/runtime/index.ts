@@ -1,0 +1,3 @@
+export * from './health.ts';
+export * from './http.ts';
+export * from './shutdown.ts';

@@ -1,0 +1,22 @@
+// Prints the closing line CI reads, "N passed, N failed", from Vitest's JSON report, and exits
+// non-zero when a test failed or the report is missing (a run that crashed counts as failed).
+import { existsSync, readFileSync } from 'node:fs';
+
+const path = process.argv[2] ?? 'reports/vitest.json';
+if (!existsSync(path)) {
+  console.log('0 passed, 1 failed');
+  console.error(`test-summary: no report at ${path}: the test run did not finish`);
+  process.exit(1);
+}
+const report = JSON.parse(readFileSync(path, 'utf8')) as {
+  numPassedTests: number;
+  numFailedTests: number;
+  numPendingTests: number;
+  numTodoTests: number;
+  numFailedTestSuites: number;
+};
+// A file that fails to load has no failed test but a failed suite: count it as a failure.
+const failed = report.numFailedTests + (report.numFailedTests === 0 ? report.numFailedTestSuites : 0);
+const skipped = report.numPendingTests + report.numTodoTests;
+console.log(`${report.numPassedTests} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);
