@@ -1,0 +1,64 @@
+import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { CTP_EVENTS } from '../lifecycle/events.ts';
+import { type CtpStatus, OPERATION_STATUSES, type OperationStatus } from '../lifecycle/statuses.ts';
+import {
+  createdAtColumn,
+  externalIdColumn,
+  tenantColumn,
+  updatedAtColumn,
+  versionColumn,
+} from './columns.ts';
+
+/** What a failed operation restores: the entity's status and each touched kit's, by kit number. */
+export interface StatusSnapshot {
+  entity: CtpStatus;
+  kits: Record<string, CtpStatus>;
+}
+
+/** Statuses that hold the entity's single in-flight slot (`uq_ctp_operation_in_flight`). */
+export const IN_FLIGHT_OPERATION_STATUSES = [
+  'QUEUED',
+  'IN_PROGRESS',
+] as const satisfies readonly OperationStatus[];
+
+/** One CTP operation a client started: the row the API's `operationId` names. */
+export const CtpOperation = defineEntity({
+  name: 'CtpOperation',
+  tableName: 'ctp_operation',
+  properties: {
+    /** Chosen by the application, so the 202 answer can carry it before the flush. */
+    id: p.uuid().primary(),
+    tenant: tenantColumn,
+    event: p.enum(CTP_EVENTS),
+    entityId: externalIdColumn,
+    kitNumber: externalIdColumn.nullable(),
+    status: p.enum(OPERATION_STATUSES).default('QUEUED'),
+    attempts: p.integer().default(0),
+    errorCode: p.string().length(64).nullable(),
+    errorMessage: p.text().nullable(),
+    errorDetails: p.text().nullable(),
+    idempotencyKey: p.string().length(255).nullable(),
+    /** Hash of the client request, to tell a replay from a reuse of the key for another request. */
+    requestHash: p.string().length(64).nullable(),
+    requestTraceId: p.string().nullable(),
+    statusBefore: p.json<StatusSnapshot>().nullable(),
+    reason: p.text().nullable(),
+    version: versionColumn,
+    createdAt: createdAtColumn,
+    updatedAt: updatedAtColumn,
+    completedAt: p.datetime().nullable(),
+  },
+  uniques: [
+    { name: 'uq_ctp_operation_tenant_idempotency_key', properties: ['tenant', 'idempotencyKey'] },
+    {
+      // The database, not a read-then-write in the application, guarantees one in-flight
+      // operation per entity: two concurrent requests cannot both get in.
+      name: 'uq_ctp_operation_in_flight',
+      properties: ['tenant', 'entityId'],
+      where: { status: { $in: [...IN_FLIGHT_OPERATION_STATUSES] } },
+    },
+  ],
+  indexes: [{ name: 'idx_ctp_operation_tenant_entity_id', properties: ['tenant', 'entityId'] }],
+});
+
+export type CtpOperation = InferEntity<typeof CtpOperation>;

@@ -1,0 +1,29 @@
+import { BusinessEntity } from './business-entity.ts';
+import { CtpCustomer } from './ctp-customer.ts';
+import { CtpOperation } from './ctp-operation.ts';
+import { CtpOutbox } from './ctp-outbox.ts';
+import { CtpPayment } from './ctp-payment.ts';
+import { CtpRequestIdTracking } from './ctp-request-id-tracking.ts';
+import { CtpWebhookInbox } from './ctp-webhook-inbox.ts';
+import { Kit } from './kit.ts';
+
+export * from './business-entity.ts';
+export * from './ctp-customer.ts';
+export * from './ctp-operation.ts';
+export * from './ctp-outbox.ts';
+export * from './ctp-payment.ts';
+export * from './ctp-request-id-tracking.ts';
+export * from './ctp-webhook-inbox.ts';
+export * from './kit.ts';
+
+/** Every entity, for the ORM's `entities` option. */
+export const allEntities = [
+  BusinessEntity,
+  Kit,
+  CtpCustomer,
+  CtpPayment,
+  CtpOperation,
+  CtpRequestIdTracking,
+  CtpOutbox,
+  CtpWebhookInbox,
+] as const;
