@@ -81,6 +81,20 @@ export const envSchema = z.object({
   DASHBOARD_USERNAME: z.string().min(1).default('admin'),
   DASHBOARD_PASSWORD: z.string().min(12).default(DEV_DEFAULTS.DASHBOARD_PASSWORD),
   WEBHOOK_URL: url(['http', 'https'], 'http://127.0.0.1:3000/v1/ctp/webhooks/saas'),
+  // The simulator's own settings (apps/saas-sim), beside the contract's variables.
+  SAAS_SIM_TENANTS: z
+    .string()
+    .default('ENBDTABBY,DEMOBANK')
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => t !== ''),
+    )
+    .pipe(z.array(z.string().regex(TENANT)).min(1)),
+  /** JSON object of fault settings, e.g. {"rate5xx":0.1}; validated by the simulator. */
+  SAAS_SIM_FAULTS: z.string().default('{}'),
+  SAAS_SIM_COMPLETION_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/)
