@@ -12,11 +12,11 @@ import { err, ok, type Result } from '../lifecycle/result.ts';
 export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
 const SECRET_PREFIX = 'whsec_';
 
-export interface WebhookHeaders {
+export type WebhookHeaders = {
   readonly 'webhook-id': string;
   readonly 'webhook-timestamp': string;
   readonly 'webhook-signature': string;
-}
+};
 
 export type WebhookVerificationFailure =
   | 'MISSING_HEADERS'
