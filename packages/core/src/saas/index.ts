@@ -1,0 +1,3 @@
+export * from './bodies.ts';
+export * from './client.ts';
+export * from './errors.ts';
