@@ -95,6 +95,21 @@ export const envSchema = z.object({
   /** JSON object of fault settings, e.g. {"rate5xx":0.1}; validated by the simulator. */
   SAAS_SIM_FAULTS: z.string().default('{}'),
   SAAS_SIM_COMPLETION_DELAY_MS: z.coerce.number().int().min(0).max(600_000).default(200),
+  // Pipeline tuning (not in the contract's table; defaults suit one bank on one machine).
+  /** Jobs one worker process runs at once per queue. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** SaaS operation submissions per second, per tenant, across all workers. */
+  SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
+  SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /** First `/status` poll of a new trace; the webhook usually resolves it before. */
+  TRACE_FIRST_POLL_MS: z.coerce.number().int().min(0).default(5_000),
+  TRACE_POLL_MAX_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  /** A trace still IN_PROGRESS this long after the SaaS accepted it fails with TIMEOUT. */
+  TRACE_DEADLINE_MS: z.coerce.number().int().min(1_000).default(15 * 60_000),
+  /** The contract's stream; another name only to isolate test runs sharing one Redis. */
+  NOTIFICATION_STREAM: z.string().min(1).default('m2p.notification.all'),
+  /** Approximate MAXLEN of the notification stream (retention by count). */
+  NOTIFICATION_STREAM_MAXLEN: z.coerce.number().int().min(1_000).default(1_000_000),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/)

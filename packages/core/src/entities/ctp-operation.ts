@@ -1,6 +1,7 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { CTP_EVENTS } from '../lifecycle/events.ts';
-import { type CtpStatus, OPERATION_STATUSES, type OperationStatus } from '../lifecycle/statuses.ts';
+import { OPERATION_STATUSES, type OperationStatus } from '../lifecycle/statuses.ts';
+import type { RequestPlan } from '../lifecycle/transitions.ts';
 import {
   createdAtColumn,
   externalIdColumn,
@@ -9,11 +10,11 @@ import {
   versionColumn,
 } from './columns.ts';
 
-/** What a failed operation restores: the entity's status and each touched kit's, by kit number. */
-export interface StatusSnapshot {
-  entity: CtpStatus;
-  kits: Record<string, CtpStatus>;
-}
+/**
+ * The lifecycle's plan for the operation (`planRequest`): the touched records' statuses before
+ * it (what a FAILED outcome restores) and while it runs (what the outcome expects to find).
+ */
+export type StatusPlan = RequestPlan;
 
 /** Statuses that hold the entity's single in-flight slot (`uq_ctp_operation_in_flight`). */
 export const IN_FLIGHT_OPERATION_STATUSES = [
@@ -41,7 +42,7 @@ export const CtpOperation = defineEntity({
     /** Hash of the client request, to tell a replay from a reuse of the key for another request. */
     requestHash: p.string().length(64).nullable(),
     requestTraceId: p.string().nullable(),
-    statusBefore: p.json<StatusSnapshot>().nullable(),
+    statusBefore: p.json<StatusPlan>().nullable(),
     reason: p.text().nullable(),
     version: versionColumn,
     createdAt: createdAtColumn,

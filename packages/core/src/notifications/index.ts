@@ -1,1 +1,2 @@
 export * from './payloads.ts';
+export * from './publisher.ts';

@@ -44,6 +44,11 @@ export interface MutationOptions {
 
 type Method = 'GET' | 'POST' | 'PUT';
 
+/** One operation request: an event with the body its endpoint takes. */
+export type SaasRequest = {
+  [E in CtpEvent]: { readonly event: E; readonly body: SaasRequestBody<E> };
+}[CtpEvent];
+
 /**
  * The CTP SaaS client: one typed method per endpoint of the contract, one HTTP attempt per
  * call (retries belong to the job queue), bodies validated against the contract's schemas on
@@ -85,6 +90,11 @@ export class SaasClient {
       idempotencyKey: options.idempotencyKey,
       answer: acceptedResponseSchema,
     });
+  }
+
+  /** The same as `submit`, for a request built as an event/body pair (see `SaasRequest`). */
+  submitRequest(tenant: string, request: SaasRequest, options: MutationOptions): Promise<AcceptedResponse> {
+    return this.submit(request.event, tenant, request.body, options);
   }
 
   addCustomerAndPaymentInstrument(

@@ -1,0 +1,172 @@
+import type { Logger } from '@ctp/core/logging';
+import type { NotificationPublisher } from '@ctp/core/notifications';
+import { OUTBOX_CHANNEL } from '@ctp/core/operations';
+import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '@ctp/core/queues';
+import type { Orm } from '@ctp/db';
+import type { Queue } from 'bullmq';
+import pg from 'pg';
+
+interface OutboxRow {
+  id: string;
+  kind: 'job' | 'notification';
+  topic: string;
+  payload: Record<string, string>;
+}
+
+export interface RelayDependencies {
+  readonly orm: Orm;
+  readonly databaseUrl: string;
+  readonly queues: Readonly<Record<QueueName, Queue>>;
+  readonly publisher: NotificationPublisher;
+  readonly logger: Logger;
+  readonly batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives (a lost connection, a missed wake-up). */
+  readonly pollIntervalMs?: number;
+}
+
+const JOB_BY_TOPIC = new Map<string, JobKind>(
+  Object.entries(JOB_TOPICS).map(([kind, topic]) => [topic, kind as JobKind]),
+);
+
+/**
+ * Moves committed outbox rows to where they go: jobs to BullMQ (job id = the row's key, so a
+ * re-relay of a live job is a no-op) and notifications to the stream. One transaction per batch:
+ * rows are claimed `FOR UPDATE SKIP LOCKED` (several workers relay side by side without
+ * double work), published, then marked published. If the process dies in between, the
+ * transaction rolls back and the rows are published again — at-least-once, made exactly-once by
+ * the job ids and the notification ids.
+ */
+export class OutboxRelay {
+  readonly #deps: RelayDependencies;
+  readonly #batchSize: number;
+  readonly #pollIntervalMs: number;
+  #listener: pg.Client | null = null;
+  #stopped = false;
+  #wake: (() => void) | null = null;
+  #pendingWake = false;
+  #loop: Promise<void> | null = null;
+
+  constructor(deps: RelayDependencies) {
+    this.#deps = deps;
+    this.#batchSize = deps.batchSize ?? 500;
+    this.#pollIntervalMs = deps.pollIntervalMs ?? 1_000;
+  }
+
+  async start(): Promise<void> {
+    await this.#listen();
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.#wakeUp();
+    await this.#loop;
+    await this.#listener?.end().catch(() => undefined);
+  }
+
+  /** Publishes one batch; returns how many rows it moved. */
+  async relayOnce(): Promise<number> {
+    return this.#deps.orm.em.fork().transactional(async (tx) => {
+      const rows = await tx.execute<OutboxRow[]>(
+        `select id, kind, topic, payload from ctp_outbox
+          where published_at is null and available_at <= now()
+          order by id limit ? for update skip locked`,
+        [this.#batchSize],
+      );
+      if (rows.length === 0) return 0;
+      await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
+      await this.#deps.publisher.publish(
+        rows
+          .filter((row) => row.kind === 'notification')
+          .map((row) => ({
+            notificationId: String(row.payload.notificationId),
+            payload: String(row.payload.payload),
+          })),
+      );
+      await tx.execute(
+        `update ctp_outbox set published_at = now() where id in (${rows.map(() => '?').join(',')})`,
+        rows.map((row) => row.id),
+        'run',
+      );
+      return rows.length;
+    });
+  }
+
+  async #publishJobs(rows: OutboxRow[]): Promise<void> {
+    const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
+    for (const row of rows) {
+      const kind = JOB_BY_TOPIC.get(row.topic);
+      if (kind === undefined) {
+        this.#deps.logger.error(
+          { outboxId: row.id, topic: row.topic },
+          'outbox row with an unknown topic skipped',
+        );
+        continue;
+      }
+      const { jobId, ...data } = row.payload;
+      const job = JOBS[kind];
+      const list = byQueue.get(job.queue) ?? [];
+      list.push({ name: job.name, data, opts: jobId === undefined ? {} : { jobId } });
+      byQueue.set(job.queue, list);
+    }
+    await Promise.all([...byQueue].map(([queue, jobs]) => this.#deps.queues[queue].addBulk(jobs)));
+  }
+
+  async #run(): Promise<void> {
+    let failures = 0;
+    while (!this.#stopped) {
+      try {
+        const moved = await this.relayOnce();
+        failures = 0;
+        if (moved === this.#batchSize) continue;
+      } catch (error) {
+        failures += 1;
+        this.#deps.logger.error({ err: error, failures }, 'outbox relay failed; retrying');
+      }
+      await this.#sleep(failures === 0 ? this.#pollIntervalMs : Math.min(30_000, 250 * 2 ** failures));
+    }
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (this.#pendingWake) {
+      this.#pendingWake = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        self.#wake = null;
+        resolve();
+      }
+      this.#wake = done;
+    });
+  }
+
+  #wakeUp(): void {
+    if (this.#wake) this.#wake();
+    else this.#pendingWake = true;
+  }
+
+  /** LISTEN on a dedicated connection; if it drops, reconnect (the poll covers the gap). */
+  async #listen(): Promise<void> {
+    if (this.#stopped) return;
+    const client = new pg.Client({ connectionString: this.#deps.databaseUrl });
+    client.on('notification', () => this.#wakeUp());
+    client.on('error', (error) => {
+      this.#deps.logger.warn({ err: error }, 'outbox LISTEN connection lost; reconnecting');
+      this.#listener = null;
+      setTimeout(() => void this.#listen().catch(() => undefined), 1_000);
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+      this.#listener = client;
+    } catch (error) {
+      this.#deps.logger.warn({ err: error }, 'outbox LISTEN failed; polling until it works');
+      await client.end().catch(() => undefined);
+      setTimeout(() => void this.#listen().catch(() => undefined), 1_000);
+    }
+  }
+}

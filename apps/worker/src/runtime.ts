@@ -1,0 +1,148 @@
+import { createPanCipher } from '@ctp/core/cards';
+import type { Config } from '@ctp/core/config';
+import type { Logger } from '@ctp/core/logging';
+import { NotificationPublisher } from '@ctp/core/notifications';
+import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
+import { SaasClient } from '@ctp/core/saas';
+import type { Orm } from '@ctp/db';
+import { type DefaultJobOptions, Queue, Worker } from 'bullmq';
+import { RateLimiterRedis } from 'rate-limiter-flexible';
+import { retryDelay } from './backoff.ts';
+import {
+  maintenanceProcessor,
+  type ProcessorDependencies,
+  submitProcessor,
+  webhookProcessor,
+} from './processors.ts';
+import { OutboxRelay } from './relay.ts';
+
+const DAY_S = 24 * 3600;
+
+/** Retries of transient failures: ~25 attempts with backoff capped at 5 min is over an hour. */
+const JOB_OPTIONS: Record<QueueName, DefaultJobOptions> = {
+  [QUEUE_NAMES.operations]: {
+    attempts: 25,
+    backoff: { type: 'custom' },
+    removeOnComplete: { age: 3600, count: 50_000 },
+    removeOnFail: { age: 7 * DAY_S },
+  },
+  [QUEUE_NAMES.resolutions]: {
+    attempts: 12,
+    backoff: { type: 'custom' },
+    removeOnComplete: { age: 3600, count: 50_000 },
+    removeOnFail: { age: 7 * DAY_S },
+  },
+  [QUEUE_NAMES.maintenance]: { attempts: 1, removeOnComplete: true, removeOnFail: 100 },
+};
+
+export interface WorkerRuntime {
+  readonly queues: Readonly<Record<QueueName, Queue>>;
+  /** Readiness: Redis answers. */
+  pingRedis(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Everything one worker process runs: the outbox relay, a BullMQ worker per queue and the
+ * maintenance job schedulers. Several processes may run it side by side: the relay claims rows
+ * with SKIP LOCKED, BullMQ hands each job to one worker, schedulers are upserted by id.
+ */
+export async function startWorkerRuntime(input: {
+  config: Config;
+  orm: Orm;
+  logger: Logger;
+}): Promise<WorkerRuntime> {
+  const { config, orm, logger } = input;
+  const connection = createRedis(config.REDIS_URL);
+  const prefix = config.QUEUE_PREFIX;
+  const queues = Object.fromEntries(
+    Object.values(QUEUE_NAMES).map((name) => [
+      name,
+      new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name] }),
+    ]),
+  ) as Record<QueueName, Queue>;
+  const saas = new SaasClient({
+    baseUrl: config.CTP_SAAS_BASE_URL,
+    apiKey: config.CTP_SAAS_API_KEY,
+    timeoutMs: config.SAAS_TIMEOUT_MS,
+    logger,
+  });
+  const cipher = createPanCipher({ current: config.PAN_ENCRYPTION_KEY });
+  const deps: ProcessorDependencies = {
+    config,
+    orm,
+    saas,
+    queues,
+    logger,
+    limiter: new RateLimiterRedis({
+      storeClient: connection,
+      keyPrefix: `${prefix}:saas-rate`,
+      points: config.SAAS_RATE_LIMIT_PER_SECOND,
+      duration: 1,
+    }),
+    decryptPan: (kit) =>
+      cipher.decrypt(
+        { ciphertext: kit.panCiphertext, keyId: kit.panKeyId },
+        { tenant: kit.tenant, kitNo: kit.kitNo },
+      ),
+  };
+  const settings = {
+    backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelay(attemptsMade, error),
+  };
+  const common = { connection, prefix, settings, concurrency: config.WORKER_CONCURRENCY };
+  const workers = [
+    new Worker(QUEUE_NAMES.operations, submitProcessor(deps), common),
+    new Worker(QUEUE_NAMES.resolutions, webhookProcessor(deps), common),
+    new Worker(QUEUE_NAMES.maintenance, maintenanceProcessor(deps), { ...common, concurrency: 2 }),
+  ];
+  for (const worker of workers) {
+    worker.on('failed', (job, error) => {
+      logger.warn(
+        { queue: worker.name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: error },
+        'job failed',
+      );
+    });
+    worker.on('error', (error) => logger.error({ queue: worker.name, err: error }, 'worker error'));
+  }
+  const maintenance = queues[QUEUE_NAMES.maintenance];
+  await maintenance.upsertJobScheduler(
+    JOBS.pollTraces.name,
+    { every: 1_000 },
+    { name: JOBS.pollTraces.name, data: {} },
+  );
+  await maintenance.upsertJobScheduler(
+    JOBS.sweep.name,
+    { every: 15_000 },
+    { name: JOBS.sweep.name, data: {} },
+  );
+
+  const relay = new OutboxRelay({
+    orm,
+    databaseUrl: config.DATABASE_URL,
+    queues,
+    publisher: new NotificationPublisher(connection, {
+      stream: config.NOTIFICATION_STREAM,
+      maxLength: config.NOTIFICATION_STREAM_MAXLEN,
+      dedupeTtlSeconds: 7 * DAY_S,
+    }),
+    logger,
+  });
+  await relay.start();
+  logger.info({ prefix, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
+
+  return {
+    queues,
+    pingRedis: async () => {
+      if ((await connection.ping()) !== 'PONG') throw new Error('Redis did not answer PONG');
+    },
+    // Stop taking jobs and let the active ones finish (BullMQ hands back what it cannot finish:
+    // a job whose lock lapses is picked up by another worker), then stop relaying, then disconnect.
+    close: async () => {
+      await Promise.all(workers.map((worker) => worker.close()));
+      await relay.stop();
+      await Promise.all(Object.values(queues).map((queue) => queue.close()));
+      await saas.close();
+      await connection.quit();
+    },
+  };
+}

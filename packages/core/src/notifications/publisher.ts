@@ -1,0 +1,62 @@
+import type { Redis } from 'ioredis';
+import { NOTIFICATION_STREAM } from '../contracts/notifications.ts';
+
+export interface NotificationEntry {
+  readonly notificationId: string;
+  /** The seed's payload, serialised. */
+  readonly payload: string;
+}
+
+export interface PublisherOptions {
+  readonly stream?: string;
+  /** Approximate `MAXLEN` of the stream (retention); see docs/architecture.md. */
+  readonly maxLength: number;
+  /** How long an appended id is remembered, so a re-relayed outcome is not appended again. */
+  readonly dedupeTtlSeconds: number;
+}
+
+/**
+ * Appends and remembers in one atomic step: the `SET NX` of the id and the `XADD` happen in
+ * one script, so an outcome the relay publishes twice (it died between `XADD` and marking the
+ * outbox row published) is appended once, as long as Redis still remembers the id. Beyond that
+ * window a duplicate is possible; it carries the same `notificationId`, so consumers drop it.
+ * The dedupe key shares the stream's hash slot (`{stream}`), so the script runs on Redis Cluster.
+ */
+const APPEND_ONCE = `
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'notificationId', ARGV[3], 'payload', ARGV[4])
+end
+return false`;
+
+export class NotificationPublisher {
+  readonly #redis: Redis;
+  readonly #stream: string;
+  readonly #options: PublisherOptions;
+
+  constructor(redis: Redis, options: PublisherOptions) {
+    this.#redis = redis;
+    this.#stream = options.stream ?? NOTIFICATION_STREAM;
+    this.#options = options;
+  }
+
+  /** Appends every entry, in order, in one round trip. Throws if Redis refused any of them. */
+  async publish(entries: readonly NotificationEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const pipeline = this.#redis.pipeline();
+    for (const entry of entries) {
+      pipeline.eval(
+        APPEND_ONCE,
+        2,
+        this.#stream,
+        `{${this.#stream}}:published:${entry.notificationId}`,
+        this.#options.dedupeTtlSeconds,
+        this.#options.maxLength,
+        entry.notificationId,
+        entry.payload,
+      );
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const failed = results.find(([error]) => error !== null);
+    if (failed?.[0]) throw failed[0];
+  }
+}

@@ -1,0 +1,92 @@
+import { type EntityManager, LockMode } from '@mikro-orm/core';
+import { BusinessEntity } from '../entities/business-entity.ts';
+import { CtpCustomer } from '../entities/ctp-customer.ts';
+import { CtpPayment } from '../entities/ctp-payment.ts';
+import { Kit } from '../entities/kit.ts';
+import type { CtpStatus } from '../lifecycle/statuses.ts';
+import type { CtpSnapshot } from '../lifecycle/transitions.ts';
+
+/** An entity with its CTP enrolment and every kit with its own, as one aggregate. */
+export interface CtpRecords {
+  readonly entity: BusinessEntity;
+  customer: CtpCustomer | null;
+  readonly kits: Map<string, { readonly kit: Kit; payment: CtpPayment | null }>;
+}
+
+/**
+ * Loads the aggregate. With `lock`, the business_entity row is locked (`FOR UPDATE`) for the
+ * rest of the transaction: every lifecycle step of one entity takes this lock first, so two
+ * steps on the same entity (a request and a resolve, a webhook and the poller) run one after
+ * the other and each sees the other's statuses.
+ */
+export async function loadCtpRecords(
+  em: EntityManager,
+  tenant: string,
+  entityId: string,
+  options: { lock: boolean },
+): Promise<CtpRecords | null> {
+  const entity = await em.findOne(
+    BusinessEntity,
+    { tenant, entityId },
+    options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {},
+  );
+  if (entity === null) return null;
+  const [customer, kits] = await Promise.all([
+    em.findOne(CtpCustomer, { businessEntity: entity }, options.lock ? { refresh: true } : {}),
+    em.find(Kit, { businessEntity: entity }, { orderBy: { kitNo: 'asc' } }),
+  ]);
+  const payments =
+    kits.length === 0
+      ? []
+      : await em.find(CtpPayment, { kit: { $in: kits } }, options.lock ? { refresh: true } : {});
+  const byKit = new Map(payments.map((payment) => [payment.kit.pkey, payment]));
+  return {
+    entity,
+    customer,
+    kits: new Map(kits.map((kit) => [kit.kitNo, { kit, payment: byKit.get(kit.pkey) ?? null }])),
+  };
+}
+
+/** The statuses the lifecycle reasons about; a record without a CTP row is `UNREGISTERED`. */
+export function snapshotOf(records: CtpRecords): CtpSnapshot {
+  const kits: Record<string, CtpStatus> = {};
+  for (const [kitNo, { payment }] of records.kits) kits[kitNo] = payment?.ctpKitStatus ?? 'UNREGISTERED';
+  return { entity: records.customer?.ctpEntityStatus ?? 'UNREGISTERED', kits };
+}
+
+/**
+ * Writes statuses the lifecycle computed (`planRequest`, `planOutcome`, network changes) onto the
+ * aggregate, creating the `ctp_customer` / `ctp_payment` rows the first time a record enters
+ * CTP. This is the only code that assigns a status column of an entity or kit.
+ */
+export function applySnapshot(em: EntityManager, records: CtpRecords, next: CtpSnapshot): void {
+  const customer = ensureCustomer(em, records, next.entity);
+  customer.ctpEntityStatus = next.entity;
+  for (const [kitNo, status] of Object.entries(next.kits)) {
+    const entry = records.kits.get(kitNo);
+    if (entry === undefined) continue;
+    if (entry.payment === null) {
+      if (status === 'UNREGISTERED') continue;
+      entry.payment = em.create(CtpPayment, {
+        tenant: records.entity.tenant,
+        ctpKitStatus: status,
+        ctpCustomer: customer,
+        kit: entry.kit,
+        clickToPayPaymentInstumentId: null,
+      });
+    }
+    entry.payment.ctpKitStatus = status;
+  }
+}
+
+function ensureCustomer(em: EntityManager, records: CtpRecords, status: CtpStatus): CtpCustomer {
+  if (records.customer !== null) return records.customer;
+  records.customer = em.create(CtpCustomer, {
+    tenant: records.entity.tenant,
+    entityId: records.entity.entityId,
+    ctpEntityStatus: status,
+    businessEntity: records.entity,
+    clickToPayCustomerId: null,
+  });
+  return records.customer;
+}

@@ -1,0 +1,140 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { CtpOperation, IN_FLIGHT_OPERATION_STATUSES } from '../entities/ctp-operation.ts';
+import { DomainError, notFound } from '../errors/domain-error.ts';
+import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
+import { planRequest } from '../lifecycle/transitions.ts';
+import { applySnapshot, loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import { addJobToOutbox, wakeRelay } from './outbox.ts';
+
+export interface OperationRequest {
+  readonly tenant: string;
+  readonly event: CtpEvent;
+  readonly entityId: string;
+  readonly kitNo?: string;
+  readonly reason?: string;
+  /** The client's `Idempotency-Key`, if it sent one. */
+  readonly idempotencyKey?: string;
+}
+
+export interface RequestedOperation {
+  readonly operation: CtpOperation;
+  /** True when this is the first answer again, for a repeated `Idempotency-Key`. */
+  readonly replayed: boolean;
+}
+
+/** What makes two requests "the same request" for the `Idempotency-Key` rule. */
+export function requestFingerprint(request: OperationRequest): string {
+  const { tenant, event, entityId, kitNo, reason } = request;
+  return createHash('sha256')
+    .update(JSON.stringify([tenant, event, entityId, kitNo ?? null, reason ?? null]))
+    .digest('hex');
+}
+
+/**
+ * Accepts a CTP operation durably, in one transaction: lifecycle check, statuses to
+ * `*_IN_PROGRESS`, the operation row, the outbox row of its submit job (and the
+ * `Idempotency-Key` claim, a unique index on the operation row). Once this returns, the
+ * operation runs even if every process dies the next moment.
+ */
+export async function requestOperation(
+  em: EntityManager,
+  request: OperationRequest,
+): Promise<RequestedOperation> {
+  const fingerprint = requestFingerprint(request);
+  try {
+    return await em.fork().transactional((tx) => acceptInTransaction(tx, request, fingerprint));
+  } catch (error) {
+    // Two requests raced: the database's unique indexes decided. Answer as if they had queued.
+    if (error instanceof UniqueConstraintViolationException) {
+      if (request.idempotencyKey !== undefined) {
+        const replay = await findReplay(em.fork(), request, fingerprint);
+        if (replay !== null) return replay;
+      }
+      throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
+    }
+    throw error;
+  }
+}
+
+async function findReplay(
+  em: EntityManager,
+  request: OperationRequest,
+  fingerprint: string,
+): Promise<RequestedOperation | null> {
+  if (request.idempotencyKey === undefined) return null;
+  const existing = await em.findOne(CtpOperation, {
+    tenant: request.tenant,
+    idempotencyKey: request.idempotencyKey,
+  });
+  if (existing === null) return null;
+  if (existing.requestHash !== fingerprint) {
+    throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request');
+  }
+  return { operation: existing, replayed: true };
+}
+
+async function acceptInTransaction(
+  tx: EntityManager,
+  request: OperationRequest,
+  fingerprint: string,
+): Promise<RequestedOperation> {
+  const { tenant, event, entityId } = request;
+  // The entity lock comes first: it serialises every lifecycle step of this entity, so the
+  // checks below cannot be overtaken by a concurrent request.
+  const records = await loadCtpRecords(tx, tenant, entityId, { lock: true });
+  const replay = await findReplay(tx, request, fingerprint);
+  if (replay !== null) return replay;
+  if (records === null) throw notFound('entity');
+
+  const kitNo = eventNamesKit(event) ? request.kitNo : undefined;
+  if (eventNamesKit(event) && (kitNo === undefined || !records.kits.has(kitNo))) throw notFound('kit');
+
+  const inFlight = await tx.count(CtpOperation, {
+    tenant,
+    entityId,
+    status: { $in: [...IN_FLIGHT_OPERATION_STATUSES] },
+  });
+  if (inFlight > 0)
+    throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
+
+  const snapshot = snapshotOf(records);
+  const plan = planRequest(event, snapshot, kitNo);
+  if (!plan.ok) {
+    const error = plan.error;
+    throw new DomainError('INVALID_STATE', error.message, {
+      event,
+      ctpEntityStatus: snapshot.entity,
+      ...(kitNo === undefined ? {} : { ctpKitStatus: snapshot.kits[kitNo] ?? 'UNREGISTERED' }),
+    });
+  }
+  applySnapshot(tx, records, plan.value.pending);
+
+  const operation = tx.create(CtpOperation, {
+    id: randomUUID(),
+    tenant,
+    event,
+    entityId,
+    kitNumber: kitNo ?? null,
+    status: 'QUEUED',
+    idempotencyKey: request.idempotencyKey ?? null,
+    requestHash: fingerprint,
+    statusBefore: plan.value,
+    reason: request.reason ?? null,
+    errorCode: null,
+    errorMessage: null,
+    errorDetails: null,
+    requestTraceId: null,
+    completedAt: null,
+  });
+  addJobToOutbox(tx, 'submit', {
+    tenant,
+    key: operation.id,
+    operationId: operation.id,
+    data: { operationId: operation.id, tenant },
+  });
+  await tx.flush();
+  await wakeRelay(tx);
+  return { operation, replayed: false };
+}

@@ -1,0 +1,71 @@
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { CtpOperation } from '../entities/ctp-operation.ts';
+import type { Kit } from '../entities/kit.ts';
+import type { SaasClient } from '../saas/client.ts';
+import { SaasError } from '../saas/errors.ts';
+import { loadCtpRecords } from './ctp-records.ts';
+import { failQueuedOperation } from './fail-operation.ts';
+import { recordAccepted } from './record-accepted.ts';
+import { buildSaasRequest, UnbuildableRequest } from './saas-request.ts';
+
+export interface SubmitDependencies {
+  readonly em: EntityManager;
+  readonly saas: SaasClient;
+  /** Decrypts a kit's PAN; called only for events that send a card. */
+  readonly decryptPan: (kit: Kit) => string;
+  readonly firstPollAfterMs: number;
+}
+
+export type SubmitResult = 'submitted' | 'not-queued' | 'failed';
+
+/**
+ * Sends a `QUEUED` operation to the SaaS with `Idempotency-Key` = operation id and records the
+ * `202`. A permanent refusal fails the operation (statuses revert, failure notification); a
+ * transient one throws the `SaasError` so the job queue retries with the same key, which the
+ * SaaS answers with the first answer: the work is never started twice. If the process dies
+ * after the SaaS accepted but before the `202` is recorded, the retry records it.
+ */
+export async function submitOperation(deps: SubmitDependencies, operationId: string): Promise<SubmitResult> {
+  const em = deps.em.fork();
+  const operation = await em.findOne(CtpOperation, { id: operationId });
+  if (operation === null || operation.status !== 'QUEUED') return 'not-queued';
+  const records = await loadCtpRecords(em, operation.tenant, operation.entityId, { lock: false });
+  if (records === null) {
+    await failQueuedOperation(deps.em, operationId, {
+      code: 'NOT_FOUND',
+      message: 'Entity Not Found',
+      details: 'the entity no longer exists',
+    });
+    return 'failed';
+  }
+
+  let accepted: Awaited<ReturnType<SaasClient['submitRequest']>>;
+  try {
+    const request = buildSaasRequest(operation, records, deps.decryptPan);
+    accepted = await deps.saas.submitRequest(operation.tenant, request, { idempotencyKey: operation.id });
+  } catch (error) {
+    if (error instanceof UnbuildableRequest) {
+      await failQueuedOperation(deps.em, operationId, {
+        code: 'UNBUILDABLE_REQUEST',
+        message: 'Request Not Sent',
+        details: error.message,
+      });
+      return 'failed';
+    }
+    if (error instanceof SaasError && !error.retryable) {
+      await failQueuedOperation(deps.em, operationId, {
+        code: error.code,
+        message: error.code === 'CONFLICT' ? 'Request Conflicts With Network State' : 'Request Refused',
+        details: error.details === undefined ? error.message : JSON.stringify(error.details),
+      });
+      return 'failed';
+    }
+    throw error;
+  }
+  await recordAccepted(deps.em, {
+    operationId,
+    requestTraceId: accepted.requestTraceId,
+    firstPollAfterMs: deps.firstPollAfterMs,
+  });
+  return 'submitted';
+}

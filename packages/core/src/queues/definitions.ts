@@ -1,0 +1,50 @@
+import { z } from 'zod';
+
+/**
+ * Queues, job names and job payloads. Payloads carry ids only (never card data): the worker
+ * reads and decrypts what it needs just before the SaaS call.
+ */
+export const QUEUE_NAMES = {
+  /** Submitting operations to the SaaS: jobId = operationId. */
+  operations: 'ctp-operations',
+  /** Resolving webhook deliveries taken in by the api. */
+  resolutions: 'ctp-resolutions',
+  /** Job schedulers: the trace poller and the sweeper. */
+  maintenance: 'ctp-maintenance',
+} as const;
+export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
+
+const tenant = z.string().min(1).max(64);
+
+export const JOBS = {
+  submit: {
+    queue: QUEUE_NAMES.operations,
+    name: 'submit',
+    payload: z.strictObject({ operationId: z.uuid(), tenant }),
+  },
+  webhook: {
+    queue: QUEUE_NAMES.resolutions,
+    name: 'webhook',
+    payload: z.strictObject({ webhookId: z.string().min(1).max(255), tenant }),
+  },
+  pollTraces: { queue: QUEUE_NAMES.maintenance, name: 'poll-traces', payload: z.strictObject({}) },
+  sweep: { queue: QUEUE_NAMES.maintenance, name: 'sweep', payload: z.strictObject({}) },
+} as const;
+
+export type JobKind = keyof typeof JOBS;
+export type JobPayload<K extends JobKind> = z.infer<(typeof JOBS)[K]['payload']>;
+
+/** The outbox topics that become jobs (`kind = 'job'`), by job kind. */
+export const JOB_TOPICS = { submit: 'job.submit', webhook: 'job.webhook' } as const satisfies Partial<
+  Record<JobKind, string>
+>;
+export type JobTopic = (typeof JOB_TOPICS)[keyof typeof JOB_TOPICS];
+
+/**
+ * BullMQ job ids may not contain `:`; ours are uuids or Standard Webhooks ids, made safe here
+ * without losing uniqueness.
+ */
+export function jobIdFor(kind: JobKind, key: string): string {
+  const safe = key.replace(/[^A-Za-z0-9_.-]/g, (c) => `%${c.charCodeAt(0).toString(16)}`);
+  return kind === 'submit' ? safe : `${kind}-${safe}`;
+}
