@@ -1,19 +1,78 @@
+import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from '@ctp/core/auth';
+import type { PanCipher } from '@ctp/core/cards';
+import type { Logger } from '@ctp/core/logging';
+import type { EntityChangeHook } from '@ctp/core/records';
 import { healthRoutes } from '@ctp/core/runtime';
+import type { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
-import { Hono } from 'hono';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { secureHeaders } from 'hono/secure-headers';
+import type { ApiEnv } from './http/env.ts';
+import { handleError, handleNotFound, validationHook } from './http/errors.ts';
+import { limitBody, requestContext, requireApiKey } from './http/middleware.ts';
+import { createCtpOperationRoutes } from './routes/ctp-operations.ts';
+import { createCtpReadRoutes } from './routes/ctp-reads.ts';
+import { mountApiDocs } from './routes/docs.ts';
+import { createEntityRoutes } from './routes/entities.ts';
+import { createKitRoutes } from './routes/kits.ts';
+import { createWebhookRoutes } from './routes/webhooks.ts';
 
 export interface ApiDependencies {
   readonly orm: Orm;
+  readonly logger: Logger;
+  readonly panCipher: PanCipher;
+  /** API key → tenant, cached; one per app by default. */
+  readonly authenticator?: ApiKeyAuthenticator;
+  /** For `GET /v1/ctp/entities/{id}/network`. */
+  readonly saas: SaasClient;
+  /** `whsec_<base64>`, shared with the SaaS, for the webhook receiver. */
+  readonly webhookSecret: string;
+  /** Runs inside each entity change's transaction (automatic CTP updates). */
+  readonly onEntityChanged?: EntityChangeHook;
+}
+
+/** The one route under `/v1` that authenticates by signature instead of an API key. */
+export const WEBHOOK_PATH = '/v1/ctp/webhooks/saas';
+
+export const MAX_BODY_BYTES = 64 * 1024;
+
+/** Every resource router, each built by its factory from the dependencies. Add a router here. */
+function routers(deps: ApiDependencies): readonly OpenAPIHono<ApiEnv>[] {
+  return [
+    createEntityRoutes(deps),
+    createKitRoutes(deps),
+    createCtpOperationRoutes(deps),
+    createCtpReadRoutes(deps),
+    createWebhookRoutes(deps),
+  ];
 }
 
 /** The api as a Hono app built from its dependencies, so tests can build one per database. */
-export function createApiApp({ orm }: ApiDependencies): Hono {
-  const app = new Hono();
+export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
+  const { orm, logger } = deps;
+  const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+  app.onError(handleError);
+  app.notFound(handleNotFound);
+
+  app.use(requestContext(logger));
+  app.use(secureHeaders());
+  app.use(limitBody(MAX_BODY_BYTES));
+  app.use(
+    '/v1/*',
+    requireApiKey({
+      em: orm.em,
+      authenticator: deps.authenticator ?? createApiKeyAuthenticator(),
+      exempt: (method, path) => method === 'POST' && path === WEBHOOK_PATH,
+    }),
+  );
+
+  for (const router of routers(deps)) app.route('/', router);
   app.route(
     '/',
     healthRoutes([
       { name: 'postgresql', check: async () => void (await orm.em.getConnection().execute('select 1')) },
     ]),
   );
+  mountApiDocs(app);
   return app;
 }

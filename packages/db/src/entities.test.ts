@@ -59,7 +59,10 @@ async function persistEnrolledCard(entityId: string, kitNo: string): Promise<voi
     event: 'CTP_REGISTER_ENTITY_AND_KIT',
     entityId,
     kitNumber: kitNo,
-    statusBefore: { entity: 'UNREGISTERED', kits: { [kitNo]: 'UNREGISTERED' } },
+    statusBefore: {
+      before: { entity: 'UNREGISTERED', kits: { [kitNo]: 'UNREGISTERED' } },
+      pending: { entity: 'REGISTRATION_IN_PROGRESS', kits: { [kitNo]: 'REGISTRATION_IN_PROGRESS' } },
+    },
   });
   em.create(CtpRequestIdTracking, {
     tenant: 'TENANT',
@@ -90,7 +93,7 @@ describe('entities', () => {
 
     const operation = await em.findOneOrFail(CtpOperation, { entityId: 'entity-round-trip' });
     expect(operation).toMatchObject({ status: 'QUEUED', attempts: 0, version: 1 });
-    expect(operation.statusBefore?.kits['kit-round-trip']).toBe('UNREGISTERED');
+    expect(operation.statusBefore?.before.kits['kit-round-trip']).toBe('UNREGISTERED');
   });
 
   it('bump the version and updated_at on every change', async () => {

@@ -1,2 +1,4 @@
+export * from './ctp-api.ts';
 export * from './notifications.ts';
+export * from './platform-api.ts';
 export * from './saas.ts';

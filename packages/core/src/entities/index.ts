@@ -1,3 +1,4 @@
+import { ApiKey } from './api-key.ts';
 import { BusinessEntity } from './business-entity.ts';
 import { CtpCustomer } from './ctp-customer.ts';
 import { CtpOperation } from './ctp-operation.ts';
@@ -7,6 +8,7 @@ import { CtpRequestIdTracking } from './ctp-request-id-tracking.ts';
 import { CtpWebhookInbox } from './ctp-webhook-inbox.ts';
 import { Kit } from './kit.ts';
 
+export * from './api-key.ts';
 export * from './business-entity.ts';
 export * from './ctp-customer.ts';
 export * from './ctp-operation.ts';
@@ -26,4 +28,5 @@ export const allEntities = [
   CtpRequestIdTracking,
   CtpOutbox,
   CtpWebhookInbox,
+  ApiKey,
 ] as const;

@@ -12,3 +12,4 @@ export * from './resolve-trace.ts';
 export * from './saas-request.ts';
 export * from './submit-operation.ts';
 export * from './sweep.ts';
+export * from './views.ts';

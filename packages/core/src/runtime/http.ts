@@ -8,9 +8,12 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Serves a Hono app; resolves once it listens (port 0 picks a free port, for tests). */
+/**
+ * Serves a Hono app; resolves once it listens (port 0 picks a free port, for tests). Only its
+ * `fetch` is needed, so an app typed with its own context variables (`Hono<Env>`) fits too.
+ */
 export function startHttpServer(
-  app: Hono,
+  app: Pick<Hono, 'fetch'>,
   options: { port: number; hostname?: string; logger: Logger },
 ): Promise<RunningServer> {
   return new Promise((resolve, reject) => {

@@ -1,0 +1,47 @@
+import { errorAnswerSchema } from '@ctp/core/contracts';
+import { OpenAPIHono } from '@hono/zod-openapi';
+import type { ApiEnv } from './env.ts';
+import { validationHook } from './errors.ts';
+
+/**
+ * A router for one resource. Routes are declared with `createRoute` (full paths, `/v1/...`) so
+ * `/openapi.json` is generated from the same schemas that validate; failed validation goes to
+ * the api's one error handler.
+ */
+export function createRouter(): OpenAPIHono<ApiEnv> {
+  return new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
+}
+
+/** `content` of a JSON answer or body, for `createRoute`. */
+export function json<T>(schema: T) {
+  return { 'application/json': { schema } } as const;
+}
+
+const ERROR_DESCRIPTIONS = {
+  400: 'VALIDATION_FAILED: `details` names each bad field',
+  401: 'UNAUTHORIZED: no API key, or not a live one',
+  403: "FORBIDDEN: `X-TENANT-ID` is not the API key's tenant",
+  404: "NOT_FOUND (also for another tenant's ids)",
+  409: 'INVALID_STATE or OPERATION_IN_PROGRESS',
+  413: 'PAYLOAD_TOO_LARGE: body over 64 KiB',
+  415: 'UNSUPPORTED_MEDIA_TYPE: body is not application/json',
+  422: 'IDEMPOTENCY_KEY_REUSED',
+  429: 'RATE_LIMITED',
+  503: 'UNAVAILABLE: a dependency is down; nothing was accepted',
+} as const;
+
+type ErrorResponse = {
+  readonly description: string;
+  readonly content: ReturnType<typeof json<typeof errorAnswerSchema>>;
+};
+
+/** The documented error answers of a route, all with the contract's error body. */
+export function errorResponses<const S extends keyof typeof ERROR_DESCRIPTIONS>(
+  ...statuses: S[]
+): Record<S, ErrorResponse> {
+  const responses: Partial<Record<S, ErrorResponse>> = {};
+  for (const status of statuses) {
+    responses[status] = { description: ERROR_DESCRIPTIONS[status], content: json(errorAnswerSchema) };
+  }
+  return responses as Record<S, ErrorResponse>;
+}

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { CTP_EVENTS } from '../lifecycle/events.ts';
+import { CTP_STATUSES, OPERATION_STATUSES, TRACE_STATUSES } from '../lifecycle/statuses.ts';
+import { externalIdSchema } from './platform-api.ts';
+
+/**
+ * Our HTTP API's CTP routes (platform contract, "CTP operations"): the bodies, headers and
+ * answers, as zod schemas that validate and generate `/openapi.json`.
+ */
+
+export const kitRefBodySchema = z.strictObject({ kitNo: externalIdSchema }).meta({ id: 'KitRef' });
+
+/** `Idempotency-Key`: optional, up to 255 visible ASCII characters. */
+export const idempotencyHeadersSchema = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+    .optional()
+    .meta({ description: 'The same key with the same request answers the first answer for 24 h' }),
+});
+
+export const operationPathSchema = z.object({ operationId: z.uuid() });
+export const tracePathSchema = z.object({ requestTraceId: z.string().min(1).max(128) });
+
+const errorOfOperation = z.object({ code: z.string(), message: z.string(), details: z.string().optional() });
+
+export const operationAcceptedSchema = z
+  .object({
+    operationId: z.uuid(),
+    event: z.enum(CTP_EVENTS),
+    entityId: z.string(),
+    kitNo: z.string().optional(),
+    status: z.enum(OPERATION_STATUSES),
+  })
+  .meta({ id: 'OperationAccepted' });
+export type OperationAccepted = z.infer<typeof operationAcceptedSchema>;
+
+export const operationViewSchema = z
+  .object({
+    operationId: z.uuid(),
+    event: z.enum(CTP_EVENTS),
+    entityId: z.string(),
+    kitNo: z.string().optional(),
+    status: z.enum(OPERATION_STATUSES),
+    requestTraceId: z.string().optional(),
+    error: errorOfOperation.optional(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+  })
+  .meta({ id: 'Operation' });
+export type OperationView = z.infer<typeof operationViewSchema>;
+
+export const ctpEntityViewSchema = z
+  .object({
+    entityId: z.string(),
+    ctpEntityStatus: z.enum(CTP_STATUSES),
+    clickToPayCustomerId: z.string().nullable(),
+    kits: z.array(
+      z.object({
+        kitNo: z.string(),
+        ctpKitStatus: z.enum(CTP_STATUSES),
+        clickToPayPaymentInstrumentId: z.string().nullable(),
+      }),
+    ),
+  })
+  .meta({ id: 'CtpEntity' });
+export type CtpEntityView = z.infer<typeof ctpEntityViewSchema>;
+
+/** The `ctp_requestIdTracking` row, with the seed's columns under camelCase names. */
+export const traceViewSchema = z
+  .object({
+    requestTraceId: z.string(),
+    entityId: z.string(),
+    kitNumber: z.string().nullable(),
+    event: z.enum(CTP_EVENTS),
+    statusCtp: z.enum(TRACE_STATUSES),
+    operationId: z.uuid(),
+    error: errorOfOperation.optional(),
+    createdAt: z.iso.datetime(),
+    updatedAt: z.iso.datetime(),
+    resolvedAt: z.iso.datetime().nullable(),
+  })
+  .meta({ id: 'RequestTrace' });
+export type TraceView = z.infer<typeof traceViewSchema>;

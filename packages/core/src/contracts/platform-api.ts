@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import { isLuhnValid } from '../cards/pan.ts';
+import { ERROR_STATUS } from '../errors/domain-error.ts';
+import { CTP_STATUSES } from '../lifecycle/statuses.ts';
+import { addressSchema, consentSchema, phoneSchema } from './saas.ts';
+
+/**
+ * Our HTTP API's bodies and answers for the platform records (`/v1/entities/...`) and the error
+ * body, as zod schemas (platform contract, "Platform records" and "Errors"). The api validates
+ * with them and generates `/openapi.json` from them; `.meta({ id })` names an OpenAPI component.
+ *
+ * Field formats are the SaaS wire's (`saas.ts`: phone digits, `en_AE` locales, ISO country
+ * codes, its length limits), so a stored entity or kit can always be sent to the SaaS as it is.
+ * Request bodies are strict: an unknown field is a client bug and answers 400.
+ */
+
+/** `entityId` and `kitNo`: 1–64 of [A-Za-z0-9._-], not only dots (`.`/`..` are not addressable in a URL). */
+export const externalIdSchema = z
+  .string()
+  .regex(/^(?!\.+$)[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
+
+export const entityPathSchema = z.object({ entityId: externalIdSchema });
+export const kitPathSchema = z.object({ entityId: externalIdSchema, kitNo: externalIdSchema });
+
+const personName = z.string().min(1).max(100);
+
+export const platformPhoneSchema = phoneSchema.meta({
+  id: 'Phone',
+  description: 'E.164 parts: country calling code and subscriber number, digits only',
+  example: { countryCode: '971', number: '501234567' },
+});
+
+export const platformAddressSchema = addressSchema.meta({
+  id: 'Address',
+  example: { line1: '1 Sheikh Zayed Rd', city: 'Dubai', postalCode: '00000', countryCode: 'AE' },
+});
+
+export const platformConsentSchema = consentSchema.meta({ id: 'Consent' });
+
+/**
+ * A union, not `.nullable()`: the OpenAPI generator would otherwise make the shared `Consent`
+ * component itself nullable, and with it the PUT body's field.
+ */
+const nullableConsent = z.union([platformConsentSchema, z.null()]);
+
+const entityFields = {
+  firstName: personName,
+  lastName: personName,
+  email: z.email().max(254),
+  phone: platformPhoneSchema,
+  address: platformAddressSchema,
+  locale: z.string().regex(/^[a-z]{2}_[A-Z]{2}$/, 'must be a locale like en_AE'),
+  countryCode: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code'),
+};
+
+/** `PUT /v1/entities/{entityId}`: the whole customer; an absent `consent` removes a stored one. */
+export const entityBodySchema = z
+  .strictObject({ ...entityFields, consent: platformConsentSchema.optional() })
+  .meta({ id: 'EntityInput' });
+export type EntityBody = z.infer<typeof entityBodySchema>;
+
+/**
+ * `PATCH /v1/entities/{entityId}`: any non-empty subset of the fields; `phone`, `address` and
+ * `consent` are replaced whole, `consent: null` removes it.
+ */
+export const entityPatchSchema = z
+  .strictObject({
+    firstName: entityFields.firstName.optional(),
+    lastName: entityFields.lastName.optional(),
+    email: entityFields.email.optional(),
+    phone: entityFields.phone.optional(),
+    address: entityFields.address.optional(),
+    locale: entityFields.locale.optional(),
+    countryCode: entityFields.countryCode.optional(),
+    consent: nullableConsent.optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, {
+    message: 'must change at least one field',
+    // A body of only unknown fields is told about those, not also that it is empty.
+    when: (payload) => payload.issues.length === 0,
+  })
+  .meta({ id: 'EntityPatch' });
+export type EntityPatch = z.infer<typeof entityPatchSchema>;
+
+/** The SaaS wire's expiry format: two-digit month, four-digit year. */
+export const expirySchema = z
+  .strictObject({
+    month: z.string().regex(/^(0[1-9]|1[0-2])$/, 'must be a two-digit month, 01 to 12'),
+    year: z.string().regex(/^20[0-9]{2}$/, 'must be a four-digit year, 20YY'),
+  })
+  .meta({ id: 'Expiry', example: { month: '12', year: '2029' } });
+export type Expiry = z.infer<typeof expirySchema>;
+
+/** A card is valid to the end of its expiry month (UTC); one that has expired cannot be enrolled. */
+export function isExpired({ month, year }: Expiry, now: Date = new Date()): boolean {
+  const current = now.getUTCFullYear() * 12 + now.getUTCMonth();
+  return Number(year) * 12 + (Number(month) - 1) < current;
+}
+
+/**
+ * The SaaS's account number rule (13–19 digits, Luhn-valid), with the format check aborting so
+ * a malformed PAN gets one problem, not a second one for the Luhn check. No example value: an
+ * example PAN would be a card number in `/openapi.json`, which answers must never carry.
+ */
+export const panSchema = z
+  .string()
+  .regex(/^[0-9]{13,19}$/, { message: 'must be 13 to 19 digits', abort: true })
+  .refine(isLuhnValid, 'must pass the Luhn check')
+  .meta({ description: 'The card number: 13 to 19 digits, Luhn-valid. Stored encrypted, answered masked.' });
+
+/** `PUT /v1/entities/{entityId}/kits/{kitNo}`. The PAN is encrypted at once and never answered. */
+export const kitBodySchema = z
+  .strictObject({
+    pan: panSchema,
+    expiry: expirySchema.refine((expiry) => !isExpired(expiry), {
+      message: 'the card has expired',
+      // Judged only once month and year are well-formed; until then their own problems say enough.
+      when: (payload) => payload.issues.length === 0,
+    }),
+    nameOnCard: z.string().min(1).max(100),
+  })
+  .meta({ id: 'KitInput' });
+export type KitBody = z.infer<typeof kitBodySchema>;
+
+const ctpStatusSchema = z.enum(CTP_STATUSES);
+
+export const kitAnswerSchema = z
+  .object({
+    entityId: z.string(),
+    kitNo: z.string(),
+    pan: z.string().meta({
+      description: 'First 6 and last 4 digits; the middle is always 6 asterisks (the length is not kept)',
+      example: '411111******1111',
+    }),
+    expiry: expirySchema,
+    nameOnCard: z.string(),
+    ctpKitStatus: ctpStatusSchema.meta({ description: '`UNREGISTERED` until the card enters CTP' }),
+    clickToPayPaymentInstrumentId: z.string().nullable(),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: 'Kit' });
+export type KitAnswer = z.infer<typeof kitAnswerSchema>;
+
+export const entityAnswerSchema = z
+  .object({
+    entityId: z.string(),
+    ...entityFields,
+    consent: nullableConsent,
+    ctpEntityStatus: ctpStatusSchema.meta({ description: '`UNREGISTERED` until the entity enters CTP' }),
+    clickToPayCustomerId: z.string().nullable(),
+    kits: z.array(kitAnswerSchema),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+  })
+  .meta({ id: 'Entity' });
+export type EntityAnswer = z.infer<typeof entityAnswerSchema>;
+
+export const ERROR_CODES = Object.keys(ERROR_STATUS) as [
+  keyof typeof ERROR_STATUS,
+  ...(keyof typeof ERROR_STATUS)[],
+];
+
+/** One bad input field: dotted path in the body (`phone.number`) or the parameter's name. */
+export const fieldProblemSchema = z.object({ field: z.string(), message: z.string() });
+export type FieldProblem = z.infer<typeof fieldProblemSchema>;
+
+/** Every non-2xx answer. `details` is a list of `FieldProblem` for `VALIDATION_FAILED`. */
+export const errorAnswerSchema = z
+  .object({
+    error: z.object({
+      code: z.enum(ERROR_CODES),
+      message: z.string(),
+      details: z.unknown().optional().meta({
+        description:
+          'VALIDATION_FAILED: `[{ field, message }]`, one per bad field; INVALID_STATE: the current entity and kit status',
+      }),
+    }),
+  })
+  .meta({
+    id: 'Error',
+    example: {
+      error: {
+        code: 'VALIDATION_FAILED',
+        message: 'request is not valid',
+        details: [{ field: 'phone.number', message: 'Invalid string: must match pattern /^[0-9]{4,14}$/' }],
+      },
+    },
+  });
+export type ErrorAnswer = z.infer<typeof errorAnswerSchema>;

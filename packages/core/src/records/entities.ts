@@ -1,0 +1,197 @@
+import { type EntityManager, LockMode } from '@mikro-orm/core';
+import type { EntityAnswer, EntityBody, EntityPatch } from '../contracts/platform-api.ts';
+import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
+import { CtpCustomer } from '../entities/ctp-customer.ts';
+import { CtpPayment } from '../entities/ctp-payment.ts';
+import { Kit } from '../entities/kit.ts';
+import { notFound } from '../errors/domain-error.ts';
+import { sameJson } from './same-json.ts';
+import { inTransaction } from './transaction.ts';
+import { entityView } from './views.ts';
+
+/**
+ * Platform records: customers (entities). These use cases write `business_entity` only; the CTP
+ * status columns (`ctp_customer`, `ctp_payment`) belong to the lifecycle code and are only read
+ * here, for the answer.
+ */
+
+export type EntityField = keyof EntityBody;
+
+export interface EntityChange {
+  readonly tenant: string;
+  readonly entityId: string;
+  readonly created: boolean;
+  /** The fields whose stored value changed; empty when a replace wrote what was already there. */
+  readonly changed: readonly EntityField[];
+}
+
+/**
+ * Called inside the change's transaction, after the row is written and before the commit, with
+ * the transaction's EntityManager: what it writes (e.g. the outbox row of an automatic
+ * `CTP_UPDATE_ENTITY`) commits or rolls back together with the change. The row lock on
+ * `business_entity` is held while it runs.
+ */
+export type EntityChangeHook = (tx: EntityManager, change: EntityChange) => Promise<void>;
+
+export interface EntityRequest {
+  readonly tenant: string;
+  readonly entityId: string;
+}
+
+/**
+ * Takes the row lock every step on this entity takes first (the lifecycle code locks the same
+ * row), so a profile change and a CTP operation on one entity never interleave.
+ */
+function lockEntity(tx: EntityManager, { tenant, entityId }: EntityRequest): Promise<BusinessEntity | null> {
+  return tx.findOne(BusinessEntity, { tenant, entityId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+}
+
+/** `PUT /v1/entities/{entityId}`: creates the customer or replaces every field of it. */
+export function putEntity(
+  em: EntityManager,
+  request: EntityRequest & { readonly body: EntityBody },
+  onChange?: EntityChangeHook,
+): Promise<{ readonly created: boolean; readonly entity: EntityAnswer }> {
+  return inTransaction(em, async (tx) => {
+    const existing = await lockEntity(tx, request);
+    const entity =
+      existing ??
+      tx.create(BusinessEntity, {
+        tenant: request.tenant,
+        entityId: request.entityId,
+        ...columnsOf(request.body),
+      });
+    const changed = existing === null ? ENTITY_FIELDS : assign(existing, request.body, { replace: true });
+    await tx.flush();
+    if (onChange !== undefined) {
+      await onChange(tx, { ...request, created: existing === null, changed });
+    }
+    return { created: existing === null, entity: await loadView(tx, entity) };
+  });
+}
+
+/** `PATCH /v1/entities/{entityId}`: changes the given fields; nested objects are replaced whole. */
+export function patchEntity(
+  em: EntityManager,
+  request: EntityRequest & { readonly patch: EntityPatch },
+  onChange?: EntityChangeHook,
+): Promise<EntityAnswer> {
+  return inTransaction(em, async (tx) => {
+    const entity = await lockEntity(tx, request);
+    if (entity === null) throw notFound('entity');
+    const changed = assign(entity, request.patch, { replace: false });
+    await tx.flush();
+    if (onChange !== undefined) await onChange(tx, { ...request, created: false, changed });
+    return loadView(tx, entity);
+  });
+}
+
+/** `GET /v1/entities/{entityId}`: the customer, its CTP status and its kits with theirs. */
+export async function getEntity(em: EntityManager, request: EntityRequest): Promise<EntityAnswer> {
+  const fork = em.fork();
+  const entity = await fork.findOne(BusinessEntity, { tenant: request.tenant, entityId: request.entityId });
+  if (entity === null) throw notFound('entity');
+  return loadView(fork, entity);
+}
+
+async function loadView(em: EntityManager, entity: BusinessEntity): Promise<EntityAnswer> {
+  const [customer, kits] = await Promise.all([
+    em.findOne(CtpCustomer, { businessEntity: entity }),
+    em.find(Kit, { businessEntity: entity }, { orderBy: { kitNo: 'asc' } }),
+  ]);
+  const payments = kits.length === 0 ? [] : await em.find(CtpPayment, { kit: { $in: kits } });
+  const byKit = new Map(payments.map((payment) => [payment.kit.pkey, payment]));
+  return entityView(
+    entity,
+    customer,
+    kits.map((kit) => ({ kit, payment: byKit.get(kit.pkey) ?? null })),
+  );
+}
+
+const ENTITY_FIELDS: readonly EntityField[] = [
+  'firstName',
+  'lastName',
+  'email',
+  'phone',
+  'address',
+  'locale',
+  'countryCode',
+  'consent',
+];
+
+/** The stored form: optional parts absent rather than `undefined`. */
+function postalAddress({ line2, state, ...required }: EntityBody['address']): PostalAddress {
+  return {
+    ...required,
+    ...(line2 === undefined ? {} : { line2 }),
+    ...(state === undefined ? {} : { state }),
+  };
+}
+
+type EntityColumns = Pick<
+  BusinessEntity,
+  | 'firstName'
+  | 'lastName'
+  | 'email'
+  | 'phoneCountryCode'
+  | 'phoneNumber'
+  | 'address'
+  | 'locale'
+  | 'countryCode'
+  | 'consent'
+>;
+
+function columnsOf(body: EntityBody): EntityColumns {
+  return {
+    firstName: body.firstName,
+    lastName: body.lastName,
+    email: body.email,
+    phoneCountryCode: body.phone.countryCode,
+    phoneNumber: body.phone.number,
+    address: postalAddress(body.address),
+    locale: body.locale,
+    countryCode: body.countryCode,
+    consent: body.consent ?? null,
+  };
+}
+
+/**
+ * Writes the given fields onto the entity and returns those whose value changed. With
+ * `replace`, an absent `consent` removes the stored one (PUT); without, absent means "keep".
+ */
+function assign(
+  entity: BusinessEntity,
+  input: EntityPatch | EntityBody,
+  { replace }: { replace: boolean },
+): EntityField[] {
+  const changed: EntityField[] = [];
+  const scalar = (field: 'firstName' | 'lastName' | 'email' | 'locale' | 'countryCode') => {
+    const value = input[field];
+    if (value === undefined || value === entity[field]) return;
+    entity[field] = value;
+    changed.push(field);
+  };
+  scalar('firstName');
+  scalar('lastName');
+  scalar('email');
+  scalar('locale');
+  scalar('countryCode');
+  if (
+    input.phone !== undefined &&
+    (input.phone.countryCode !== entity.phoneCountryCode || input.phone.number !== entity.phoneNumber)
+  ) {
+    entity.phoneCountryCode = input.phone.countryCode;
+    entity.phoneNumber = input.phone.number;
+    changed.push('phone');
+  }
+  if (input.address !== undefined && !sameJson(input.address, entity.address)) {
+    entity.address = postalAddress(input.address);
+    changed.push('address');
+  }
+  const consent = input.consent === undefined ? (replace ? null : undefined) : input.consent;
+  if (consent !== undefined && !sameJson(consent, entity.consent ?? null)) {
+    entity.consent = consent;
+    changed.push('consent');
+  }
+  return changed;
+}

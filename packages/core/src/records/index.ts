@@ -1,0 +1,3 @@
+export * from './entities.ts';
+export * from './kits.ts';
+export { maskedPan } from './views.ts';
