@@ -102,7 +102,7 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
  * failed one retried. A waiting, delayed or active job is left alone.
  */
 async function sweep(deps: ProcessorDependencies): Promise<{ operations: number; webhooks: number }> {
-  const staleMs = 30_000;
+  const staleMs = deps.config.SWEEP_STALE_MS;
   let operations = 0;
   let webhooks = 0;
   for (const op of await findStaleQueuedOperations(deps.orm.em, staleMs, 500)) {

@@ -89,7 +89,14 @@ export async function startWorkerRuntime(input: {
   const settings = {
     backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelay(attemptsMade, error),
   };
-  const common = { connection, prefix, settings, concurrency: config.WORKER_CONCURRENCY };
+  const common = {
+    connection,
+    prefix,
+    settings,
+    concurrency: config.WORKER_CONCURRENCY,
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: Math.max(1_000, Math.floor(config.WORKER_LOCK_DURATION_MS / 2)),
+  };
   const workers = [
     new Worker(QUEUE_NAMES.operations, submitProcessor(deps), common),
     new Worker(QUEUE_NAMES.resolutions, webhookProcessor(deps), common),

@@ -14,7 +14,8 @@ export const DEV_DEFAULTS = {
   DASHBOARD_PASSWORD: 'dev-dashboard-password',
 } as const;
 
-const port = (fallback: number) => z.coerce.number().int().min(1).max(65_535).default(fallback);
+// 0 picks a free port (tests, several processes on one machine).
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65_535).default(fallback);
 
 const url = (protocols: readonly string[], fallback: string) =>
   z
@@ -98,6 +99,13 @@ export const envSchema = z.object({
   // Pipeline tuning (not in the contract's table; defaults suit one bank on one machine).
   /** Jobs one worker process runs at once per queue. */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /**
+   * How long a worker holds a job without renewing its lock; a worker that died releases its
+   * jobs after this (BullMQ's stalled-job check).
+   */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /** Unfinished work older than this with no live job is re-driven by the sweeper. */
+  SWEEP_STALE_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** SaaS operation submissions per second, per tenant, across all workers. */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
