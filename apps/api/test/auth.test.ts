@@ -75,7 +75,10 @@ describe('API keys', () => {
     // Not guarded by a key: the receiver itself answers, refusing the missing signature.
     const webhook = await api.call('POST', '/v1/ctp/webhooks/saas', { as: null, json: {} });
     expect(webhook.status).toBe(401);
-    expect(errorOf(webhook)).toMatchObject({ code: 'UNAUTHORIZED', message: expect.stringContaining('webhook signature') });
+    expect(errorOf(webhook)).toMatchObject({
+      code: 'UNAUTHORIZED',
+      message: expect.stringContaining('webhook signature'),
+    });
   });
 
   it('decide the tenant: an X-TENANT-ID naming another tenant answers 403, its own is accepted', async () => {

@@ -123,7 +123,15 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Pr
 
 /** Every row of the platform record tables, to prove a refused request changed nothing. */
 export async function dumpRecords(db: TestDatabase): Promise<string> {
-  const tables = ['business_entity', 'kit', 'ctp_customer', 'ctp_payment', 'ctp_outbox'];
+  const tables = [
+    'business_entity',
+    'kit',
+    'ctp_customer',
+    'ctp_payment',
+    'ctp_operation',
+    'ctp_outbox',
+    'ctp_webhook_inbox',
+  ];
   const dumps = await Promise.all(
     tables.map((table) => db.orm.em.getConnection().execute(`select * from "${table}" order by 1`)),
   );
