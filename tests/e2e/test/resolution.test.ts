@@ -51,4 +51,26 @@ describe('resolution', () => {
     const registrations = state.counters.requests['POST /addCustomerAndPaymentInstrument'] ?? {};
     expect(Object.keys(registrations).some((code) => code.startsWith('5'))).toBe(true);
   });
+
+  it('fails a trace that stays IN_PROGRESS past the deadline with a timeout error, and reverts its statuses', async () => {
+    p = await startPipeline({
+      webhooks: false,
+      simulator: { completionDelayMs: 600_000 },
+      env: { TRACE_FIRST_POLL_MS: '100', TRACE_DEADLINE_MS: '1500' },
+    });
+    const [id = ''] = await registerMany(p, 'late', 1);
+    const view = await p.settled(id, 20_000);
+    expect(view).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'TIMEOUT', message: 'Request Timed Out' },
+    });
+    expect((await p.call('GET', '/v1/ctp/entities/late-0')).body).toMatchObject({
+      ctpEntityStatus: 'UNREGISTERED',
+    });
+    const entries = await p.waitForNotifications(1);
+    expect(entries[0]?.payload.serverNotifyData).toMatchObject({
+      requestStatus: 'FAILED',
+      message: 'CTP FAILURE: Request Timed Out',
+    });
+  });
 });
