@@ -2,4 +2,5 @@ export { createOrmConfig, migrationsPath, type OrmConfigInput } from './config.t
 export { databaseName, dropDatabase, ensureDatabase, withDatabaseName } from './database-admin.ts';
 export { DEFAULT_DATABASE_URL, readDatabaseUrl } from './database-url.ts';
 export { createMigration, migrateDown, migrateUp } from './migrations.ts';
+export { createMigratedDatabase, type MigratedDatabase } from './migrated-database.ts';
 export { createOrm, type Orm } from './orm.ts';

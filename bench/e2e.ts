@@ -1,0 +1,254 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '@ctp/core/config';
+import { createRedis } from '@ctp/core/queues';
+import { createMigratedDatabase } from '@ctp/db';
+import type { Redis } from 'ioredis';
+
+/**
+ * End to end on this machine: the real processes (api, one worker, the SaaS simulator with 20 ms
+ * latency and webhooks on, faults off) against a fresh database and a key prefix of their own.
+ * Measures registrations/s from the API call to the notification on the stream, then the
+ * latency distribution at half that rate, and the PostgreSQL commits each operation costs.
+ */
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const KEY = loadConfig({}).API_KEYS[0];
+
+export interface E2eResult {
+  readonly operations: number;
+  readonly opsPerSecond: number;
+  readonly halfRate: {
+    readonly rate: number;
+    readonly p50: number;
+    readonly p95: number;
+    readonly p99: number;
+    readonly operations: number;
+  };
+  readonly commitsPerOperation: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(app: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [`${root}apps/${app}/src/main.ts`], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${app}] ${chunk.toString()}`));
+  return child;
+}
+
+async function waitReady(url: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${url}/readyz`)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+async function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${KEY?.key}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const json = (await response.json()) as Record<string, unknown>;
+  if (response.status >= 300)
+    throw new Error(`${method} ${path}: ${response.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+async function inParallel<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await work(item);
+    }),
+  );
+}
+
+/** Follows the stream and resolves each operation id's waiter when its notification appears. */
+function followStream(redis: Redis, stream: string) {
+  const seen = new Map<string, number>();
+  const waiters = new Map<string, (at: number) => void>();
+  let stopped = false;
+  const loop = (async () => {
+    let last = '0';
+    while (!stopped) {
+      const reply = (await redis.xread('COUNT', 1000, 'BLOCK', 200, 'STREAMS', stream, last)) as
+        | [string, [string, string[]][]][]
+        | null;
+      for (const [, entries] of reply ?? []) {
+        for (const [id, fields] of entries) {
+          last = id;
+          const operationId = fields[fields.indexOf('notificationId') + 1] ?? '';
+          const at = performance.now();
+          seen.set(operationId, at);
+          waiters.get(operationId)?.(at);
+        }
+      }
+    }
+  })();
+  return {
+    done: (operationId: string) =>
+      new Promise<number>((resolve) => {
+        const at = seen.get(operationId);
+        if (at !== undefined) resolve(at);
+        else waiters.set(operationId, resolve);
+      }),
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+
+export async function measureEndToEnd(
+  serverUrl: string,
+  redisUrl: string,
+  operations: number,
+): Promise<E2eResult> {
+  const suffix = randomBytes(4).toString('hex');
+  const db = await createMigratedDatabase(serverUrl, 'ctp_bench');
+  const [apiPort, simPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+  const env = {
+    DATABASE_URL: db.databaseUrl,
+    REDIS_URL: redisUrl,
+    API_PORT: String(apiPort),
+    SAAS_SIM_PORT: String(simPort),
+    WORKER_PORT: String(workerPort),
+    CTP_SAAS_BASE_URL: `http://127.0.0.1:${simPort}`,
+    WEBHOOK_URL: `http://127.0.0.1:${apiPort}/v1/ctp/webhooks/saas`,
+    QUEUE_PREFIX: `{bench-${suffix}}`,
+    NOTIFICATION_STREAM: `bench-notifications-${suffix}`,
+    SAAS_SIM_FAULTS: JSON.stringify({ latencyMs: { min: 20, max: 20 } }),
+    SAAS_SIM_COMPLETION_DELAY_MS: '20',
+    SAAS_RATE_LIMIT_PER_SECOND: '100000',
+    LOG_LEVEL: 'warn',
+  };
+  const processes = [startProcess('saas-sim', env), startProcess('api', env), startProcess('worker', env)];
+  const redis = createRedis(redisUrl);
+  const api = `http://127.0.0.1:${apiPort}`;
+  try {
+    await Promise.all([
+      waitReady(`http://127.0.0.1:${simPort}`),
+      waitReady(api),
+      waitReady(`http://127.0.0.1:${workerPort}`),
+    ]);
+    const halfCount = Math.max(100, Math.floor(operations / 2));
+    const ids = Array.from({ length: operations + halfCount }, (_, i) => `b${i}`);
+    await inParallel(ids, 32, async (id) => {
+      await call(api, 'PUT', `/v1/entities/${id}`, {
+        firstName: 'Bench',
+        lastName: 'Customer',
+        email: `${id}@example.com`,
+        phone: { countryCode: '971', number: '501234567' },
+        address: { line1: '1 Marina Walk', city: 'Dubai', postalCode: '00000', countryCode: 'AE' },
+        locale: 'en_AE',
+        countryCode: 'AE',
+      });
+      await call(api, 'PUT', `/v1/entities/${id}/kits/${id}k`, {
+        pan: '4111111111111111',
+        expiry: { month: '12', year: '2030' },
+        nameOnCard: 'BENCH',
+      });
+    });
+    const stream = followStream(redis, env.NOTIFICATION_STREAM);
+    const commits = async () => {
+      const rows = await db.orm.em
+        .getConnection()
+        .execute<{ n: string }[]>(
+          'select xact_commit::text as n from pg_stat_database where datname = current_database()',
+        );
+      return Number(rows[0]?.n ?? 0);
+    };
+    const commitsBefore = await commits();
+
+    // Maximum rate: a closed loop of 64 clients, each waiting for the 202 only.
+    const maxIds = ids.slice(0, operations);
+    const started = performance.now();
+    const done: Promise<number>[] = [];
+    await inParallel(maxIds, 64, async (id) => {
+      const accepted = await call(api, 'POST', `/v1/ctp/entities/${id}/registration`, { kitNo: `${id}k` });
+      done.push(stream.done(String(accepted.operationId)));
+    });
+    const finished = Math.max(...(await Promise.all(done)));
+    const opsPerSecond = operations / ((finished - started) / 1000);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const commitsPerOperation = ((await commits()) - commitsBefore) / operations;
+
+    // Half that rate, open loop: one request every 1/rate seconds, latency to the notification.
+    const rate = opsPerSecond / 2;
+    const halfIds = ids.slice(operations);
+    const latencies: Promise<number>[] = [];
+    const t0 = performance.now();
+    for (const [i, id] of halfIds.entries()) {
+      const due = t0 + (i * 1000) / rate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const sent = performance.now();
+      latencies.push(
+        call(api, 'POST', `/v1/ctp/entities/${id}/registration`, { kitNo: `${id}k` }).then(
+          async (accepted) => (await stream.done(String(accepted.operationId))) - sent,
+        ),
+      );
+    }
+    const sorted = (await Promise.all(latencies)).sort((a, b) => a - b);
+    await stream.stop();
+    return {
+      operations,
+      opsPerSecond,
+      commitsPerOperation,
+      halfRate: {
+        rate,
+        operations: sorted.length,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+      },
+    };
+  } finally {
+    for (const child of processes) child.kill('SIGTERM');
+    await Promise.all(
+      processes.map(
+        (child) =>
+          new Promise((resolve) => (child.exitCode === null ? child.once('exit', resolve) : resolve(null))),
+      ),
+    );
+    for (const key of await redis.keys(`{bench-${suffix}}*`)) await redis.del(key);
+    await redis.del(env.NOTIFICATION_STREAM);
+    for (const key of await redis.keys(`{${env.NOTIFICATION_STREAM}}*`)) await redis.del(key);
+    await redis.quit();
+    await db.drop();
+  }
+}

@@ -1,0 +1,24 @@
+import { loadConfig } from '@ctp/core/config';
+import { measureRawBullmq } from './bullmq-raw.ts';
+import { measureEndToEnd } from './e2e.ts';
+
+// `pnpm bench`: every figure is reported against a baseline measured in the same run, on the
+// same machine, so a slower or busier machine changes both sides alike.
+
+const config = loadConfig(process.env);
+const operations = Number(process.env.BENCH_OPERATIONS ?? 2000);
+
+const raw = await measureRawBullmq(config.REDIS_URL, 20_000, config.WORKER_CONCURRENCY);
+console.log(`bullmq no-op jobs/s: ${raw.jobsPerSecond.toFixed(0)}`);
+
+const e2e = await measureEndToEnd(config.DATABASE_URL, config.REDIS_URL, operations);
+console.log(
+  `e2e registrations/s (API call to notification, ${e2e.operations} operations): ${e2e.opsPerSecond.toFixed(0)}`,
+);
+console.log(`PostgreSQL commits per operation: ${e2e.commitsPerOperation.toFixed(1)}`);
+const half = e2e.halfRate;
+console.log(
+  `latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms`,
+);
+console.log(`ratio e2e/bullmq: ${(e2e.opsPerSecond / raw.jobsPerSecond).toFixed(3)}`);
+process.exit(0);
