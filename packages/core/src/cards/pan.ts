@@ -26,11 +26,13 @@ export function maskPan(pan: string): string {
 }
 
 /**
- * Runs of 13–19 digits, optionally split by single spaces or dashes (as people write card
- * numbers), that pass the Luhn check. Runs are taken whole, so a longer number (an id, a
- * timestamp) is not mistaken for a PAN hidden inside it.
+ * Runs of 13–19 digits that pass the Luhn check, written plain or grouped as people write card
+ * numbers (4-4-4-4…, Amex 4-6-5, one space or dash between groups). Runs are taken whole, so a
+ * longer number is not mistaken for a PAN hidden inside it, and other digit-dash shapes (a
+ * Redis stream id `1795566515238-1`, a date) are not card numbers.
  */
-const PAN_CANDIDATE = /(?<![0-9])[0-9](?:[ -]?[0-9]){12,18}(?![0-9])/g;
+const PAN_CANDIDATE =
+  /(?<![0-9]|[0-9]-)(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9]|-[0-9])/g;
 
 export function findPans(text: string): string[] {
   const found: string[] = [];

@@ -39,7 +39,10 @@ describe('logger', () => {
           for (const key of path) nested = key === '0' ? [nested] : { [key]: nested };
           logger.info({ ctx: nested, accountNumber: pan }, `processing ${pan}`);
           logger.error({ err: new Error(`SaaS rejected ${pan}`) }, 'failed');
-          logger.warn(`plain ${pan.slice(0, 4)} ${pan.slice(4, 8)} ${pan.slice(8)} spaced`);
+          logger.warn(
+            `grouped ${pan.slice(0, 4)} ${pan.slice(4, 8)} ${pan.slice(8, 12)} ${pan.slice(12)} spaced`,
+          );
+          logger.warn(`dashed ${pan.slice(0, 4)}-${pan.slice(4, 8)}-${pan.slice(8, 12)}-${pan.slice(12)}`);
           expect(findPans(text())).toEqual([]);
           expect(text()).not.toContain(pan);
         },
@@ -74,6 +77,16 @@ describe('logger', () => {
       kit: '411111******1111',
       service: 'test',
     });
+  });
+
+  it('leaves stream ids alone, though their digits may pass the Luhn check', () => {
+    const { logger, text } = capture();
+    // Every sequence number after one timestamp: some of the joined digit runs are Luhn-valid.
+    const ids = Array.from({ length: 10 }, (_, seq) => `1795566515239-${seq}`);
+    expect(ids.some((id) => isLuhnValid(id.replace('-', '')))).toBe(true);
+    logger.info({ ids }, `read ${ids.join(' ')}`);
+    for (const id of ids) expect(text()).toContain(`"${id}"`);
+    expect(text()).toContain(`read ${ids.join(' ')}`);
   });
 
   it('survives cycles and odd values', () => {
