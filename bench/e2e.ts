@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { openSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@ctp/core/config';
@@ -41,9 +42,12 @@ async function freePort(): Promise<number> {
 }
 
 function startProcess(app: string, env: Record<string, string>): ChildProcess {
+  // BENCH_LOG_DIR=<dir> keeps each process's log lines there, for a look at where the time went.
+  const logDir = process.env.BENCH_LOG_DIR;
+  const stdout = logDir ? openSync(`${logDir}/${app}.log`, 'w') : 'ignore';
   const child = spawn(process.execPath, [`${root}apps/${app}/src/main.ts`], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
   child.stderr?.on('data', (chunk: Buffer) => process.stderr.write(`[${app}] ${chunk.toString()}`));
   return child;
@@ -154,7 +158,7 @@ export async function measureEndToEnd(
     SAAS_SIM_FAULTS: JSON.stringify({ latencyMs: { min: 20, max: 20 } }),
     SAAS_SIM_COMPLETION_DELAY_MS: '20',
     SAAS_RATE_LIMIT_PER_SECOND: '100000',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
   const processes = [startProcess('saas-sim', env), startProcess('api', env), startProcess('worker', env)];
   const redis = createRedis(redisUrl);
@@ -249,6 +253,12 @@ export async function measureEndToEnd(
     await redis.del(env.NOTIFICATION_STREAM);
     for (const key of await redis.keys(`{${env.NOTIFICATION_STREAM}}*`)) await redis.del(key);
     await redis.quit();
-    await db.drop();
+    // BENCH_KEEP_DB=1 keeps the database for a look at where the time went (stage timestamps).
+    if (process.env.BENCH_KEEP_DB === '1') {
+      console.log(`kept database ${db.databaseUrl}`);
+      await db.orm.close();
+    } else {
+      await db.drop();
+    }
   }
 }

@@ -32,7 +32,7 @@ export function maskPan(pan: string): string {
  * Redis stream id `1795566515238-1`, a date) are not card numbers.
  */
 const PAN_CANDIDATE =
-  /(?<![0-9]|[0-9]-)(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9]|-[0-9])/g;
+  /(?<![0-9.]|[0-9]-)(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9]|-[0-9])/g;
 
 export function findPans(text: string): string[] {
   const found: string[] = [];
@@ -43,10 +43,18 @@ export function findPans(text: string): string[] {
   return found;
 }
 
-/** Replaces every PAN-looking run in `text` by its masked form. */
-export function maskPansIn(text: string): string {
-  return text.replace(PAN_CANDIDATE, (run) => {
+/**
+ * Replaces every PAN-looking run in `text` by its masked form. With `json`, `text` is a JSON
+ * document: a PAN that stands as a bare number (`"pan":4111…`) is replaced by a quoted string,
+ * so the line stays valid JSON.
+ */
+export function maskPansIn(text: string, options: { json?: boolean } = {}): string {
+  return text.replace(PAN_CANDIDATE, (run, ...rest: unknown[]) => {
     const digits = run.replace(/[ -]/g, '');
-    return digits.length >= 13 && digits.length <= 19 && isLuhnValid(digits) ? maskPan(digits) : run;
+    if (digits.length < 13 || digits.length > 19 || !isLuhnValid(digits)) return run;
+    const offset = rest.find((value) => typeof value === 'number') ?? 0;
+    const before = text.slice(0, offset).trimEnd().at(-1);
+    const bare = options.json === true && (before === ':' || before === ',' || before === '[');
+    return bare ? `"${maskPan(digits)}"` : maskPan(digits);
   });
 }

@@ -89,6 +89,20 @@ describe('logger', () => {
     expect(text()).toContain(`read ${ids.join(' ')}`);
   });
 
+  it('keeps every line valid JSON: numbers with many digits, and a PAN given as a number', () => {
+    const { logger, lines } = capture();
+    logger.info(
+      { durationMs: 59.2474469999997, pan2: 4111111111111111, list: [4111111111111111] },
+      'timing',
+    );
+    const line = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    expect(line).toMatchObject({
+      durationMs: 59.2474469999997,
+      pan2: '411111******1111',
+      list: ['411111******1111'],
+    });
+  });
+
   it('survives cycles and odd values', () => {
     const { logger, lines } = capture();
     const cyclic: Record<string, unknown> = { big: 10n };

@@ -49,7 +49,7 @@ export function createLogger(options: LoggerFactoryOptions): Logger {
 function scrubbingStream(destination: DestinationStream): DestinationStream {
   return {
     write(line: string) {
-      destination.write(scrubText(line));
+      destination.write(scrubText(line, { json: true }));
     },
   };
 }

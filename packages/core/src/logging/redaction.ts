@@ -49,9 +49,12 @@ export function isSecretKey(key: string): boolean {
 /** Secrets that may sit inside free text: bearer tokens and Standard Webhooks secrets. */
 const SECRET_IN_TEXT = [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, /\bwhsec_[A-Za-z0-9+/=]+/g] as const;
 
-/** Masks PANs and secrets inside a string (a log message, an error message, a stack). */
-export function scrubText(text: string): string {
-  let out = maskPansIn(text);
+/**
+ * Masks PANs and secrets inside a string (a log message, an error message, a stack); with
+ * `json`, inside a finished JSON line, keeping it valid JSON.
+ */
+export function scrubText(text: string, options: { json?: boolean } = {}): string {
+  let out = maskPansIn(text, options);
   for (const pattern of SECRET_IN_TEXT) {
     out = out.replace(pattern, (m) =>
       m.startsWith('whsec_') ? `whsec_${REDACTED}` : `${m.split(/\s+/)[0]} ${REDACTED}`,
