@@ -2,10 +2,12 @@ import type { Config } from '@ctp/core/config';
 import type { Kit } from '@ctp/core/entities';
 import type { Logger } from '@ctp/core/logging';
 import {
+  findStalePendingSyncs,
   findStaleQueuedOperations,
   findUnprocessedWebhooks,
   pollDueTraces,
   processWebhook,
+  promotePendingSyncs,
   submitOperation,
 } from '@ctp/core/operations';
 import { JOBS, jobIdFor, type QueueName } from '@ctp/core/queues';
@@ -51,7 +53,19 @@ async function throttle(deps: ProcessorDependencies, job: Job, token: string | u
   }
 }
 
-export function submitProcessor(deps: ProcessorDependencies) {
+/** The operations queue: submitting operations, and promoting pending automatic updates. */
+export function operationsProcessor(deps: ProcessorDependencies) {
+  const submit = submitProcessor(deps);
+  return async (job: Job, token?: string) => {
+    if (job.name === JOBS.promoteSyncs.name) {
+      const { tenant, entityId } = parsePayload(JOBS.promoteSyncs.payload, job);
+      return promotePendingSyncs(deps.orm.em, tenant, entityId, deps.logger);
+    }
+    return submit(job, token);
+  };
+}
+
+function submitProcessor(deps: ProcessorDependencies) {
   return async (job: Job, token?: string) => {
     const { operationId, tenant } = parsePayload(JOBS.submit.payload, job);
     await throttle(deps, job, token, tenant);
@@ -101,7 +115,9 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
  * last second, or failed after its worker died too often): the job is created again, or a
  * failed one retried. A waiting, delayed or active job is left alone.
  */
-async function sweep(deps: ProcessorDependencies): Promise<{ operations: number; webhooks: number }> {
+async function sweep(
+  deps: ProcessorDependencies,
+): Promise<{ operations: number; webhooks: number; syncs: number }> {
   const staleMs = deps.config.SWEEP_STALE_MS;
   let operations = 0;
   let webhooks = 0;
@@ -128,9 +144,16 @@ async function sweep(deps: ProcessorDependencies): Promise<{ operations: number;
       webhooks += 1;
     }
   }
-  if (operations + webhooks > 0)
-    deps.logger.warn({ operations, webhooks }, 'sweeper re-drove unfinished work');
-  return { operations, webhooks };
+  let syncs = 0;
+  for (const entity of await findStalePendingSyncs(deps.orm.em, staleMs, 500)) {
+    const data = { tenant: entity.tenant, entityId: entity.entity_id };
+    await deps.queues[JOBS.promoteSyncs.queue].add(JOBS.promoteSyncs.name, data);
+    syncs += 1;
+  }
+  if (operations + webhooks + syncs > 0) {
+    deps.logger.warn({ operations, webhooks, syncs }, 'sweeper re-drove unfinished work');
+  }
+  return { operations, webhooks, syncs };
 }
 
 async function redrive(

@@ -4,6 +4,7 @@ import {
   entityPatchSchema,
   entityPathSchema,
 } from '@ctp/core/contracts';
+import { syncOnEntityChange } from '@ctp/core/operations';
 import { type EntityChangeHook, getEntity, patchEntity, putEntity } from '@ctp/core/records';
 import type { Orm } from '@ctp/db';
 import { createRoute } from '@hono/zod-openapi';
@@ -62,7 +63,11 @@ const getEntityRoute = createRoute({
   },
 });
 
-export function createEntityRoutes({ orm, onEntityChanged }: EntityRoutesDependencies) {
+/**
+ * A committed change of name, email, phone or address starts the automatic CTP updates in the
+ * change's own transaction (see `syncOnEntityChange`); tests may pass another hook.
+ */
+export function createEntityRoutes({ orm, onEntityChanged = syncOnEntityChange }: EntityRoutesDependencies) {
   return createRouter()
     .openapi(putEntityRoute, async (c) => {
       const { entityId } = c.req.valid('param');

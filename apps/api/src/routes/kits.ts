@@ -1,6 +1,7 @@
 import type { PanCipher } from '@ctp/core/cards';
 import { kitAnswerSchema, kitBodySchema, kitPathSchema } from '@ctp/core/contracts';
-import { getKit, putKit } from '@ctp/core/records';
+import { syncOnKitChange } from '@ctp/core/operations';
+import { getKit, type KitChangeHook, putKit } from '@ctp/core/records';
 import type { Orm } from '@ctp/db';
 import { createRoute } from '@hono/zod-openapi';
 import { tenantOf } from '../http/env.ts';
@@ -9,6 +10,8 @@ import { createRouter, errorResponses, json } from '../http/router.ts';
 export interface KitRoutesDependencies {
   readonly orm: Orm;
   readonly panCipher: PanCipher;
+  /** Runs inside each card change's transaction; by default the automatic `CTP_UPDATE_KIT`. */
+  readonly onKitChanged?: KitChangeHook;
 }
 
 const tags = ['Platform records'];
@@ -42,12 +45,12 @@ const getKitRoute = createRoute({
   },
 });
 
-export function createKitRoutes({ orm, panCipher }: KitRoutesDependencies) {
+export function createKitRoutes({ orm, panCipher, onKitChanged = syncOnKitChange }: KitRoutesDependencies) {
   return createRouter()
     .openapi(putKitRoute, async (c) => {
       const { entityId, kitNo } = c.req.valid('param');
       const request = { tenant: tenantOf(c), entityId, kitNo, body: c.req.valid('json') };
-      const { created, kit } = await putKit(orm.em, panCipher, request);
+      const { created, kit } = await putKit(orm.em, panCipher, request, onKitChanged);
       if (!created) return c.json(kit, 200);
       c.header('Location', `/v1/entities/${entityId}/kits/${kitNo}`);
       return c.json(kit, 201);

@@ -1,20 +1,26 @@
 import { ApiKey } from './api-key.ts';
+import { AuditLog } from './audit-log.ts';
 import { BusinessEntity } from './business-entity.ts';
 import { CtpCustomer } from './ctp-customer.ts';
 import { CtpOperation } from './ctp-operation.ts';
 import { CtpOutbox } from './ctp-outbox.ts';
 import { CtpPayment } from './ctp-payment.ts';
+import { CtpPendingSync } from './ctp-pending-sync.ts';
 import { CtpRequestIdTracking } from './ctp-request-id-tracking.ts';
+import { CtpStatusHistory } from './ctp-status-history.ts';
 import { CtpWebhookInbox } from './ctp-webhook-inbox.ts';
 import { Kit } from './kit.ts';
 
 export * from './api-key.ts';
+export * from './audit-log.ts';
 export * from './business-entity.ts';
 export * from './ctp-customer.ts';
 export * from './ctp-operation.ts';
 export * from './ctp-outbox.ts';
 export * from './ctp-payment.ts';
+export * from './ctp-pending-sync.ts';
 export * from './ctp-request-id-tracking.ts';
+export * from './ctp-status-history.ts';
 export * from './ctp-webhook-inbox.ts';
 export * from './kit.ts';
 
@@ -29,4 +35,7 @@ export const allEntities = [
   CtpOutbox,
   CtpWebhookInbox,
   ApiKey,
+  AuditLog,
+  CtpPendingSync,
+  CtpStatusHistory,
 ] as const;

@@ -2,6 +2,7 @@ import { type EntityManager, LockMode } from '@mikro-orm/core';
 import { BusinessEntity } from '../entities/business-entity.ts';
 import { CtpCustomer } from '../entities/ctp-customer.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
+import { CtpStatusHistory } from '../entities/ctp-status-history.ts';
 import { Kit } from '../entities/kit.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import type { CtpSnapshot } from '../lifecycle/transitions.ts';
@@ -54,14 +55,31 @@ export function snapshotOf(records: CtpRecords): CtpSnapshot {
   return { entity: records.customer?.ctpEntityStatus ?? 'UNREGISTERED', kits };
 }
 
+/** Why statuses change, for the status history. */
+export interface StatusCause {
+  /** E.g. `CTP_REGISTER_ENTITY_AND_KIT requested`, `CTP_REMOVE_KIT FAILED`, `network: DISABLED`. */
+  readonly cause: string;
+  readonly operationId?: string;
+  readonly requestTraceId?: string;
+}
+
 /**
  * Writes statuses the lifecycle computed (`planRequest`, `planOutcome`, network changes) onto the
  * aggregate, creating the `ctp_customer` / `ctp_payment` rows the first time a record enters
- * CTP. This is the only code that assigns a status column of an entity or kit.
+ * CTP, and records each change in the status history. This is the only code that assigns a
+ * status column of an entity or kit.
  */
-export function applySnapshot(em: EntityManager, records: CtpRecords, next: CtpSnapshot): void {
+export function applySnapshot(
+  em: EntityManager,
+  records: CtpRecords,
+  next: CtpSnapshot,
+  why: StatusCause,
+): void {
+  const before = snapshotOf(records);
   const customer = ensureCustomer(em, records, next.entity);
   customer.ctpEntityStatus = next.entity;
+  if (before.entity !== next.entity)
+    recordHistory(em, records.entity, { record: 'entity', from: before.entity, to: next.entity }, why);
   for (const [kitNo, status] of Object.entries(next.kits)) {
     const entry = records.kits.get(kitNo);
     if (entry === undefined) continue;
@@ -76,7 +94,29 @@ export function applySnapshot(em: EntityManager, records: CtpRecords, next: CtpS
       });
     }
     entry.payment.ctpKitStatus = status;
+    const from = before.kits[kitNo] ?? 'UNREGISTERED';
+    if (from !== status) recordHistory(em, records.entity, { record: 'kit', kitNo, from, to: status }, why);
   }
+}
+
+/** One row of the status history (also used for request traces by the resolve step). */
+export function recordHistory(
+  em: EntityManager,
+  owner: { readonly tenant: string; readonly entityId: string },
+  change: { record: 'entity' | 'kit' | 'trace'; kitNo?: string | null; from: string | null; to: string },
+  why: StatusCause,
+): void {
+  em.create(CtpStatusHistory, {
+    tenant: owner.tenant,
+    entityId: owner.entityId,
+    kitNumber: change.kitNo ?? null,
+    record: change.record,
+    fromStatus: change.from,
+    toStatus: change.to,
+    cause: why.cause.slice(0, 128),
+    operationId: why.operationId ?? null,
+    requestTraceId: why.requestTraceId ?? null,
+  });
 }
 
 function ensureCustomer(em: EntityManager, records: CtpRecords, status: CtpStatus): CtpCustomer {

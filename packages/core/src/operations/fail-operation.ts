@@ -3,6 +3,7 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { planOutcome } from '../lifecycle/transitions.ts';
 import { buildFailureNotification } from '../notifications/payloads.ts';
+import { schedulePromotionIfPending } from './automatic-sync.ts';
 import { applySnapshot, loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import { moveOperation } from './operation-status.ts';
 import { addNotificationToOutbox, wakeRelay } from './outbox.ts';
@@ -38,9 +39,11 @@ export async function failQueuedOperation(
         tx,
         records,
         planOutcome(operation.event, 'FAILED', operation.statusBefore, snapshotOf(records)),
+        { cause: `${operation.event} FAILED`, operationId: operation.id },
       );
     }
     moveOperation(operation, 'FAILED');
+    await schedulePromotionIfPending(tx, operation.tenant, operation.entityId);
     operation.errorCode = failure.code;
     operation.errorMessage = failure.message;
     operation.errorDetails = failure.details;

@@ -1,3 +1,5 @@
+export * from './admin-actions.ts';
+export * from './automatic-sync.ts';
 export * from './ctp-records.ts';
 export * from './fail-operation.ts';
 export * from './network-change.ts';

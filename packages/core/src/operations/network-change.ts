@@ -58,7 +58,9 @@ export async function applyNetworkStatusChange(
     const changed =
       next.entity !== current.entity || Object.entries(next.kits).some(([k, s]) => current.kits[k] !== s);
     if (!changed) return 'unchanged';
-    applySnapshot(tx, records, next);
+    applySnapshot(tx, records, next, {
+      cause: `network: ${change.type} ${change.data.status}`.slice(0, 128),
+    });
     const payment = kitNo === undefined ? undefined : records.kits.get(kitNo)?.payment;
     addNotificationToOutbox(tx, {
       tenant: change.tenant,

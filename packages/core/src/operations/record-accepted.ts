@@ -2,6 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpRequestIdTracking } from '../entities/ctp-request-id-tracking.ts';
+import { recordHistory } from './ctp-records.ts';
 import { moveOperation } from './operation-status.ts';
 
 /**
@@ -25,6 +26,16 @@ export async function recordAccepted(
     moveOperation(operation, 'IN_PROGRESS');
     operation.requestTraceId = input.requestTraceId;
     operation.attempts += 1;
+    recordHistory(
+      tx,
+      operation,
+      { record: 'trace', kitNo: operation.kitNumber ?? null, from: null, to: 'IN_PROGRESS' },
+      {
+        cause: `${operation.event} accepted by the SaaS`,
+        operationId: operation.id,
+        requestTraceId: input.requestTraceId,
+      },
+    );
     tx.create(CtpRequestIdTracking, {
       tenant: operation.tenant,
       requestTraceId: input.requestTraceId,

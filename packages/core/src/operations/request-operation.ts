@@ -4,8 +4,8 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { CtpOperation, IN_FLIGHT_OPERATION_STATUSES } from '../entities/ctp-operation.ts';
 import { DomainError, notFound } from '../errors/domain-error.ts';
 import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
-import { planRequest } from '../lifecycle/transitions.ts';
-import { applySnapshot, loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
+import { applySnapshot, type CtpRecords, loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import { addJobToOutbox, wakeRelay } from './outbox.ts';
 
 export interface OperationRequest {
@@ -109,18 +109,36 @@ async function acceptInTransaction(
       ...(kitNo === undefined ? {} : { ctpKitStatus: snapshot.kits[kitNo] ?? 'UNREGISTERED' }),
     });
   }
-  applySnapshot(tx, records, plan.value.pending);
+  const operation = startOperation(tx, records, { ...request, kitNo }, plan.value, fingerprint);
+  await tx.flush();
+  await wakeRelay(tx);
+  return { operation, replayed: false };
+}
 
+/**
+ * The writes that start an operation once the lifecycle allowed it: the touched records to
+ * their pending statuses, the operation row (with the plan a failure restores), and the outbox
+ * row of its submit job. In the caller's transaction, under the entity lock.
+ */
+export function startOperation(
+  tx: EntityManager,
+  records: CtpRecords,
+  request: Omit<OperationRequest, 'kitNo'> & { readonly kitNo?: string | undefined },
+  plan: RequestPlan,
+  fingerprint: string,
+): CtpOperation {
+  const id = randomUUID();
+  applySnapshot(tx, records, plan.pending, { cause: `${request.event} requested`, operationId: id });
   const operation = tx.create(CtpOperation, {
-    id: randomUUID(),
-    tenant,
-    event,
-    entityId,
-    kitNumber: kitNo ?? null,
+    id,
+    tenant: request.tenant,
+    event: request.event,
+    entityId: request.entityId,
+    kitNumber: request.kitNo ?? null,
     status: 'QUEUED',
     idempotencyKey: request.idempotencyKey ?? null,
     requestHash: fingerprint,
-    statusBefore: plan.value,
+    statusBefore: plan,
     reason: request.reason ?? null,
     errorCode: null,
     errorMessage: null,
@@ -129,12 +147,10 @@ async function acceptInTransaction(
     completedAt: null,
   });
   addJobToOutbox(tx, 'submit', {
-    tenant,
-    key: operation.id,
-    operationId: operation.id,
-    data: { operationId: operation.id, tenant },
+    tenant: request.tenant,
+    key: id,
+    operationId: id,
+    data: { operationId: id, tenant: request.tenant },
   });
-  await tx.flush();
-  await wakeRelay(tx);
-  return { operation, replayed: false };
+  return operation;
 }

@@ -12,7 +12,8 @@ import {
   resolveTrace as resolveTraceStatus,
 } from '../lifecycle/transitions.ts';
 import { buildFailureNotification, buildSuccessNotification } from '../notifications/payloads.ts';
-import { applySnapshot, type CtpRecords, loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import { schedulePromotionIfPending } from './automatic-sync.ts';
+import { applySnapshot, type CtpRecords, loadCtpRecords, recordHistory, snapshotOf } from './ctp-records.ts';
 import { moveOperation } from './operation-status.ts';
 import { addNotificationToOutbox, wakeRelay } from './outbox.ts';
 
@@ -69,6 +70,16 @@ export async function resolveTraceOutcome(
     if (!moved.ok) return 'already-terminal';
 
     const operation = await tx.findOneOrFail(CtpOperation, { id: trace.operation.id }, { refresh: true });
+    recordHistory(
+      tx,
+      trace,
+      { record: 'trace', kitNo: trace.kitNumber ?? null, from: trace.statusCtp, to: moved.value },
+      {
+        cause: `${operation.event} ${outcome.status}${outcome.error ? `: ${outcome.error.code}` : ''}`,
+        operationId: operation.id,
+        requestTraceId: trace.requestTraceId,
+      },
+    );
     trace.statusCtp = moved.value;
     trace.resolvedAt = new Date();
     trace.nextPollAt = null;
@@ -83,9 +94,15 @@ export async function resolveTraceOutcome(
     let after: CtpSnapshot = { entity: 'UNREGISTERED', kits: {} };
     if (records !== null && operation.statusBefore != null) {
       after = planOutcome(operation.event, outcome.status, operation.statusBefore, snapshotOf(records));
-      applySnapshot(tx, records, after);
+      applySnapshot(tx, records, after, {
+        cause: `${operation.event} ${outcome.status}`,
+        operationId: operation.id,
+        requestTraceId: trace.requestTraceId,
+      });
       if (outcome.status === 'SUCCESS') storeNetworkIds(records, operation.kitNumber ?? undefined, outcome);
     }
+    // The entity is free again: an automatic update waiting for it may start.
+    await schedulePromotionIfPending(tx, tenant, operation.entityId);
     addNotificationToOutbox(tx, {
       tenant,
       notificationId: operation.id,

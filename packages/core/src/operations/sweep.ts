@@ -31,3 +31,16 @@ export async function findUnprocessedWebhooks(
     [olderThanMs, limit],
   );
 }
+
+/** Entities with pending automatic updates older than `olderThanMs` (their promote job may be lost). */
+export async function findStalePendingSyncs(
+  em: EntityManager,
+  olderThanMs: number,
+  limit: number,
+): Promise<{ tenant: string; entity_id: string }[]> {
+  return em.fork().execute(
+    `select distinct tenant, entity_id from ctp_pending_sync
+      where created_at < now() - ? * interval '1 millisecond' limit ?`,
+    [olderThanMs, limit],
+  );
+}

@@ -27,6 +27,12 @@ export const JOBS = {
     name: 'webhook',
     payload: z.strictObject({ webhookId: z.string().min(1).max(255), tenant }),
   },
+  /** Turns an entity's pending automatic update into an operation once none is in flight. */
+  promoteSyncs: {
+    queue: QUEUE_NAMES.operations,
+    name: 'promote-syncs',
+    payload: z.strictObject({ tenant, entityId: z.string().min(1).max(64) }),
+  },
   pollTraces: { queue: QUEUE_NAMES.maintenance, name: 'poll-traces', payload: z.strictObject({}) },
   sweep: { queue: QUEUE_NAMES.maintenance, name: 'sweep', payload: z.strictObject({}) },
 } as const;
@@ -35,9 +41,11 @@ export type JobKind = keyof typeof JOBS;
 export type JobPayload<K extends JobKind> = z.infer<(typeof JOBS)[K]['payload']>;
 
 /** The outbox topics that become jobs (`kind = 'job'`), by job kind. */
-export const JOB_TOPICS = { submit: 'job.submit', webhook: 'job.webhook' } as const satisfies Partial<
-  Record<JobKind, string>
->;
+export const JOB_TOPICS = {
+  submit: 'job.submit',
+  webhook: 'job.webhook',
+  promoteSyncs: 'job.promote-syncs',
+} as const satisfies Partial<Record<JobKind, string>>;
 export type JobTopic = (typeof JOB_TOPICS)[keyof typeof JOB_TOPICS];
 
 /**

@@ -1,4 +1,5 @@
-import { type EntityManager, LockMode } from '@mikro-orm/core';
+import { LockMode } from '@mikro-orm/core';
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { EntityAnswer, EntityBody, EntityPatch } from '../contracts/platform-api.ts';
 import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
 import { CtpCustomer } from '../entities/ctp-customer.ts';
@@ -31,7 +32,7 @@ export interface EntityChange {
  * `CTP_UPDATE_ENTITY`) commits or rolls back together with the change. The row lock on
  * `business_entity` is held while it runs.
  */
-export type EntityChangeHook = (tx: EntityManager, change: EntityChange) => Promise<void>;
+export type EntityChangeHook = (tx: EntityManager, change: EntityChange) => Promise<unknown>;
 
 export interface EntityRequest {
   readonly tenant: string;

@@ -1,4 +1,5 @@
-import { type EntityManager, LockMode } from '@mikro-orm/core';
+import { LockMode } from '@mikro-orm/core';
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { PanCipher } from '../cards/crypto.ts';
 import type { KitAnswer, KitBody } from '../contracts/platform-api.ts';
 import { BusinessEntity } from '../entities/business-entity.ts';
@@ -19,6 +20,17 @@ export interface KitRequest {
   readonly kitNo: string;
 }
 
+export type KitField = 'pan' | 'expiry' | 'nameOnCard';
+
+export interface KitChange extends KitRequest {
+  readonly created: boolean;
+  /** What a replace changed; empty when it wrote what was already there. */
+  readonly changed: readonly KitField[];
+}
+
+/** Like `EntityChangeHook`: inside the card change's transaction, under the entity lock. */
+export type KitChangeHook = (tx: EntityManager, change: KitChange) => Promise<unknown>;
+
 /**
  * `PUT /v1/entities/{entityId}/kits/{kitNo}`: creates the card or replaces it. The entity row is
  * locked first (the lifecycle code takes the same lock), so a card is never replaced while a
@@ -29,6 +41,7 @@ export function putKit(
   em: EntityManager,
   cipher: PanCipher,
   request: KitRequest & { readonly body: KitBody },
+  onChange?: KitChangeHook,
 ): Promise<{ readonly created: boolean; readonly kit: KitAnswer }> {
   const { tenant, entityId, kitNo, body } = request;
   return inTransaction(em, async (tx) => {
@@ -41,6 +54,7 @@ export function putKit(
     const existing = await tx.findOne(Kit, { tenant, kitNo }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (existing !== null && existing.businessEntity.pkey !== entity.pkey) throw notFound('kit');
 
+    const changed = existing === null ? [] : changedFields(cipher, existing, request);
     // Re-encrypted on every replace: a fresh IV, and the card moves onto the current key.
     const { ciphertext, keyId } = cipher.encrypt(body.pan, { tenant, kitNo });
     const columns = {
@@ -55,6 +69,8 @@ export function putKit(
     const kit = existing ?? tx.create(Kit, { tenant, kitNo, businessEntity: entity, ...columns });
     if (existing !== null) tx.assign(existing, columns);
     await tx.flush();
+    if (onChange !== undefined)
+      await onChange(tx, { tenant, entityId, kitNo, created: existing === null, changed });
     const payment = existing === null ? null : await tx.findOne(CtpPayment, { kit });
     return { created: existing === null, kit: kitView(entityId, kit, payment) };
   });
@@ -68,4 +84,24 @@ export async function getKit(em: EntityManager, { tenant, entityId, kitNo }: Kit
   const kit = await fork.findOne(Kit, { tenant, kitNo, businessEntity: entity });
   if (kit === null) throw notFound('kit');
   return kitView(entityId, kit, await fork.findOne(CtpPayment, { kit }));
+}
+
+/** The fields a replace changes; a PAN stored under a key we no longer hold counts as changed. */
+function changedFields(
+  cipher: PanCipher,
+  kit: Kit,
+  { tenant, kitNo, body }: KitRequest & { body: KitBody },
+): KitField[] {
+  const changed: KitField[] = [];
+  let storedPan: string | undefined;
+  try {
+    storedPan = cipher.decrypt({ ciphertext: kit.panCiphertext, keyId: kit.panKeyId }, { tenant, kitNo });
+  } catch {
+    storedPan = undefined;
+  }
+  if (storedPan !== body.pan) changed.push('pan');
+  if (kit.expiryMonth !== Number(body.expiry.month) || kit.expiryYear !== Number(body.expiry.year))
+    changed.push('expiry');
+  if (kit.nameOnCard !== body.nameOnCard) changed.push('nameOnCard');
+  return changed;
 }

@@ -1,0 +1,189 @@
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { maskPansIn } from '../cards/pan.ts';
+import { type AuditAction, type AuditDetails, AuditLog } from '../entities/audit-log.ts';
+import { CtpOperation } from '../entities/ctp-operation.ts';
+import { CtpRequestIdTracking } from '../entities/ctp-request-id-tracking.ts';
+import { DomainError } from '../errors/domain-error.ts';
+import { requestOperation } from './request-operation.ts';
+import { resolveTraceOutcome } from './resolve-trace.ts';
+
+/**
+ * What an operator may do from the dashboard, each as one use case that goes through the same
+ * steps as the pipeline (no status column is written here) and leaves a row in `ctp_audit_log`
+ * naming who did it, refused attempts included.
+ */
+
+export interface AdminRequest {
+  /** Who acts: the dashboard login. */
+  readonly actor: string;
+  /** Why, in the operator's words (card numbers in it are masked before it is stored). */
+  readonly reason?: string;
+}
+
+export type ActionOutcome =
+  | { readonly ok: true; readonly message: string; readonly operationId?: string }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/** The outcome, and the audit row that records it (`ctp_audit_log.pkey`). */
+export type AdminActionResult = ActionOutcome & { readonly auditId: string };
+
+export interface AuditEntry {
+  readonly actor: string;
+  readonly action: AuditAction;
+  readonly target: string;
+  readonly tenant?: string | null;
+  readonly entityId?: string | null;
+  readonly details: AuditDetails;
+}
+
+/** Appends one audit row, in the caller's transaction when `em` is inside one; returns its key. */
+export async function recordAudit(em: EntityManager, entry: AuditEntry): Promise<string> {
+  const pkey = await em.insert(AuditLog, {
+    at: new Date(),
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target.slice(0, 255),
+    tenant: entry.tenant ?? null,
+    entityId: entry.entityId ?? null,
+    details: entry.details,
+  });
+  return String(pkey);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const refused = (code: string, message: string): ActionOutcome => ({ ok: false, code, message });
+
+function noteOf(reason: string | undefined): { reason?: string } {
+  const trimmed = reason?.trim();
+  return trimmed ? { reason: maskPansIn(trimmed).slice(0, 1_000) } : {};
+}
+
+async function audited(
+  em: EntityManager,
+  entry: Omit<AuditEntry, 'details'>,
+  request: AdminRequest,
+  result: ActionOutcome,
+): Promise<AdminActionResult> {
+  const auditId = await recordAudit(em, {
+    ...entry,
+    details: {
+      ...noteOf(request.reason),
+      result: result.ok ? 'done' : 'refused',
+      message: result.message,
+      ...(result.ok && result.operationId !== undefined ? { newOperationId: result.operationId } : {}),
+    },
+  });
+  return { ...result, auditId };
+}
+
+/** Attempts on ids that do not exist are kept too: an operator probing ids is worth a record. */
+function notFound(
+  em: EntityManager,
+  scope: Omit<AuditEntry, 'details'>,
+  request: AdminRequest,
+  what: string,
+): Promise<AdminActionResult> {
+  return audited(em, scope, request, refused('NOT_FOUND', `${what} not found`));
+}
+
+/**
+ * Re-poll a trace now: its next `/status` poll is due at once, so the poller (every second)
+ * asks the SaaS on its next tick. Only an `IN_PROGRESS` trace is polled at all.
+ */
+export async function repollTraceNow(
+  em: EntityManager,
+  request: AdminRequest & { readonly requestTraceId: string },
+): Promise<AdminActionResult> {
+  const target = { action: 'trace.repoll', target: `trace:${request.requestTraceId}` } as const;
+  const trace = await em.fork().findOne(CtpRequestIdTracking, { requestTraceId: request.requestTraceId });
+  if (trace === null) return notFound(em, { ...target, actor: request.actor }, request, 'request trace');
+  const scope = { ...target, actor: request.actor, tenant: trace.tenant, entityId: trace.entityId };
+  return em.fork().transactional(async (tx) => {
+    const moved = await tx.nativeUpdate(
+      CtpRequestIdTracking,
+      { pkey: trace.pkey, statusCtp: 'IN_PROGRESS' },
+      { nextPollAt: new Date() },
+    );
+    const result =
+      moved === 1
+        ? { ok: true as const, message: 'the trace will be polled within a second' }
+        : refused('INVALID_STATE', `the trace is ${trace.statusCtp}, not IN_PROGRESS`);
+    return audited(tx, scope, request, result);
+  });
+}
+
+/**
+ * Mark a hopeless trace failed: the same resolve step as a FAILED answer from the SaaS, so the
+ * statuses revert, the operation ends FAILED and the failure is notified. A trace that resolved
+ * meanwhile is left as it is.
+ */
+export async function markTraceFailed(
+  em: EntityManager,
+  request: AdminRequest & { readonly requestTraceId: string },
+): Promise<AdminActionResult> {
+  const target = { action: 'trace.mark_failed', target: `trace:${request.requestTraceId}` } as const;
+  const trace = await em.fork().findOne(CtpRequestIdTracking, { requestTraceId: request.requestTraceId });
+  if (trace === null) return notFound(em, { ...target, actor: request.actor }, request, 'request trace');
+  const scope = { ...target, actor: request.actor, tenant: trace.tenant, entityId: trace.entityId };
+  const why = noteOf(request.reason).reason;
+  if (why === undefined) {
+    return audited(em, scope, request, refused('VALIDATION_FAILED', 'a reason is required'));
+  }
+  const resolved = await resolveTraceOutcome(em, trace.tenant, {
+    requestTraceId: trace.requestTraceId,
+    status: 'FAILED',
+    error: {
+      code: 'MARKED_FAILED',
+      message: 'Marked Failed By Operator',
+      details: `marked failed by ${request.actor}: ${why}`,
+    },
+  });
+  const result =
+    resolved === 'resolved'
+      ? { ok: true as const, message: 'the trace is FAILED; statuses reverted and the failure notified' }
+      : refused('INVALID_STATE', 'the trace had already ended; nothing changed');
+  return audited(em, scope, request, result);
+}
+
+/**
+ * Retry a FAILED operation: a new operation with the same event, entity and kit (and the
+ * original's reason, which the SaaS receives), through `requestOperation`, so the lifecycle
+ * decides whether it may start now. `idempotencyKey` makes a double-submitted form start one.
+ * (A `QUEUED` operation whose job failed is retried in its queue instead; see the dashboard.)
+ */
+export async function retryFailedOperation(
+  em: EntityManager,
+  request: AdminRequest & { readonly operationId: string; readonly idempotencyKey?: string },
+): Promise<AdminActionResult> {
+  const target = { action: 'operation.retry', target: `operation:${request.operationId}` } as const;
+  const operation = UUID.test(request.operationId)
+    ? await em.fork().findOne(CtpOperation, { id: request.operationId })
+    : null;
+  if (operation === null) return notFound(em, { ...target, actor: request.actor }, request, 'operation');
+  const scope = { ...target, actor: request.actor, tenant: operation.tenant, entityId: operation.entityId };
+  if (operation.status !== 'FAILED') {
+    return audited(
+      em,
+      scope,
+      request,
+      refused('INVALID_STATE', `the operation is ${operation.status}; only a FAILED one starts again`),
+    );
+  }
+  let result: ActionOutcome;
+  try {
+    const { operation: started } = await requestOperation(em, {
+      tenant: operation.tenant,
+      event: operation.event,
+      entityId: operation.entityId,
+      ...(operation.kitNumber == null ? {} : { kitNo: operation.kitNumber }),
+      ...(operation.reason == null ? {} : { reason: operation.reason }),
+      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+    });
+    result = { ok: true, message: `started operation ${started.id}`, operationId: started.id };
+  } catch (error) {
+    if (!(error instanceof DomainError)) throw error;
+    result = refused(error.code, error.message);
+  }
+  return audited(em, scope, request, result);
+}

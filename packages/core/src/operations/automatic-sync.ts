@@ -1,0 +1,185 @@
+import { randomUUID } from 'node:crypto';
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import type { Logger } from 'pino';
+import { CtpOperation, IN_FLIGHT_OPERATION_STATUSES } from '../entities/ctp-operation.ts';
+import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
+import type { CtpStatus } from '../lifecycle/statuses.ts';
+import { planRequest } from '../lifecycle/transitions.ts';
+import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import { addJobToOutbox, wakeRelay } from './outbox.ts';
+import { requestFingerprint, startOperation } from './request-operation.ts';
+
+/**
+ * Automatic CTP updates (seed, "Automatic CTP Updates"): a committed profile or card change
+ * reaches the network by itself. The change's own transaction writes a pending sync and the
+ * outbox row of a job that promotes it, so a rolled-back change starts nothing and a committed
+ * one is never lost, whatever dies after the commit. Pending syncs coalesce (one row per
+ * entity, event and kit), wait for an operation in flight instead of being refused, and are
+ * built from the records when they run, so the network ends with the latest committed data.
+ */
+
+/** Fields of the customer that the SaaS's consumer object carries. */
+const CONSUMER_FIELDS = new Set([
+  'firstName',
+  'lastName',
+  'email',
+  'phone',
+  'locale',
+  'countryCode',
+  'consent',
+]);
+/** The billing address travels with each payment instrument. */
+const INSTRUMENT_FIELDS_OF_ENTITY = new Set(['address']);
+
+/**
+ * Statuses whose record must receive the change: on the network now (`ACTIVE`), or about to be
+ * (`REGISTRATION_IN_PROGRESS`: the registration may have sent the old data; the pending sync
+ * runs after it and is dropped if the registration fails).
+ */
+const SYNCED_STATUSES: readonly CtpStatus[] = ['ACTIVE', 'REGISTRATION_IN_PROGRESS'];
+
+interface PendingSync {
+  readonly event: SyncEvent;
+  readonly kitNo: string;
+}
+
+export interface EntityChangeForSync {
+  readonly tenant: string;
+  readonly entityId: string;
+  readonly created: boolean;
+  readonly changed: readonly string[];
+}
+
+export interface KitChangeForSync extends EntityChangeForSync {
+  readonly kitNo: string;
+}
+
+/** Runs inside an entity change's transaction (the api's `onEntityChanged` hook). */
+export async function syncOnEntityChange(tx: EntityManager, change: EntityChangeForSync): Promise<number> {
+  if (change.created || change.changed.length === 0) return 0;
+  const records = await loadCtpRecords(tx, change.tenant, change.entityId, { lock: false });
+  if (records === null) return 0;
+  const snapshot = snapshotOf(records);
+  const syncs: PendingSync[] = [];
+  if (
+    change.changed.some((field) => CONSUMER_FIELDS.has(field)) &&
+    SYNCED_STATUSES.includes(snapshot.entity)
+  ) {
+    syncs.push({ event: 'CTP_UPDATE_ENTITY', kitNo: '' });
+  }
+  if (change.changed.some((field) => INSTRUMENT_FIELDS_OF_ENTITY.has(field))) {
+    for (const [kitNo, status] of Object.entries(snapshot.kits)) {
+      if (SYNCED_STATUSES.includes(status)) syncs.push({ event: 'CTP_UPDATE_KIT', kitNo });
+    }
+  }
+  return queueSyncs(tx, change.tenant, change.entityId, syncs);
+}
+
+/** Runs inside a card change's transaction (new expiry, name on card, reissued PAN). */
+export async function syncOnKitChange(tx: EntityManager, change: KitChangeForSync): Promise<number> {
+  if (change.created || change.changed.length === 0) return 0;
+  const records = await loadCtpRecords(tx, change.tenant, change.entityId, { lock: false });
+  const status = records === null ? undefined : snapshotOf(records).kits[change.kitNo];
+  if (status === undefined || !SYNCED_STATUSES.includes(status)) return 0;
+  return queueSyncs(tx, change.tenant, change.entityId, [{ event: 'CTP_UPDATE_KIT', kitNo: change.kitNo }]);
+}
+
+async function queueSyncs(
+  tx: EntityManager,
+  tenant: string,
+  entityId: string,
+  syncs: readonly PendingSync[],
+): Promise<number> {
+  let queued = 0;
+  for (const sync of syncs) {
+    const inserted = await tx.execute<{ pkey: string }[]>(
+      `insert into ctp_pending_sync (tenant, entity_id, event, kit_number, created_at)
+       values (?, ?, ?, ?, now()) on conflict on constraint uq_ctp_pending_sync do nothing returning pkey`,
+      [tenant, entityId, sync.event, sync.kitNo],
+    );
+    queued += inserted.length;
+  }
+  // A sync already pending is coalesced: it will send the latest data when it runs.
+  if (queued > 0) await schedulePromotion(tx, tenant, entityId);
+  return queued;
+}
+
+/** The outbox row of a promote job; each row is its own job (promotion is idempotent). */
+export async function schedulePromotion(tx: EntityManager, tenant: string, entityId: string): Promise<void> {
+  addJobToOutbox(tx, 'promoteSyncs', { tenant, key: randomUUID(), data: { tenant, entityId } });
+  await tx.flush();
+  await wakeRelay(tx);
+}
+
+/** Called by the steps that end an operation: if syncs wait for this entity, promote one. */
+export async function schedulePromotionIfPending(
+  tx: EntityManager,
+  tenant: string,
+  entityId: string,
+): Promise<void> {
+  const pending = await tx.execute<{ one: number }[]>(
+    'select 1 as one from ctp_pending_sync where tenant = ? and entity_id = ? limit 1',
+    [tenant, entityId],
+  );
+  if (pending.length > 0) await schedulePromotion(tx, tenant, entityId);
+}
+
+export type PromotionResult = 'started' | 'waiting' | 'idle';
+
+/**
+ * Turns the oldest pending sync of an entity into an ordinary operation, if none is in flight.
+ * A sync the lifecycle no longer allows (the entity or kit was removed, or never got enrolled)
+ * is dropped with a log line and no SaaS call.
+ */
+export async function promotePendingSyncs(
+  em: EntityManager,
+  tenant: string,
+  entityId: string,
+  logger?: Logger,
+): Promise<PromotionResult> {
+  return em.fork().transactional(async (tx) => {
+    const records = await loadCtpRecords(tx, tenant, entityId, { lock: true });
+    if (records === null) {
+      await tx.execute(
+        'delete from ctp_pending_sync where tenant = ? and entity_id = ?',
+        [tenant, entityId],
+        'run',
+      );
+      logger?.info({ tenant, entityId }, 'pending syncs dropped: the entity no longer exists');
+      return 'idle';
+    }
+    const inFlight = await tx.count(CtpOperation, {
+      tenant,
+      entityId,
+      status: { $in: [...IN_FLIGHT_OPERATION_STATUSES] },
+    });
+    if (inFlight > 0) return 'waiting';
+    for (;;) {
+      const [row] = await tx.execute<{ pkey: string; event: SyncEvent; kit_number: string }[]>(
+        `delete from ctp_pending_sync where pkey = (
+           select pkey from ctp_pending_sync where tenant = ? and entity_id = ? order by pkey limit 1 for update skip locked)
+         returning pkey, event, kit_number`,
+        [tenant, entityId],
+      );
+      if (row === undefined) return 'idle';
+      const kitNo = row.kit_number === '' ? undefined : row.kit_number;
+      const plan = planRequest(row.event, snapshotOf(records), kitNo);
+      if (!plan.ok) {
+        logger?.info(
+          { tenant, entityId, event: row.event, kitNo, reason: plan.error.message },
+          'automatic sync dropped',
+        );
+        continue;
+      }
+      const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
+      const operation = startOperation(tx, records, request, plan.value, requestFingerprint(request));
+      await tx.flush();
+      await wakeRelay(tx);
+      logger?.info(
+        { tenant, entityId, operationId: operation.id, event: row.event, kitNo },
+        'automatic sync started',
+      );
+      return 'started';
+    }
+  });
+}
