@@ -1,9 +1,11 @@
 import { ConfigError } from '@ctp/core/config';
 import { EXIT, type Io, UsageError } from './io.ts';
+import { REENCRYPT_HELP, reencrypt } from './keys/reencrypt.ts';
 import { INFO_HELP, info } from './notifications/info.ts';
 import { REPLAY_HELP, replay } from './notifications/replay.ts';
 import { TAIL_HELP, tail } from './notifications/tail.ts';
 import { RedisUnavailableError } from './redis.ts';
+import { SCAN_PANS_HELP, scanPans } from './security/scan-pans.ts';
 
 export const HELP = `Usage: ctp <command> [options]
 
@@ -11,6 +13,8 @@ Commands:
   notifications tail     print notifications as they are appended (Ctrl-C to stop)
   notifications replay   print the notifications kept since a time or stream id, then exit
   notifications info     the stream's retention and its consumer groups (lag, pending, missed)
+  security scan-pans     look for card numbers in logs, Redis and the database (exit 1 if any)
+  keys reencrypt         move every stored PAN onto the current PAN_ENCRYPTION_KEY
 
 Run \`ctp notifications <command> --help\` for a command's options.
 
@@ -19,9 +23,17 @@ Environment: REDIS_URL [redis://127.0.0.1:6379], NOTIFICATION_STREAM [m2p.notifi
 
 const NOTIFICATIONS_HELP = `Usage: ctp notifications <tail|replay|info> [options]\n\n${TAIL_HELP}\n${REPLAY_HELP}\n${INFO_HELP}`;
 
-const COMMANDS = { tail, replay, info } as const;
+type Command = (args: readonly string[], io: Io) => Promise<number>;
 
-const isCommand = (name: string): name is keyof typeof COMMANDS => Object.hasOwn(COMMANDS, name);
+/** Command areas: each a table of commands and the help that lists them. */
+const AREAS: Record<string, { readonly help: string; readonly commands: Record<string, Command> }> = {
+  notifications: { help: NOTIFICATIONS_HELP, commands: { tail, replay, info } },
+  security: {
+    help: `Usage: ctp security scan-pans [options]\n\n${SCAN_PANS_HELP}`,
+    commands: { 'scan-pans': scanPans },
+  },
+  keys: { help: `Usage: ctp keys reencrypt [options]\n\n${REENCRYPT_HELP}`, commands: { reencrypt } },
+};
 
 /** Runs one command line; returns the exit status. */
 export async function run(argv: readonly string[], io: Io): Promise<number> {
@@ -33,13 +45,15 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(HELP);
       return area === undefined ? EXIT.usage : EXIT.ok;
     }
-    if (area !== 'notifications') throw new UsageError(`unknown command: ${area}`);
+    const table = Object.hasOwn(AREAS, area) ? AREAS[area] : undefined;
+    if (table === undefined) throw new UsageError(`unknown command: ${area}`);
     if (command === undefined || command === '--help' || command === '-h') {
-      io.stdout.write(NOTIFICATIONS_HELP);
+      io.stdout.write(table.help);
       return command === undefined ? EXIT.usage : EXIT.ok;
     }
-    if (!isCommand(command)) throw new UsageError(`unknown command: notifications ${command}`);
-    return await COMMANDS[command](rest, io);
+    const handler = Object.hasOwn(table.commands, command) ? table.commands[command] : undefined;
+    if (handler === undefined) throw new UsageError(`unknown command: ${area} ${command}`);
+    return await handler(rest, io);
   } catch (error) {
     return report(error, io);
   }

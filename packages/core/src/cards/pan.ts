@@ -26,7 +26,7 @@ export function maskPan(pan: string): string {
 }
 
 /**
- * Runs of 13–19 digits that pass the Luhn check, written plain or grouped as people write card
+ * Runs of 13–19 digits (judged by `isPlausiblePan`), written plain or grouped as people write card
  * numbers (4-4-4-4…, Amex 4-6-5, one space or dash between groups). Runs are taken whole, so a
  * longer number is not mistaken for a PAN hidden inside it, and other digit-dash shapes (a
  * Redis stream id `1795566515238-1`, a date) are not card numbers.
@@ -34,11 +34,24 @@ export function maskPan(pan: string): string {
 const PAN_CANDIDATE =
   /(?<![0-9.]|[0-9]-)(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9]|-[0-9])/g;
 
+/**
+ * Could these digits be a payment card number? 13 to 19 digits, Luhn-valid, and a major
+ * industry identifier of a card network (2 Mastercard, 3 Amex/Diners/JCB, 4 Visa, 5 Mastercard,
+ * 6 Discover/UnionPay/Maestro); the only 13-digit cards are Visa's. This keeps millisecond
+ * timestamps (13 digits starting with 1, found all over job queues and logs) from being taken
+ * for cards, one in ten of which would pass the Luhn check alone.
+ */
+export function isPlausiblePan(digits: string): boolean {
+  if (digits.length < 13 || digits.length > 19 || !isLuhnValid(digits)) return false;
+  const first = digits.charAt(0);
+  if (digits.length === 13) return first === '4';
+  return first >= '2' && first <= '6';
+}
+
 export function findPans(text: string): string[] {
   const found: string[] = [];
   for (const match of text.matchAll(PAN_CANDIDATE)) {
-    const digits = match[0].replace(/[ -]/g, '');
-    if (digits.length >= 13 && digits.length <= 19 && isLuhnValid(digits)) found.push(match[0]);
+    if (isPlausiblePan(match[0].replace(/[ -]/g, ''))) found.push(match[0]);
   }
   return found;
 }
@@ -51,7 +64,7 @@ export function findPans(text: string): string[] {
 export function maskPansIn(text: string, options: { json?: boolean } = {}): string {
   return text.replace(PAN_CANDIDATE, (run, ...rest: unknown[]) => {
     const digits = run.replace(/[ -]/g, '');
-    if (digits.length < 13 || digits.length > 19 || !isLuhnValid(digits)) return run;
+    if (!isPlausiblePan(digits)) return run;
     const offset = rest.find((value) => typeof value === 'number') ?? 0;
     const before = text.slice(0, offset).trimEnd().at(-1);
     const bare = options.json === true && (before === ':' || before === ',' || before === '[');

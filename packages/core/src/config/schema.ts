@@ -78,6 +78,17 @@ export const envSchema = z.object({
     })
     .default(DEV_DEFAULTS.CTP_WEBHOOK_SECRET),
   PAN_ENCRYPTION_KEY: base64Bytes(32).default(DEV_DEFAULTS.PAN_ENCRYPTION_KEY),
+  /** Earlier PAN keys, comma-separated, for decryption only while `ctp keys reencrypt` moves PANs off them. */
+  PAN_ENCRYPTION_PREVIOUS_KEYS: z
+    .string()
+    .default('')
+    .transform((raw) =>
+      raw
+        .split(',')
+        .map((k) => k.trim())
+        .filter((k) => k !== ''),
+    )
+    .pipe(z.array(base64Bytes(32))),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DASHBOARD_USERNAME: z.string().min(1).default('admin'),
   DASHBOARD_PASSWORD: z.string().min(12).default(DEV_DEFAULTS.DASHBOARD_PASSWORD),
@@ -113,7 +124,11 @@ export const envSchema = z.object({
   TRACE_FIRST_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACE_POLL_MAX_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
   /** A trace still IN_PROGRESS this long after the SaaS accepted it fails with TIMEOUT. */
-  TRACE_DEADLINE_MS: z.coerce.number().int().min(1_000).default(15 * 60_000),
+  TRACE_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(1_000)
+    .default(15 * 60_000),
   /** The contract's stream; another name only to isolate test runs sharing one Redis. */
   NOTIFICATION_STREAM: z.string().min(1).default('m2p.notification.all'),
   /** Approximate MAXLEN of the notification stream (retention by count). */

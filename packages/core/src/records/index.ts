@@ -1,3 +1,4 @@
 export * from './entities.ts';
 export * from './kits.ts';
+export * from './reencrypt.ts';
 export { maskedPan } from './views.ts';

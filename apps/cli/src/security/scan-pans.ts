@@ -1,0 +1,151 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { findPans, maskPan } from '@ctp/core/cards';
+import { envSchema } from '@ctp/core/config';
+import { createOrm, type Orm } from '@ctp/db';
+import type { Redis } from 'ioredis';
+import { EXIT, type Io } from '../io.ts';
+import { connectRedis } from '../redis.ts';
+
+export const SCAN_PANS_HELP = `Usage: ctp security scan-pans [--logs <file|dir>]... [--redis-pattern <glob>] [--json]
+
+Looks for card numbers (Luhn-valid runs of 13–19 digits) where none may be: every line of the
+given log files (directories are read recursively), every Redis key and value (strings, hashes,
+lists, sets, sorted sets, streams), and every text or JSON column of every table of the database
+except the encrypted \`kit.pan_ciphertext\`. Prints each finding masked (first 6, last 4) with
+where it was; exits 1 if it found any, 0 if none.
+
+Options:
+  --logs <path>            a log file or a directory of them (repeatable)
+  --redis-pattern <glob>   only Redis keys matching this SCAN pattern [*]
+  --json                   one JSON object
+  -h, --help               this help
+
+Environment: DATABASE_URL, REDIS_URL
+`;
+
+interface Finding {
+  readonly where: string;
+  readonly masked: string;
+}
+
+const scanEnv = envSchema.pick({ DATABASE_URL: true, REDIS_URL: true });
+
+export async function scanPans(args: readonly string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      logs: { type: 'string', multiple: true, default: [] },
+      'redis-pattern': { type: 'string', default: '*' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (values.help) {
+    io.stdout.write(SCAN_PANS_HELP);
+    return EXIT.ok;
+  }
+  const env = scanEnv.parse(
+    Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')),
+  );
+  const findings: Finding[] = [];
+  const counts = { logLines: 0, redisKeys: 0, databaseValues: 0 };
+  for (const path of values.logs) counts.logLines += await scanLogs(path, findings);
+  const redis = await connectRedis(env.REDIS_URL, { follow: false });
+  try {
+    counts.redisKeys = await scanRedis(redis, values['redis-pattern'], findings);
+  } finally {
+    redis.disconnect();
+  }
+  const orm = await createOrm({ databaseUrl: env.DATABASE_URL });
+  try {
+    counts.databaseValues = await scanDatabase(orm, findings);
+  } finally {
+    await orm.close();
+  }
+  if (values.json) io.stdout.write(`${JSON.stringify({ counts, findings })}\n`);
+  else {
+    io.stdout.write(
+      `scanned ${counts.logLines} log lines, ${counts.redisKeys} Redis keys, ${counts.databaseValues} database values\n`,
+    );
+    for (const f of findings) io.stdout.write(`card number ${f.masked} in ${f.where}\n`);
+    io.stdout.write(
+      findings.length === 0 ? 'no card number found\n' : `${findings.length} card numbers found\n`,
+    );
+  }
+  return findings.length === 0 ? EXIT.ok : EXIT.failure;
+}
+
+function check(text: string, where: string, findings: Finding[]): void {
+  for (const pan of findPans(text)) findings.push({ where, masked: maskPan(pan.replace(/[ -]/g, '')) });
+}
+
+async function scanLogs(path: string, findings: Finding[]): Promise<number> {
+  const info = await stat(path);
+  if (info.isDirectory()) {
+    let lines = 0;
+    for (const entry of await readdir(path)) lines += await scanLogs(join(path, entry), findings);
+    return lines;
+  }
+  const lines = (await readFile(path, 'utf8')).split('\n');
+  lines.forEach((line, i) => check(line, `${path}:${i + 1}`, findings));
+  return lines.length;
+}
+
+async function scanRedis(redis: Redis, pattern: string, findings: Finding[]): Promise<number> {
+  let keys = 0;
+  let cursor = '0';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    for (const key of batch) {
+      keys += 1;
+      check(key, `redis key ${key}`, findings);
+      check(JSON.stringify(await valueOf(redis, key)), `redis value of ${key}`, findings);
+    }
+  } while (cursor !== '0');
+  return keys;
+}
+
+async function valueOf(redis: Redis, key: string): Promise<unknown> {
+  switch (await redis.type(key)) {
+    case 'string':
+      return redis.get(key);
+    case 'hash':
+      return redis.hgetall(key);
+    case 'list':
+      return redis.lrange(key, 0, -1);
+    case 'set':
+      return redis.smembers(key);
+    case 'zset':
+      return redis.zrange(key, 0, -1, 'WITHSCORES');
+    case 'stream':
+      return redis.xrange(key, '-', '+');
+    default:
+      return null;
+  }
+}
+
+/** Every text-like column of every table, but the one that holds PANs encrypted. */
+async function scanDatabase(orm: Orm, findings: Finding[]): Promise<number> {
+  const em = orm.em.fork();
+  const columns = await em.execute<{ table_name: string; column_name: string }[]>(
+    `select table_name, column_name from information_schema.columns
+      where table_schema = 'public' and data_type in ('text', 'character varying', 'character', 'json', 'jsonb')
+        and not (table_name = 'kit' and column_name = 'pan_ciphertext')
+      order by table_name, column_name`,
+  );
+  let values = 0;
+  for (const { table_name: table, column_name: column } of columns) {
+    // Only values with a long digit run can hold a card number; the database filters for them.
+    const rows = await em.execute<{ value: string }[]>(
+      `select "${column}"::text as value from "${table}" where "${column}"::text ~ '[0-9][0-9 -]{11,}[0-9]'`,
+    );
+    values += rows.length;
+    for (const row of rows) check(row.value, `database ${table}.${column}`, findings);
+  }
+  return values;
+}

@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { findPans, isPlausiblePan, maskPan, maskPansIn } from './pan.ts';
+
+describe('card numbers', () => {
+  it('finds Luhn-valid numbers of the card networks, plain or grouped', () => {
+    expect(
+      findPans('visa 4111111111111111, amex 3782 822463 10005, mc 5555-5555-5555-4444, visa13 4222222222222'),
+    ).toEqual(['4111111111111111', '3782 822463 10005', '5555-5555-5555-4444', '4222222222222']);
+  });
+
+  it('leaves alone what only looks like one: timestamps, ids, longer numbers, Luhn failures', () => {
+    expect(isPlausiblePan('1795566515239')).toBe(false); // an epoch-ms timestamp, Luhn-valid
+    expect(isPlausiblePan('4111111111111112')).toBe(false);
+    expect(findPans('id 41111111111111110000 ts 1795566515239-1 stream 1795566515239-0')).toEqual([]);
+  });
+
+  it('masks to first 6 and last 4', () => {
+    expect(maskPan('4111111111111111')).toBe('411111******1111');
+    expect(maskPansIn('card 4111111111111111.')).toBe('card 411111******1111.');
+  });
+});
