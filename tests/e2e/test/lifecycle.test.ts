@@ -1,3 +1,5 @@
+import { findPans } from '@ctp/core/cards';
+import { loadConfig } from '@ctp/core/config';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
 
@@ -30,6 +32,14 @@ async function ctp(entityId: string) {
     clickToPayCustomerId: string | null;
     kits: { kitNo: string; ctpKitStatus: string; clickToPayPaymentInstrumentId: string | null }[];
   };
+}
+
+async function until(check: () => Promise<boolean>, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 const kitOf = (view: Awaited<ReturnType<typeof ctp>>, kitNo: string) =>
@@ -70,7 +80,16 @@ describe('the six CTP events', () => {
     });
     expect(kitOf(await ctp('e-life'), 'k-life-2')).toMatchObject({ ctpKitStatus: 'ACTIVE' });
 
+    // A profile change syncs by itself (automatic update); a manual sync is refused while it runs.
     await p.call('PATCH', '/v1/entities/e-life', { firstName: 'Aysha' });
+    await until(
+      async () =>
+        (await p.notifications()).filter(
+          (n) =>
+            n.payload.transactionType === 'CTP_UPDATE_ENTITY' &&
+            n.payload.serverNotifyData.entityId === 'e-life',
+        ).length === 1,
+    );
     expect(await run('POST', '/v1/ctp/entities/e-life/sync')).toMatchObject({
       status: 'SUCCESS',
       event: 'CTP_UPDATE_ENTITY',
@@ -106,11 +125,12 @@ describe('the six CTP events', () => {
       'CTP_REGISTER_ENTITY_AND_KIT',
       'CTP_ADD_KIT',
       'CTP_UPDATE_ENTITY',
+      'CTP_UPDATE_ENTITY',
       'CTP_UPDATE_KIT',
       'CTP_REMOVE_KIT',
       'CTP_REMOVE_ENTITY',
     ]);
-    expect(new Set(entries.map((n) => n.notificationId)).size).toBe(6);
+    expect(new Set(entries.map((n) => n.notificationId)).size).toBe(7);
     expect(entries[0]?.payload).toEqual({
       business: TENANT,
       transactionType: 'CTP_REGISTER_ENTITY_AND_KIT',
@@ -202,5 +222,19 @@ describe('the six CTP events', () => {
     );
     expect(changes).toHaveLength(1);
     expect(changes[0]?.payload.serverNotifyData).toMatchObject({ kitNo: 'k-net', ctpKitStatus: 'DISABLED' });
+  });
+
+  it('wrote no secret and no card number in any log line of the run', async () => {
+    const text = p.logLines.join('');
+    expect(text.length).toBeGreaterThan(1000);
+    const secrets = [
+      p.workerEnv.CTP_SAAS_API_KEY,
+      p.workerEnv.CTP_WEBHOOK_SECRET,
+      p.workerEnv.CTP_WEBHOOK_SECRET?.slice('whsec_'.length),
+      p.workerEnv.PAN_ENCRYPTION_KEY,
+      ...loadConfig({}).API_KEYS.map(({ key }) => key),
+    ];
+    for (const secret of secrets) expect(text).not.toContain(secret);
+    expect(findPans(text)).toEqual([]);
   });
 });
