@@ -1,8 +1,15 @@
 import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from '@ctp/core/auth';
 import type { PanCipher } from '@ctp/core/cards';
 import type { Logger } from '@ctp/core/logging';
+import {
+  createHttpMetrics,
+  createWebhookMetrics,
+  httpMetricsMiddleware,
+  metricsRoutes,
+  type Registry,
+} from '@ctp/core/metrics';
 import type { EntityChangeHook } from '@ctp/core/records';
-import { healthRoutes } from '@ctp/core/runtime';
+import { healthRoutes, type ReadinessCheck } from '@ctp/core/runtime';
 import type { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
 import { OpenAPIHono } from '@hono/zod-openapi';
@@ -15,7 +22,7 @@ import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
 import { createEntityRoutes } from './routes/entities.ts';
 import { createKitRoutes } from './routes/kits.ts';
-import { createWebhookRoutes } from './routes/webhooks.ts';
+import { createWebhookRoutes, type WebhookRoutesDependencies } from './routes/webhooks.ts';
 
 export interface ApiDependencies {
   readonly orm: Orm;
@@ -29,6 +36,10 @@ export interface ApiDependencies {
   readonly webhookSecret: string;
   /** Runs inside each entity change's transaction (automatic CTP updates). */
   readonly onEntityChanged?: EntityChangeHook;
+  /** The process's metrics registry: HTTP latency and webhook deliveries, served at `/metrics`. */
+  readonly metrics?: Registry;
+  /** `/readyz` checks; PostgreSQL answering when absent. */
+  readonly readinessChecks?: readonly ReadinessCheck[];
 }
 
 /** The one route under `/v1` that authenticates by signature instead of an API key. */
@@ -37,7 +48,7 @@ export const WEBHOOK_PATH = '/v1/ctp/webhooks/saas';
 export const MAX_BODY_BYTES = 64 * 1024;
 
 /** Every resource router, each built by its factory from the dependencies. Add a router here. */
-function routers(deps: ApiDependencies): readonly OpenAPIHono<ApiEnv>[] {
+function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly OpenAPIHono<ApiEnv>[] {
   return [
     createEntityRoutes(deps),
     createKitRoutes(deps),
@@ -54,6 +65,8 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   app.onError(handleError);
   app.notFound(handleNotFound);
 
+  // Outermost, so the latency covers every middleware and the status is the final one.
+  if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   app.use(requestContext(logger));
   app.use(secureHeaders());
   app.use(limitBody(MAX_BODY_BYTES));
@@ -66,13 +79,18 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     }),
   );
 
-  for (const router of routers(deps)) app.route('/', router);
+  const webhookMetrics = deps.metrics && createWebhookMetrics(deps.metrics);
+  const onDelivery = webhookMetrics && { onDelivery: webhookMetrics.delivered };
+  for (const router of routers({ ...deps, ...onDelivery })) app.route('/', router);
   app.route(
     '/',
-    healthRoutes([
-      { name: 'postgresql', check: async () => void (await orm.em.getConnection().execute('select 1')) },
-    ]),
+    healthRoutes(
+      deps.readinessChecks ?? [
+        { name: 'postgresql', check: async () => void (await orm.em.getConnection().execute('select 1')) },
+      ],
+    ),
   );
+  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
   mountApiDocs(app);
   return app;
 }

@@ -2,9 +2,11 @@ import { syncConfiguredApiKeys } from '@ctp/core/auth';
 import { createPanCipher } from '@ctp/core/cards';
 import { loadConfigOrExit } from '@ctp/core/config';
 import { createLogger } from '@ctp/core/logging';
-import { handleShutdown, startHttpServer } from '@ctp/core/runtime';
+import { createMetricsRegistry, createSaasMetrics } from '@ctp/core/metrics';
+import { createRedis } from '@ctp/core/queues';
+import { handleShutdown, redisReadinessCheck, startHttpServer } from '@ctp/core/runtime';
 import { SaasClient } from '@ctp/core/saas';
-import { createOrm } from '@ctp/db';
+import { createOrm, databaseReadinessChecks } from '@ctp/db';
 import { createApiApp } from './app.ts';
 
 const config = loadConfigOrExit();
@@ -16,17 +18,33 @@ try {
   // Before serving: a request must never meet a configured key that is not in the table yet.
   const { keys } = await syncConfiguredApiKeys(orm.em, config.API_KEYS);
   logger.info({ keys, panKeyId: panCipher.currentKeyId }, 'API keys synced');
+  const metrics = createMetricsRegistry('api');
   const saas = new SaasClient({
     baseUrl: config.CTP_SAAS_BASE_URL,
     apiKey: config.CTP_SAAS_API_KEY,
     timeoutMs: config.SAAS_TIMEOUT_MS,
+    onCall: createSaasMetrics(metrics).observe,
   });
-  const app = createApiApp({ orm, logger, panCipher, saas, webhookSecret: config.CTP_WEBHOOK_SECRET });
+  // Only for /readyz: the api writes its work to PostgreSQL's outbox and never needs Redis to
+  // accept it, so Redis is reported there but is not critical. No offline queue: a probe while
+  // Redis is away fails at once instead of waiting for the reconnection.
+  const redis = createRedis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on('error', (error) => logger.debug({ err: error }, 'redis unavailable (readiness only)'));
+  const app = createApiApp({
+    orm,
+    logger,
+    panCipher,
+    saas,
+    webhookSecret: config.CTP_WEBHOOK_SECRET,
+    metrics,
+    readinessChecks: [...databaseReadinessChecks(orm), redisReadinessCheck(redis, { critical: false })],
+  });
   const server = await startHttpServer(app, { port: config.API_PORT, logger });
 
   handleShutdown(logger, [
     { name: 'http', run: () => server.close() },
     { name: 'saas client', run: () => saas.close() },
+    { name: 'redis', run: () => redis.quit() },
     { name: 'postgresql', run: () => orm.close() },
   ]);
 } catch (error) {

@@ -1,18 +1,89 @@
-import { healthRoutes } from '@ctp/core/runtime';
+import type { Logger } from '@ctp/core/logging';
+import {
+  createAdminMetrics,
+  createHttpMetrics,
+  httpMetricsMiddleware,
+  metricsRoutes,
+  type Registry,
+} from '@ctp/core/metrics';
+import { healthRoutes, type ReadinessCheck } from '@ctp/core/runtime';
 import type { Orm } from '@ctp/db';
 import { Hono } from 'hono';
+import { secureHeaders } from 'hono/secure-headers';
+import { LoginLimiter } from './auth/login-limiter.ts';
+import { authRoutes, requireSession, sameSiteOnly } from './auth/routes.ts';
+import { SessionSigner } from './auth/session.ts';
+import { consoleRoutes } from './console/routes.ts';
+import type { DashboardEnv } from './env.ts';
+import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
+import type { StuckThresholds } from './views/overview.ts';
 
 export interface DashboardDependencies {
   readonly orm: Orm;
+  readonly queues: Queues;
+  readonly credentials: { readonly username: string; readonly password: string };
+  readonly logger: Logger;
+  /** The process's metrics registry: HTTP latency and operator actions, served at `/metrics`. */
+  readonly metrics?: Registry;
+  /** `/readyz` checks; PostgreSQL answering when absent. */
+  readonly readinessChecks?: readonly ReadinessCheck[];
+  /** `Secure` session cookies (production, behind TLS). */
+  readonly secureCookies?: boolean;
+  readonly stuck?: StuckThresholds;
+  readonly loginLimiter?: LoginLimiter;
 }
 
-export function createDashboardApp({ orm }: DashboardDependencies): Hono {
-  const app = new Hono();
+export const DEFAULT_STUCK: StuckThresholds = { queuedMs: 60_000, inProgressMs: 5 * 60_000 };
+
+/**
+ * The operators' dashboard: Bull Board at `/queues` and the CTP console at `/`, both behind one
+ * login. Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
+ */
+export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardEnv> {
+  const { orm, logger } = deps;
+  const signer = new SessionSigner(deps.credentials);
+  const app = new Hono<DashboardEnv>();
+  app.onError((error, c) => {
+    logger.error({ err: error, path: c.req.path }, 'dashboard request failed');
+    return c.text('The dashboard could not answer; the error is in its log.', 500);
+  });
+
+  if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
+  // Referrers stay on this site (ids in URLs do not leak to other sites; forms keep their Origin).
+  app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }));
+  app.use(requireSession({ signer }));
+  app.use(sameSiteOnly());
+
   app.route(
     '/',
-    healthRoutes([
-      { name: 'postgresql', check: async () => void (await orm.em.getConnection().execute('select 1')) },
-    ]),
+    healthRoutes(
+      deps.readinessChecks ?? [
+        { name: 'postgresql', check: async () => void (await orm.em.getConnection().execute('select 1')) },
+      ],
+    ),
+  );
+  if (deps.metrics) app.route('/', metricsRoutes(deps.metrics));
+  app.route(
+    '/',
+    authRoutes({
+      credentials: deps.credentials,
+      signer,
+      limiter: deps.loginLimiter ?? new LoginLimiter(),
+      logger,
+      secureCookies: deps.secureCookies ?? false,
+    }),
+  );
+  app.route(BULL_BOARD_PATH, bullBoardRoutes(deps.queues));
+  app.route(
+    '/',
+    consoleRoutes({
+      orm,
+      queues: deps.queues,
+      signer,
+      logger,
+      stuck: deps.stuck ?? DEFAULT_STUCK,
+      ...(deps.metrics ? { adminMetrics: createAdminMetrics(deps.metrics) } : {}),
+    }),
   );
   return app;
 }

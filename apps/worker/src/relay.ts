@@ -1,4 +1,5 @@
 import type { Logger } from '@ctp/core/logging';
+import type { ResolvedTrace } from '@ctp/core/metrics';
 import type { NotificationPublisher } from '@ctp/core/notifications';
 import { OUTBOX_CHANNEL } from '@ctp/core/operations';
 import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '@ctp/core/queues';
@@ -11,6 +12,11 @@ interface OutboxRow {
   kind: 'job' | 'notification';
   topic: string;
   payload: Record<string, string>;
+  /** The resolved trace an outcome notification announces (null for other rows). */
+  trace_event: string | null;
+  trace_status: string | null;
+  trace_created_at: Date | null;
+  trace_resolved_at: Date | null;
 }
 
 export interface RelayDependencies {
@@ -22,6 +28,12 @@ export interface RelayDependencies {
   readonly batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (a lost connection, a missed wake-up). */
   readonly pollIntervalMs?: number;
+  /**
+   * Called once per resolved trace, after its outcome notification is published (metrics). The
+   * relay sees every outcome exactly once whichever path resolved it (webhook, poller, deadline,
+   * operator), and a claimed row is published by one worker only.
+   */
+  readonly onTraceResolved?: (trace: ResolvedTrace) => void;
 }
 
 const JOB_BY_TOPIC = new Map<string, JobKind>(
@@ -66,14 +78,17 @@ export class OutboxRelay {
 
   /** Publishes one batch; returns how many rows it moved. */
   async relayOnce(): Promise<number> {
-    return this.#deps.orm.em.fork().transactional(async (tx) => {
+    const published = await this.#deps.orm.em.fork().transactional(async (tx) => {
       const rows = await tx.execute<OutboxRow[]>(
-        `select id, kind, topic, payload from ctp_outbox
-          where published_at is null and available_at <= now()
-          order by id limit ? for update skip locked`,
+        `select o.id, o.kind, o.topic, o.payload, t.event as trace_event, t.status_ctp as trace_status,
+                t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
+           from ctp_outbox o
+           left join "ctp_requestIdTracking" t on o.kind = 'notification' and t.operation_id = o.operation_id
+          where o.published_at is null and o.available_at <= now()
+          order by o.id limit ? for update of o skip locked`,
         [this.#batchSize],
       );
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return rows;
       await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
       await this.#deps.publisher.publish(
         rows
@@ -88,8 +103,21 @@ export class OutboxRelay {
         rows.map((row) => row.id),
         'run',
       );
-      return rows.length;
+      return rows;
     });
+    this.#observeResolutions(published);
+    return published.length;
+  }
+
+  #observeResolutions(rows: readonly OutboxRow[]): void {
+    const observe = this.#deps.onTraceResolved;
+    if (observe === undefined) return;
+    for (const row of rows) {
+      const { trace_event: event, trace_status: status, trace_created_at: createdAt } = row;
+      if (event === null || createdAt === null || row.trace_resolved_at === null) continue;
+      if (status !== 'SUCCESS' && status !== 'FAILED') continue;
+      observe({ event, status, createdAt: new Date(createdAt), resolvedAt: new Date(row.trace_resolved_at) });
+    }
   }
 
   async #publishJobs(rows: OutboxRow[]): Promise<void> {

@@ -1,6 +1,16 @@
 import { createPanCipher } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
+import {
+  createJobMetrics,
+  createPipelineGauges,
+  createSaasMetrics,
+  createTraceMetrics,
+  notificationStreamStats,
+  outboxLagSeconds,
+  queueJobCounts,
+  type Registry,
+} from '@ctp/core/metrics';
 import { NotificationPublisher } from '@ctp/core/notifications';
 import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
 import { SaasClient } from '@ctp/core/saas';
@@ -10,8 +20,8 @@ import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { retryDelay } from './backoff.ts';
 import {
   maintenanceProcessor,
+  operationsProcessor,
   type ProcessorDependencies,
-  submitProcessor,
   webhookProcessor,
 } from './processors.ts';
 import { OutboxRelay } from './relay.ts';
@@ -51,8 +61,13 @@ export async function startWorkerRuntime(input: {
   config: Config;
   orm: Orm;
   logger: Logger;
+  /** The process's metrics registry; the worker's metric families are added to it. */
+  metrics?: Registry;
 }): Promise<WorkerRuntime> {
   const { config, orm, logger } = input;
+  const saasMetrics = input.metrics && createSaasMetrics(input.metrics);
+  const jobMetrics = input.metrics && createJobMetrics(input.metrics);
+  const traceMetrics = input.metrics && createTraceMetrics(input.metrics);
   const connection = createRedis(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
   const queues = Object.fromEntries(
@@ -66,6 +81,7 @@ export async function startWorkerRuntime(input: {
     apiKey: config.CTP_SAAS_API_KEY,
     timeoutMs: config.SAAS_TIMEOUT_MS,
     logger,
+    ...(saasMetrics ? { onCall: saasMetrics.observe } : {}),
   });
   const cipher = createPanCipher({ current: config.PAN_ENCRYPTION_KEY });
   const deps: ProcessorDependencies = {
@@ -98,11 +114,16 @@ export async function startWorkerRuntime(input: {
     stalledInterval: Math.max(1_000, Math.floor(config.WORKER_LOCK_DURATION_MS / 2)),
   };
   const workers = [
-    new Worker(QUEUE_NAMES.operations, submitProcessor(deps), common),
+    new Worker(QUEUE_NAMES.operations, operationsProcessor(deps), common),
     new Worker(QUEUE_NAMES.resolutions, webhookProcessor(deps), common),
     new Worker(QUEUE_NAMES.maintenance, maintenanceProcessor(deps), { ...common, concurrency: 2 }),
   ];
   for (const worker of workers) {
+    if (jobMetrics) {
+      worker.on('completed', (job) => jobMetrics.completed(worker.name, job));
+      worker.on('failed', (job) => jobMetrics.failed(worker.name, job));
+      worker.on('stalled', () => jobMetrics.stalled(worker.name));
+    }
     worker.on('failed', (job, error) => {
       logger.warn(
         { queue: worker.name, jobId: job?.id, attemptsMade: job?.attemptsMade, err: error },
@@ -133,7 +154,15 @@ export async function startWorkerRuntime(input: {
       dedupeTtlSeconds: 7 * DAY_S,
     }),
     logger,
+    ...(traceMetrics ? { onTraceResolved: traceMetrics.observe } : {}),
   });
+  if (input.metrics) {
+    createPipelineGauges(input.metrics, {
+      outboxLagSeconds: () => outboxLagSeconds(orm.em),
+      notificationStream: () => notificationStreamStats(connection, config.NOTIFICATION_STREAM),
+      queueJobCounts: () => queueJobCounts(Object.values(queues)),
+    });
+  }
   await relay.start();
   logger.info({ prefix, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 

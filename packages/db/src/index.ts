@@ -1,6 +1,7 @@
 export { createOrmConfig, migrationsPath, type OrmConfigInput } from './config.ts';
 export { databaseName, dropDatabase, ensureDatabase, withDatabaseName } from './database-admin.ts';
 export { DEFAULT_DATABASE_URL, readDatabaseUrl } from './database-url.ts';
-export { createMigration, migrateDown, migrateUp } from './migrations.ts';
 export { createMigratedDatabase, type MigratedDatabase } from './migrated-database.ts';
+export { createMigration, migrateDown, migrateUp, pendingMigrations } from './migrations.ts';
 export { createOrm, type Orm } from './orm.ts';
+export { databaseReadinessChecks } from './readiness.ts';

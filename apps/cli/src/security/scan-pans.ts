@@ -91,7 +91,7 @@ async function scanLogs(path: string, findings: Finding[]): Promise<number> {
     return lines;
   }
   const lines = (await readFile(path, 'utf8')).split('\n');
-  lines.forEach((line, i) => check(line, `${path}:${i + 1}`, findings));
+  for (const [i, line] of lines.entries()) check(line, `${path}:${i + 1}`, findings);
   return lines.length;
 }
 
@@ -104,13 +104,13 @@ async function scanRedis(redis: Redis, pattern: string, findings: Finding[]): Pr
     for (const key of batch) {
       keys += 1;
       check(key, `redis key ${key}`, findings);
-      check(JSON.stringify(await valueOf(redis, key)), `redis value of ${key}`, findings);
+      check(JSON.stringify(await redisValue(redis, key)), `redis value of ${key}`, findings);
     }
   } while (cursor !== '0');
   return keys;
 }
 
-async function valueOf(redis: Redis, key: string): Promise<unknown> {
+async function redisValue(redis: Redis, key: string): Promise<unknown> {
   switch (await redis.type(key)) {
     case 'string':
       return redis.get(key);

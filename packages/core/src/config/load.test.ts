@@ -9,6 +9,7 @@ const PROD_SECRETS = {
   CTP_WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
   PAN_ENCRYPTION_KEY: Buffer.alloc(32, 9).toString('base64'),
   DASHBOARD_PASSWORD: 'a-long-prod-password',
+  API_KEY_PEPPER: 'a-long-production-pepper',
 };
 
 function problem(env: Record<string, string>): ConfigError {

@@ -12,6 +12,7 @@ export const DEV_DEFAULTS = {
   CTP_WEBHOOK_SECRET: 'whsec_ZGV2LXdlYmhvb2stc2VjcmV0LWRvLW5vdC11c2UtaW4tcHJvZA==',
   PAN_ENCRYPTION_KEY: 'ZGV2LXBhbi1rZXktMzItYnl0ZXMtbm90LTQtcHJvZCE=',
   DASHBOARD_PASSWORD: 'dev-dashboard-password',
+  API_KEY_PEPPER: 'dev-api-key-pepper-not-for-production',
 } as const;
 
 // 0 picks a free port (tests, several processes on one machine).
@@ -68,6 +69,10 @@ export const envSchema = z.object({
   // Not in the contract's table: the worker's own health and metrics endpoint.
   WORKER_PORT: port(3002),
   API_KEYS: apiKeys,
+  /** Server-side secret of the API key hashes (HMAC-SHA-256): the database alone cannot verify a key. */
+  API_KEY_PEPPER: z.string().min(16).default(DEV_DEFAULTS.API_KEY_PEPPER),
+  /** Requests per second per tenant on the api, across all api processes. */
+  API_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(200),
   CTP_SAAS_BASE_URL: url(['http', 'https'], 'http://127.0.0.1:4010'),
   CTP_SAAS_API_KEY: z.string().min(16).default(DEV_DEFAULTS.CTP_SAAS_API_KEY),
   CTP_WEBHOOK_SECRET: z

@@ -22,11 +22,15 @@ export interface PublisherOptions {
  * window a duplicate is possible; it carries the same `notificationId`, so consumers drop it.
  * The dedupe key shares the stream's hash slot (`{stream}`), so the script runs on Redis Cluster.
  */
+// The id is remembered only after the XADD succeeded: a script that fails halfway keeps the
+// writes it made, so remembering first would skip an outcome whose append had failed.
 const APPEND_ONCE = `
-if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'notificationId', ARGV[3], 'payload', ARGV[4])
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  return false
 end
-return false`;
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'notificationId', ARGV[3], 'payload', ARGV[4])
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+return id`;
 
 export class NotificationPublisher {
   readonly #redis: Redis;

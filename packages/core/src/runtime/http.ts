@@ -26,7 +26,10 @@ export interface HttpServerOptions {
   readonly checkIntervalMs?: number;
 }
 
-export function startHttpServer(app: Pick<Hono, 'fetch'>, options: HttpServerOptions): Promise<RunningServer> {
+export function startHttpServer(
+  app: Pick<Hono, 'fetch'>,
+  options: HttpServerOptions,
+): Promise<RunningServer> {
   const headersTimeout = options.headersTimeoutMs ?? 10_000;
   const serverOptions = {
     requestTimeout: Math.max(options.requestTimeoutMs ?? 30_000, headersTimeout),
