@@ -14,9 +14,11 @@ import type { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
+import type { Redis } from 'ioredis';
 import type { ApiEnv } from './http/env.ts';
 import { handleError, handleNotFound, validationHook } from './http/errors.ts';
 import { limitBody, requestContext, requireApiKey } from './http/middleware.ts';
+import { tenantRateLimit } from './http/rate-limit.ts';
 import { createCtpOperationRoutes } from './routes/ctp-operations.ts';
 import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
@@ -28,8 +30,12 @@ export interface ApiDependencies {
   readonly orm: Orm;
   readonly logger: Logger;
   readonly panCipher: PanCipher;
+  /** `API_KEY_PEPPER`: API keys are looked up by their HMAC under it. */
+  readonly apiKeyPepper: string;
   /** API key → tenant, cached; one per app by default. */
   readonly authenticator?: ApiKeyAuthenticator;
+  /** Per-tenant request limit across api processes; none when absent (tests). */
+  readonly rateLimit?: { readonly redis: Redis; readonly prefix: string; readonly perSecond: number };
   /** For `GET /v1/ctp/entities/{id}/network`. */
   readonly saas: SaasClient;
   /** `whsec_<base64>`, shared with the SaaS, for the webhook receiver. */
@@ -74,10 +80,11 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
     '/v1/*',
     requireApiKey({
       em: orm.em,
-      authenticator: deps.authenticator ?? createApiKeyAuthenticator(),
+      authenticator: deps.authenticator ?? createApiKeyAuthenticator({ pepper: deps.apiKeyPepper }),
       exempt: (method, path) => method === 'POST' && path === WEBHOOK_PATH,
     }),
   );
+  if (deps.rateLimit) app.use('/v1/*', tenantRateLimit(deps.rateLimit));
 
   const webhookMetrics = deps.metrics && createWebhookMetrics(deps.metrics);
   const onDelivery = webhookMetrics && { onDelivery: webhookMetrics.delivered };

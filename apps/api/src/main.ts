@@ -13,10 +13,13 @@ const config = loadConfigOrExit();
 const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
 
 try {
-  const panCipher = createPanCipher({ current: config.PAN_ENCRYPTION_KEY });
+  const panCipher = createPanCipher({
+    current: config.PAN_ENCRYPTION_KEY,
+    previous: config.PAN_ENCRYPTION_PREVIOUS_KEYS,
+  });
   const orm = await createOrm({ databaseUrl: config.DATABASE_URL });
   // Before serving: a request must never meet a configured key that is not in the table yet.
-  const { keys } = await syncConfiguredApiKeys(orm.em, config.API_KEYS);
+  const { keys } = await syncConfiguredApiKeys(orm.em, config.API_KEYS, config.API_KEY_PEPPER);
   logger.info({ keys, panKeyId: panCipher.currentKeyId }, 'API keys synced');
   const metrics = createMetricsRegistry('api');
   const saas = new SaasClient({
@@ -25,9 +28,10 @@ try {
     timeoutMs: config.SAAS_TIMEOUT_MS,
     onCall: createSaasMetrics(metrics).observe,
   });
-  // Only for /readyz: the api writes its work to PostgreSQL's outbox and never needs Redis to
-  // accept it, so Redis is reported there but is not critical. No offline queue: a probe while
-  // Redis is away fails at once instead of waiting for the reconnection.
+  // For /readyz and the per-tenant rate limit: the api writes its work to PostgreSQL's outbox and
+  // never needs Redis to accept it, so Redis is reported but is not critical, and the rate limit
+  // falls back to a per-process limiter without it. No offline queue: a command while Redis is
+  // away fails at once instead of waiting for the reconnection.
   const redis = createRedis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on('error', (error) => logger.debug({ err: error }, 'redis unavailable (readiness only)'));
   const app = createApiApp({
@@ -36,6 +40,8 @@ try {
     panCipher,
     saas,
     webhookSecret: config.CTP_WEBHOOK_SECRET,
+    apiKeyPepper: config.API_KEY_PEPPER,
+    rateLimit: { redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_PER_SECOND },
     metrics,
     readinessChecks: [...databaseReadinessChecks(orm), redisReadinessCheck(redis, { critical: false })],
   });

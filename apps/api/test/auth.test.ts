@@ -12,6 +12,7 @@ import {
   errorOf,
   kitBody,
   MASTERCARD,
+  PEPPER,
   startTestApi,
   type TestApi,
 } from './helpers.ts';
@@ -40,11 +41,11 @@ const ROUTES = [
 
 describe('API keys', () => {
   it('are required on every route: none, a bad one, another scheme, a revoked one answer 401', async () => {
-    await syncConfiguredApiKeys(api.db.orm.em, [{ tenant: ENBD, key: 'revoked-key-0123456789' }]);
+    await syncConfiguredApiKeys(api.db.orm.em, [{ tenant: ENBD, key: 'revoked-key-0123456789' }], PEPPER);
     await api.db.orm.em
       .getConnection()
       .execute('update api_key set revoked_at = now() where key_hash = ?', [
-        hashApiKey('revoked-key-0123456789'),
+        hashApiKey('revoked-key-0123456789', PEPPER),
       ]);
     const before = await dumpRecords(api.db);
     const badHeaders = [
@@ -144,13 +145,15 @@ describe('configured keys', () => {
     // Separate connections, as separate api processes booting at once would have.
     const others = await Promise.all([1, 2, 3].map(() => createOrm({ databaseUrl: api.db.databaseUrl })));
     try {
-      await Promise.all([em, ...others.map((orm) => orm.em)].map((m) => syncConfiguredApiKeys(m, keys)));
+      await Promise.all(
+        [em, ...others.map((orm) => orm.em)].map((m) => syncConfiguredApiKeys(m, keys, PEPPER)),
+      );
     } finally {
       await Promise.all(others.map((orm) => orm.close()));
     }
-    await syncConfiguredApiKeys(em, keys);
+    await syncConfiguredApiKeys(em, keys, PEPPER);
     const rows = await em.fork().find(ApiKey, { tenant: 'SYNCBANK' }, { orderBy: { keyHash: 'asc' } });
-    expect(rows.map((r) => r.keyHash)).toEqual(keys.map((k) => hashApiKey(k.key)).sort());
+    expect(rows.map((r) => r.keyHash)).toEqual(keys.map((k) => hashApiKey(k.key, PEPPER)).sort());
     expect(rows.every((r) => r.revokedAt === null)).toBe(true);
     const table = JSON.stringify(await em.getConnection().execute('select * from api_key'));
     for (const { key } of [...keys, { key: DEV_KEYS[ENBD] ?? '' }]) expect(table).not.toContain(key);
@@ -158,23 +161,27 @@ describe('configured keys', () => {
 
   it('follow the configuration for the tenant, but a sync does not undo a revocation', async () => {
     const em = api.db.orm.em;
-    await syncConfiguredApiKeys(em, [{ tenant: 'MOVEBANK', key: 'move-key-0123456789' }]);
-    await syncConfiguredApiKeys(em, [{ tenant: 'MOVEDBANK', key: 'move-key-0123456789' }]);
-    expect(await authenticate(em, 'move-key-0123456789')).toBe('MOVEDBANK');
+    await syncConfiguredApiKeys(em, [{ tenant: 'MOVEBANK', key: 'move-key-0123456789' }], PEPPER);
+    await syncConfiguredApiKeys(em, [{ tenant: 'MOVEDBANK', key: 'move-key-0123456789' }], PEPPER);
+    expect(await authenticate(em, 'move-key-0123456789', PEPPER)).toBe('MOVEDBANK');
     await em
       .getConnection()
       .execute('update api_key set revoked_at = now() where key_hash = ?', [
-        hashApiKey('move-key-0123456789'),
+        hashApiKey('move-key-0123456789', PEPPER),
       ]);
-    await syncConfiguredApiKeys(em, [{ tenant: 'MOVEDBANK', key: 'move-key-0123456789' }]);
-    expect(await authenticate(em, 'move-key-0123456789')).toBeNull();
+    await syncConfiguredApiKeys(em, [{ tenant: 'MOVEDBANK', key: 'move-key-0123456789' }], PEPPER);
+    expect(await authenticate(em, 'move-key-0123456789', PEPPER)).toBeNull();
   });
 
   it('refuse one key listed for two tenants, naming the tenants but not the key', async () => {
-    const run = syncConfiguredApiKeys(api.db.orm.em, [
-      { tenant: 'A', key: 'shared-key-0123456789' },
-      { tenant: 'B', key: 'shared-key-0123456789' },
-    ]);
+    const run = syncConfiguredApiKeys(
+      api.db.orm.em,
+      [
+        { tenant: 'A', key: 'shared-key-0123456789' },
+        { tenant: 'B', key: 'shared-key-0123456789' },
+      ],
+      PEPPER,
+    );
     await expect(run).rejects.toBeInstanceOf(ConfigError);
     await expect(run).rejects.toThrow(/A and B/);
     await expect(run).rejects.not.toThrow(/shared-key/);
@@ -185,13 +192,18 @@ describe('the authenticator cache', () => {
   it('trusts a key for its TTL, then asks again; remembers a bad key for a shorter one', async () => {
     const em = api.db.orm.em;
     let now = 1_000_000;
-    const cached = createApiKeyAuthenticator({ ttlMs: 30_000, negativeTtlMs: 5_000, now: () => now });
-    await syncConfiguredApiKeys(em, [{ tenant: 'CACHEBANK', key: 'cache-key-0123456789' }]);
+    const cached = createApiKeyAuthenticator({
+      pepper: PEPPER,
+      ttlMs: 30_000,
+      negativeTtlMs: 5_000,
+      now: () => now,
+    });
+    await syncConfiguredApiKeys(em, [{ tenant: 'CACHEBANK', key: 'cache-key-0123456789' }], PEPPER);
     expect(await cached.authenticate(em, 'cache-key-0123456789')).toBe('CACHEBANK');
     await em
       .getConnection()
       .execute('update api_key set revoked_at = now() where key_hash = ?', [
-        hashApiKey('cache-key-0123456789'),
+        hashApiKey('cache-key-0123456789', PEPPER),
       ]);
     now += 29_000;
     expect(await cached.authenticate(em, 'cache-key-0123456789')).toBe('CACHEBANK');
@@ -199,7 +211,7 @@ describe('the authenticator cache', () => {
     expect(await cached.authenticate(em, 'cache-key-0123456789')).toBeNull();
 
     expect(await cached.authenticate(em, 'later-key-0123456789')).toBeNull();
-    await syncConfiguredApiKeys(em, [{ tenant: 'CACHEBANK', key: 'later-key-0123456789' }]);
+    await syncConfiguredApiKeys(em, [{ tenant: 'CACHEBANK', key: 'later-key-0123456789' }], PEPPER);
     now += 4_000;
     expect(await cached.authenticate(em, 'later-key-0123456789')).toBeNull();
     now += 2_000;
@@ -208,14 +220,14 @@ describe('the authenticator cache', () => {
 
   it('stays bounded', async () => {
     const em = api.db.orm.em;
-    const cached = createApiKeyAuthenticator({ maxEntries: 3 });
-    await syncConfiguredApiKeys(em, [{ tenant: 'BOUNDBANK', key: 'bound-key-0123456789' }]);
+    const cached = createApiKeyAuthenticator({ pepper: PEPPER, maxEntries: 3 });
+    await syncConfiguredApiKeys(em, [{ tenant: 'BOUNDBANK', key: 'bound-key-0123456789' }], PEPPER);
     expect(await cached.authenticate(em, 'bound-key-0123456789')).toBe('BOUNDBANK');
     for (let i = 0; i < 5; i++) await cached.authenticate(em, `random-${i}-0123456789`);
     await em
       .getConnection()
       .execute('update api_key set revoked_at = now() where key_hash = ?', [
-        hashApiKey('bound-key-0123456789'),
+        hashApiKey('bound-key-0123456789', PEPPER),
       ]);
     // Evicted by the flood, so the database is asked again and the revocation is seen at once.
     expect(await cached.authenticate(em, 'bound-key-0123456789')).toBeNull();

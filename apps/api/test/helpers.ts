@@ -10,6 +10,8 @@ import { type ApiDependencies, createApiApp } from '../src/app.ts';
 
 /** The two development tenants and their keys, from the configuration defaults. */
 export const DEV_KEYS = Object.fromEntries(loadConfig({}).API_KEYS.map(({ tenant, key }) => [tenant, key]));
+/** The development pepper the tests' keys are hashed under. */
+export const PEPPER = DEV_DEFAULTS.API_KEY_PEPPER;
 export const ENBD = 'ENBDTABBY';
 export const DEMO = 'DEMOBANK';
 
@@ -55,7 +57,7 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Pr
     level: 'info',
     destination: { write: (l) => void logLines.push(l) },
   });
-  await syncConfiguredApiKeys(db.orm.em, loadConfig({}).API_KEYS);
+  await syncConfiguredApiKeys(db.orm.em, loadConfig({}).API_KEYS, PEPPER);
   const panCipher = createPanCipher({ current: randomBytes(32).toString('base64') });
   // Tests that talk to a SaaS pass their own client; the others get one that points nowhere.
   const saas =
@@ -66,6 +68,7 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Pr
     panCipher,
     saas,
     webhookSecret: DEV_DEFAULTS.CTP_WEBHOOK_SECRET,
+    apiKeyPepper: PEPPER,
     ...overrides,
   };
   let server: RunningServer | undefined;

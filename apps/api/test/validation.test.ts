@@ -386,6 +386,7 @@ describe('a database that is down', () => {
       panCipher: api.panCipher,
       saas,
       webhookSecret: DEV_DEFAULTS.CTP_WEBHOOK_SECRET,
+      apiKeyPepper: DEV_DEFAULTS.API_KEY_PEPPER,
     });
     const server = await startHttpServer(app, { port: 0, hostname: '127.0.0.1', logger });
     try {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createApiApp } from '@ctp/api/app';
 import { syncConfiguredApiKeys } from '@ctp/core/auth';
 import { createPanCipher } from '@ctp/core/cards';
-import { type Config, loadConfig } from '@ctp/core/config';
+import { type Config, DEV_DEFAULTS, loadConfig } from '@ctp/core/config';
 import { type NotificationPayload, notificationPayloadSchema } from '@ctp/core/contracts';
 import { CtpOperation } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
@@ -83,7 +83,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     destination: { write: (l) => void logLines.push(l) },
   });
   const panKey = randomBytes(32).toString('base64');
-  await syncConfiguredApiKeys(db.orm.em, loadConfig({}).API_KEYS);
+  await syncConfiguredApiKeys(db.orm.em, loadConfig({}).API_KEYS, DEV_DEFAULTS.API_KEY_PEPPER);
 
   // The api listens before it exists, so the simulator can be told its webhook URL.
   let app: Hono | undefined;
@@ -106,6 +106,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     panCipher: createPanCipher({ current: panKey }),
     saas,
     webhookSecret: TEST_WEBHOOK_SECRET,
+    apiKeyPepper: DEV_DEFAULTS.API_KEY_PEPPER,
   }) as unknown as Hono;
 
   const workerEnv: Record<string, string> = {

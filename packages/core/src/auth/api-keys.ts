@@ -1,19 +1,19 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import { ConfigError } from '../config/load.ts';
 import type { ApiKeyEntry } from '../config/schema.ts';
 import { ApiKey } from '../entities/api-key.ts';
 
 /**
- * API keys are stored as plain SHA-256 (hex), not HMAC with a pepper and not a slow password
- * hash: a key is a long random string, so there is no dictionary to brute-force from a leaked
- * hash, and an unsalted deterministic hash is what lets every request find its key through a
- * unique index in one lookup. (A slow hash would cost tens of milliseconds per request and,
- * salted, could not be looked up at all.) Keys shorter than 16 characters are refused by the
- * configuration schema.
+ * API keys are stored as HMAC-SHA-256 under a server-side pepper (`API_KEY_PEPPER`), not as a
+ * slow password hash: a key is a long random string, so there is no dictionary to brute-force,
+ * and a deterministic hash is what lets every request find its key through a unique index in
+ * one lookup (a slow or salted hash could not be looked up). The pepper lives in the
+ * configuration, not the database: a stolen table alone can neither reveal nor verify a key.
+ * Keys shorter than 16 characters are refused by the configuration schema.
  */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
+export function hashApiKey(key: string, pepper: string): string {
+  return createHmac('sha256', pepper).update(key, 'utf8').digest('hex');
 }
 
 const CONFIGURED_LABEL = 'API_KEYS';
@@ -32,10 +32,11 @@ const MAX_KEY_LENGTH = 512;
 export async function syncConfiguredApiKeys(
   em: EntityManager,
   entries: readonly ApiKeyEntry[],
+  pepper: string,
 ): Promise<{ readonly keys: number }> {
   const byHash = new Map<string, string>();
   for (const { tenant, key } of entries) {
-    const keyHash = hashApiKey(key);
+    const keyHash = hashApiKey(key, pepper);
     const other = byHash.get(keyHash);
     if (other !== undefined && other !== tenant) {
       throw new ConfigError([
@@ -61,11 +62,15 @@ export async function syncConfiguredApiKeys(
  * up by its hash, so no comparison ever runs over the secret itself: what a response time could
  * reveal is where a SHA-256 output sits in an index, which says nothing about any valid key.
  */
-export async function authenticate(em: EntityManager, bearerToken: string): Promise<string | null> {
+export async function authenticate(
+  em: EntityManager,
+  bearerToken: string,
+  pepper: string,
+): Promise<string | null> {
   if (bearerToken.length === 0 || bearerToken.length > MAX_KEY_LENGTH) return null;
   const row = await em
     .fork()
-    .findOne(ApiKey, { keyHash: hashApiKey(bearerToken), revokedAt: null }, { fields: ['tenant'] });
+    .findOne(ApiKey, { keyHash: hashApiKey(bearerToken, pepper), revokedAt: null }, { fields: ['tenant'] });
   return row?.tenant ?? null;
 }
 
@@ -76,6 +81,8 @@ export interface ApiKeyAuthenticator {
 }
 
 export interface ApiKeyCacheOptions {
+  /** `API_KEY_PEPPER`. */
+  readonly pepper: string;
   /** How long a good key is trusted without asking the database: also a revocation's delay. */
   readonly ttlMs?: number;
   /** How long a bad key is remembered; short, so a key added by another process works soon. */
@@ -89,20 +96,21 @@ export interface ApiKeyCacheOptions {
  * key). Bounded: when full, the oldest entry goes, so a flood of random tokens cannot grow it.
  */
 export function createApiKeyAuthenticator({
+  pepper,
   ttlMs = 30_000,
   negativeTtlMs = 5_000,
   maxEntries = 10_000,
   now = Date.now,
-}: ApiKeyCacheOptions = {}): ApiKeyAuthenticator {
+}: ApiKeyCacheOptions): ApiKeyAuthenticator {
   const cache = new Map<string, { readonly tenant: string | null; readonly expiresAt: number }>();
 
   return {
     async authenticate(em, bearerToken) {
       if (bearerToken.length === 0 || bearerToken.length > MAX_KEY_LENGTH) return null;
-      const keyHash = hashApiKey(bearerToken);
+      const keyHash = hashApiKey(bearerToken, pepper);
       const cached = cache.get(keyHash);
       if (cached !== undefined && cached.expiresAt > now()) return cached.tenant;
-      const tenant = await authenticate(em, bearerToken);
+      const tenant = await authenticate(em, bearerToken, pepper);
       cache.delete(keyHash);
       if (cache.size >= maxEntries) {
         const oldest = cache.keys().next();
