@@ -83,7 +83,10 @@ export async function startWorkerRuntime(input: {
     logger,
     ...(saasMetrics ? { onCall: saasMetrics.observe } : {}),
   });
-  const cipher = createPanCipher({ current: config.PAN_ENCRYPTION_KEY, previous: config.PAN_ENCRYPTION_PREVIOUS_KEYS });
+  const cipher = createPanCipher({
+    current: config.PAN_ENCRYPTION_KEY,
+    previous: config.PAN_ENCRYPTION_PREVIOUS_KEYS,
+  });
   const deps: ProcessorDependencies = {
     config,
     orm,
