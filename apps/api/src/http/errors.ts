@@ -108,11 +108,25 @@ const UNREACHABLE = new Set([
  * the client may retry. SQLSTATE class 08 is "connection exception"; 57P01–57P03 are a server
  * shutting down or starting; 53300 is "too many connections".
  */
-function isDatabaseUnavailable(error: unknown): boolean {
+/** What the pg driver says when a connection dies under a query (no SQLSTATE to go by). */
+const CONNECTION_LOST =
+  /connection terminated|connection error|client was closed|connection is closed|server closed the connection/i;
+
+function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (error instanceof ConnectionException) return true;
-  if (!(error instanceof DriverException)) return false;
-  const code = error.code ?? error.sqlState ?? '';
-  return UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300';
+  if (error instanceof Error && CONNECTION_LOST.test(error.message)) return true;
+  if (error instanceof DriverException) {
+    const code = error.code ?? error.sqlState ?? '';
+    if (UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300')
+      return true;
+  }
+  // A driver error wrapped by another layer: look at its cause (a few levels, no cycles).
+  return (
+    depth < 3 &&
+    error instanceof Error &&
+    error.cause !== undefined &&
+    isDatabaseUnavailable(error.cause, depth + 1)
+  );
 }
 
 /** The api's `onError`. */

@@ -2,6 +2,13 @@ import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { CTP_EVENTS } from '../lifecycle/events.ts';
 import { OPERATION_STATUSES, type OperationStatus } from '../lifecycle/statuses.ts';
 import type { RequestPlan } from '../lifecycle/transitions.ts';
+
+/** A SaaS request frozen at the start of its operation: the event and the body without `accountNumber`. */
+export interface FrozenSaasRequest {
+  readonly event: string;
+  readonly body: Record<string, unknown>;
+}
+
 import {
   createdAtColumn,
   externalIdColumn,
@@ -43,6 +50,13 @@ export const CtpOperation = defineEntity({
     requestHash: p.string().length(64).nullable(),
     requestTraceId: p.string().nullable(),
     statusBefore: p.json<StatusPlan>().nullable(),
+    /**
+     * The SaaS request as it was built when the operation started, without the PAN (inserted from
+     * the kit at each attempt). Every retry sends exactly this body under the same
+     * `Idempotency-Key`: a profile change between two attempts must not make the SaaS see another
+     * request under a key whose work it may already have done.
+     */
+    requestBody: p.json<FrozenSaasRequest>().nullable(),
     reason: p.text().nullable(),
     version: versionColumn,
     createdAt: createdAtColumn,

@@ -7,6 +7,7 @@ import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
 import { applySnapshot, type CtpRecords, loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import { addJobToOutbox, wakeRelay } from './outbox.ts';
+import { freezeSaasRequest } from './saas-request.ts';
 
 export interface OperationRequest {
   readonly tenant: string;
@@ -146,6 +147,7 @@ export function startOperation(
     requestTraceId: null,
     completedAt: null,
   });
+  operation.requestBody = freezeSaasRequest(operation, records);
   addJobToOutbox(tx, 'submit', {
     tenant: request.tenant,
     key: id,

@@ -1,4 +1,4 @@
-import type { CtpOperation } from '../entities/ctp-operation.ts';
+import type { CtpOperation, FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { Kit } from '../entities/kit.ts';
 import { consumerBody, paymentInstrumentBody } from '../saas/bodies.ts';
 import type { SaasRequest } from '../saas/client.ts';
@@ -15,7 +15,7 @@ export class UnbuildableRequest extends Error {
  * call; the PAN lives in the returned body and nowhere else.
  */
 export function buildSaasRequest(
-  operation: CtpOperation,
+  operation: Pick<CtpOperation, 'event' | 'kitNumber' | 'reason'>,
   records: CtpRecords,
   decryptPan: (kit: Kit) => string,
 ): SaasRequest {
@@ -85,4 +85,51 @@ function required<T>(value: T | null | undefined, what: string): T {
   if (value === null || value === undefined)
     throw new UnbuildableRequest(`the operation needs ${what}, which we do not hold`);
   return value;
+}
+
+/** Stands for the PAN while a request is built to be frozen; never sent, never stored. */
+const NO_PAN = '';
+
+/**
+ * The request of an operation as it starts, to be stored with it: built from the records now,
+ * with the PAN left out. `null` when the records cannot make one (the submit step fails the
+ * operation with the reason).
+ */
+export function freezeSaasRequest(
+  operation: Pick<CtpOperation, 'event' | 'kitNumber' | 'reason'>,
+  records: CtpRecords,
+): FrozenSaasRequest | null {
+  try {
+    const request = buildSaasRequest(operation, records, () => NO_PAN);
+    const body: Record<string, unknown> = structuredClone(request.body);
+    const instrument = body.paymentInstrument;
+    if (instrument !== null && typeof instrument === 'object')
+      delete (instrument as Record<string, unknown>).accountNumber;
+    return { event: request.event, body };
+  } catch (error) {
+    if (error instanceof UnbuildableRequest) return null;
+    throw error;
+  }
+}
+
+/**
+ * The frozen request with the card's PAN put back, decrypted just before the call. The body is
+ * validated against the contract by the client before it is sent.
+ */
+export function thawSaasRequest(
+  frozen: FrozenSaasRequest,
+  records: CtpRecords,
+  kitNumber: string | null | undefined,
+  decryptPan: (kit: Kit) => string,
+): SaasRequest {
+  const body: Record<string, unknown> = structuredClone(frozen.body);
+  const instrument = body.paymentInstrument;
+  if (instrument !== null && typeof instrument === 'object') {
+    const kit = kitNumber == null ? undefined : records.kits.get(kitNumber)?.kit;
+    if (kit === undefined)
+      throw new UnbuildableRequest('the operation needs its kit, which no longer exists');
+    (instrument as Record<string, unknown>).accountNumber = decryptPan(kit);
+  }
+  // Typed by its event once the client has validated it against that event's schema.
+  return { event: frozen.event, body } as SaasRequest;
 }

@@ -6,7 +6,7 @@ import { SaasError } from '../saas/errors.ts';
 import { loadCtpRecords } from './ctp-records.ts';
 import { failQueuedOperation } from './fail-operation.ts';
 import { recordAccepted } from './record-accepted.ts';
-import { buildSaasRequest, UnbuildableRequest } from './saas-request.ts';
+import { buildSaasRequest, thawSaasRequest, UnbuildableRequest } from './saas-request.ts';
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
@@ -17,6 +17,16 @@ export interface SubmitDependencies {
 }
 
 export type SubmitResult = 'submitted' | 'not-queued' | 'failed';
+
+export class IdempotencyConflict extends Error {
+  override readonly name = 'IdempotencyConflict';
+
+  constructor(operationId: string, detail: string) {
+    super(
+      `operation ${operationId}: the SaaS refused our request as a reuse of its Idempotency-Key (${detail})`,
+    );
+  }
+}
 
 /**
  * Sends a `QUEUED` operation to the SaaS with `Idempotency-Key` = operation id and records the
@@ -41,7 +51,11 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
 
   let accepted: Awaited<ReturnType<SaasClient['submitRequest']>>;
   try {
-    const request = buildSaasRequest(operation, records, deps.decryptPan);
+    // The request frozen when the operation started; every attempt sends the same body.
+    const request =
+      operation.requestBody == null
+        ? buildSaasRequest(operation, records, deps.decryptPan)
+        : thawSaasRequest(operation.requestBody, records, operation.kitNumber, deps.decryptPan);
     accepted = await deps.saas.submitRequest(operation.tenant, request, { idempotencyKey: operation.id });
   } catch (error) {
     if (error instanceof UnbuildableRequest) {
@@ -51,6 +65,12 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
         details: error.message,
       });
       return 'failed';
+    }
+    if (error instanceof SaasError && error.code === 'IDEMPOTENCY_KEY_REUSED') {
+      // The SaaS holds other work under this operation's key: its outcome is unknown, so the
+      // operation must not fail (statuses would revert while the network may have done it).
+      // Retried with backoff and visible as stuck until an operator looks at it.
+      throw new IdempotencyConflict(operationId, error.message);
     }
     if (error instanceof SaasError && !error.retryable) {
       await failQueuedOperation(deps.em, operationId, {

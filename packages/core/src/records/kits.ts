@@ -3,9 +3,10 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { PanCipher } from '../cards/crypto.ts';
 import type { KitAnswer, KitBody } from '../contracts/platform-api.ts';
 import { BusinessEntity } from '../entities/business-entity.ts';
+import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
 import { Kit } from '../entities/kit.ts';
-import { notFound } from '../errors/domain-error.ts';
+import { DomainError, notFound } from '../errors/domain-error.ts';
 import { inTransaction } from './transaction.ts';
 import { kitView } from './views.ts';
 
@@ -55,6 +56,7 @@ export function putKit(
     if (existing !== null && existing.businessEntity.pkey !== entity.pkey) throw notFound('kit');
 
     const changed = existing === null ? [] : changedFields(cipher, existing, request);
+    if (changed.includes('pan')) await refusePanChangeWhileQueued(tx, request);
     // Re-encrypted on every replace: a fresh IV, and the card moves onto the current key.
     const { ciphertext, keyId } = cipher.encrypt(body.pan, { tenant, kitNo });
     const columns = {
@@ -104,4 +106,22 @@ function changedFields(
     changed.push('expiry');
   if (kit.nameOnCard !== body.nameOnCard) changed.push('nameOnCard');
   return changed;
+}
+
+/**
+ * A queued operation sends this card's PAN on every attempt under one `Idempotency-Key`; a new
+ * PAN between two attempts would be another request under that key. So a reissued card waits
+ * until the operation has been accepted by the SaaS (a few seconds at most).
+ */
+async function refusePanChangeWhileQueued(
+  tx: EntityManager,
+  { tenant, entityId, kitNo }: KitRequest,
+): Promise<void> {
+  const queued = await tx.count(CtpOperation, { tenant, entityId, kitNumber: kitNo, status: 'QUEUED' });
+  if (queued > 0) {
+    throw new DomainError(
+      'OPERATION_IN_PROGRESS',
+      'an operation is sending this card to the network; change its PAN when it is accepted',
+    );
+  }
 }
