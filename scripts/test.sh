@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The README's second command: installs everything, makes sure PostgreSQL and Redis answer,
-# then runs lint, typecheck and every test. Prints "N passed, N failed" last (from Vitest's
-# JSON report) and exits non-zero if anything failed.
+# then runs lint, typecheck, every Vitest test, and the chaos suite (real processes killed under
+# load, then the invariant checker and the card-number scan; `CTP_SKIP_CHAOS=1` leaves it out).
+# Prints "N passed, N failed" last — Vitest's JSON report, with the chaos suite counted as one
+# test — and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh || exit 1
@@ -15,5 +17,10 @@ pnpm typecheck || { echo "test: typecheck failed" >&2; status=1; }
 report=reports/vitest.json
 rm -f "$report"
 pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" || status=1
-node scripts/test-summary.ts "$report" || status=1
+
+chaos=skipped
+if [ "${CTP_SKIP_CHAOS:-0}" != 1 ]; then
+  if pnpm test:chaos; then chaos=passed; else chaos=failed; status=1; fi
+fi
+node scripts/test-summary.ts "$report" "$chaos" || status=1
 exit "$status"
