@@ -158,6 +158,7 @@ export async function measureEndToEnd(
     SAAS_SIM_FAULTS: JSON.stringify({ latencyMs: { min: 20, max: 20 } }),
     SAAS_SIM_COMPLETION_DELAY_MS: '20',
     SAAS_RATE_LIMIT_PER_SECOND: '100000',
+    API_RATE_LIMIT_PER_SECOND: '1000000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
   const processes = [startProcess('saas-sim', env), startProcess('api', env), startProcess('worker', env)];
