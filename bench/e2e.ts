@@ -145,6 +145,8 @@ export async function measureEndToEnd(
   const suffix = randomBytes(4).toString('hex');
   const db = await createMigratedDatabase(serverUrl, 'ctp_bench');
   const [apiPort, simPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+  // Workers scale out (the relay and the queues share the work); BENCH_WORKERS of them.
+  const workers = Math.max(1, Number(process.env.BENCH_WORKERS ?? 1));
   const env = {
     DATABASE_URL: db.databaseUrl,
     REDIS_URL: redisUrl,
@@ -161,7 +163,12 @@ export async function measureEndToEnd(
     API_RATE_LIMIT_PER_SECOND: '1000000',
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
-  const processes = [startProcess('saas-sim', env), startProcess('api', env), startProcess('worker', env)];
+  const processes = [
+    startProcess('saas-sim', env),
+    startProcess('api', env),
+    startProcess('worker', env),
+    ...Array.from({ length: workers - 1 }, () => startProcess('worker', { ...env, WORKER_PORT: '0' })),
+  ];
   const redis = createRedis(redisUrl);
   const api = `http://127.0.0.1:${apiPort}`;
   try {
