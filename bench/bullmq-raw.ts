@@ -3,13 +3,15 @@ import { createRedis } from '@ctp/core/queues';
 import { Queue, Worker } from 'bullmq';
 
 /**
- * Baseline: how many no-op jobs per second BullMQ moves on this machine (add in bulk, one
- * worker process with the pipeline's concurrency, removeOnComplete as in production).
+ * Baseline: how many no-op jobs per second BullMQ moves on this machine, one worker process with
+ * the pipeline's concurrency, removeOnComplete as in production. `bulk`: added in bulk first,
+ * only the processing timed; `streaming`: added one by one while the worker consumes, both timed.
  */
 export async function measureRawBullmq(
   redisUrl: string,
   jobs: number,
   concurrency: number,
+  mode: 'bulk' | 'streaming' = 'bulk',
 ): Promise<{ jobsPerSecond: number }> {
   const prefix = `{bench-${randomBytes(4).toString('hex')}}`;
   const connection = createRedis(redisUrl);
@@ -27,13 +29,26 @@ export async function measureRawBullmq(
     },
     { connection, prefix, concurrency, autorun: false },
   );
-  for (let i = 0; i < jobs; i += 1_000) {
-    await queue.addBulk(
-      Array.from({ length: Math.min(1_000, jobs - i) }, (_, j) => ({ name: 'noop', data: { i: i + j } })),
+  let started: number;
+  if (mode === 'bulk') {
+    for (let i = 0; i < jobs; i += 1_000) {
+      await queue.addBulk(
+        Array.from({ length: Math.min(1_000, jobs - i) }, (_, k) => ({ name: 'noop', data: { i: i + k } })),
+      );
+    }
+    started = performance.now();
+    void worker.run();
+  } else {
+    // As the pipeline uses it: jobs added one by one (16 producers) while the worker consumes.
+    started = performance.now();
+    void worker.run();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        for (let i = next++; i < jobs; i = next++) await queue.add('noop', { i });
+      }),
     );
   }
-  const started = performance.now();
-  void worker.run();
   await finished;
   const seconds = (performance.now() - started) / 1000;
   await worker.close();
