@@ -112,22 +112,24 @@ export function freezeSaasRequest(
   }
 }
 
+/** Whether a frozen request carries a card (so the kit must be read for its PAN). */
+export function frozenRequestSendsCard(frozen: FrozenSaasRequest): boolean {
+  return frozen.body.paymentInstrument !== undefined;
+}
+
 /**
  * The frozen request with the card's PAN put back, decrypted just before the call. The body is
  * validated against the contract by the client before it is sent.
  */
 export function thawSaasRequest(
   frozen: FrozenSaasRequest,
-  records: CtpRecords,
-  kitNumber: string | null | undefined,
+  kit: Kit | null,
   decryptPan: (kit: Kit) => string,
 ): SaasRequest {
   const body: Record<string, unknown> = structuredClone(frozen.body);
   const instrument = body.paymentInstrument;
   if (instrument !== null && typeof instrument === 'object') {
-    const kit = kitNumber == null ? undefined : records.kits.get(kitNumber)?.kit;
-    if (kit === undefined)
-      throw new UnbuildableRequest('the operation needs its kit, which no longer exists');
+    if (kit === null) throw new UnbuildableRequest('the operation needs its kit, which no longer exists');
     (instrument as Record<string, unknown>).accountNumber = decryptPan(kit);
   }
   // Typed by its event once the client has validated it against that event's schema.

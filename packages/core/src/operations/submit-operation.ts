@@ -1,12 +1,17 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { CtpOperation } from '../entities/ctp-operation.ts';
-import type { Kit } from '../entities/kit.ts';
+import { Kit } from '../entities/kit.ts';
 import type { SaasClient } from '../saas/client.ts';
 import { SaasError } from '../saas/errors.ts';
 import { loadCtpRecords } from './ctp-records.ts';
 import { failQueuedOperation } from './fail-operation.ts';
 import { recordAccepted } from './record-accepted.ts';
-import { buildSaasRequest, thawSaasRequest, UnbuildableRequest } from './saas-request.ts';
+import {
+  buildSaasRequest,
+  frozenRequestSendsCard,
+  thawSaasRequest,
+  UnbuildableRequest,
+} from './saas-request.ts';
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
@@ -39,23 +44,9 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
   const em = deps.em.fork();
   const operation = await em.findOne(CtpOperation, { id: operationId });
   if (operation === null || operation.status !== 'QUEUED') return 'not-queued';
-  const records = await loadCtpRecords(em, operation.tenant, operation.entityId, { lock: false });
-  if (records === null) {
-    await failQueuedOperation(deps.em, operationId, {
-      code: 'NOT_FOUND',
-      message: 'Entity Not Found',
-      details: 'the entity no longer exists',
-    });
-    return 'failed';
-  }
-
   let accepted: Awaited<ReturnType<SaasClient['submitRequest']>>;
   try {
-    // The request frozen when the operation started; every attempt sends the same body.
-    const request =
-      operation.requestBody == null
-        ? buildSaasRequest(operation, records, deps.decryptPan)
-        : thawSaasRequest(operation.requestBody, records, operation.kitNumber, deps.decryptPan);
+    const request = await requestOf(em, operation, deps.decryptPan);
     accepted = await deps.saas.submitRequest(operation.tenant, request, { idempotencyKey: operation.id });
   } catch (error) {
     if (error instanceof UnbuildableRequest) {
@@ -88,4 +79,25 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
     firstPollAfterMs: deps.firstPollAfterMs,
   });
   return 'submitted';
+}
+
+/**
+ * The request frozen when the operation started (every attempt sends the same body), with the
+ * card's PAN read and decrypted now; only the kit is read, and only if the request sends a card.
+ * An operation without a frozen request (none could be built when it started) is built from the
+ * records now, which fails it with the reason.
+ */
+async function requestOf(em: EntityManager, operation: CtpOperation, decryptPan: (kit: Kit) => string) {
+  const frozen = operation.requestBody;
+  if (frozen != null) {
+    const kitNo = operation.kitNumber;
+    const kit =
+      frozenRequestSendsCard(frozen) && kitNo != null
+        ? await em.findOne(Kit, { tenant: operation.tenant, kitNo })
+        : null;
+    return thawSaasRequest(frozen, kit, decryptPan);
+  }
+  const records = await loadCtpRecords(em, operation.tenant, operation.entityId, { lock: false });
+  if (records === null) throw new UnbuildableRequest('the entity no longer exists');
+  return buildSaasRequest(operation, records, decryptPan);
 }
