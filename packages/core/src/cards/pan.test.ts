@@ -12,6 +12,10 @@ describe('card numbers', () => {
     expect(isPlausiblePan('1795566515239')).toBe(false); // an epoch-ms timestamp, Luhn-valid
     expect(isPlausiblePan('4111111111111112')).toBe(false);
     expect(findPans('id 41111111111111110000 ts 1795566515239-1 stream 1795566515239-0')).toEqual([]);
+    // Digit groups inside UUIDs and hex ids (this one forms a Luhn-valid 4796-5847-4347-9).
+    expect(
+      findPans('webhook-msg_6c3c4796-5847-4347-9e10-e51cc3e0f01d 12345678-4111-1111-1111-111111111111'),
+    ).toEqual([]);
   });
 
   it('masks to first 6 and last 4', () => {

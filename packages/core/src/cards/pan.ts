@@ -31,8 +31,16 @@ export function maskPan(pan: string): string {
  * longer number is not mistaken for a PAN hidden inside it, and other digit-dash shapes (a
  * Redis stream id `1795566515238-1`, a date) are not card numbers.
  */
-const PAN_CANDIDATE =
-  /(?<![0-9.]|[0-9]-)(?:[0-9]{13,19}|[0-9]{4}([ -])[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{5})(?![0-9]|-[0-9])/g;
+const PAN_CANDIDATE = new RegExp(
+  [
+    // 13–19 digits in a row (no UUID or hex id holds such a run).
+    '(?<![0-9.]|[0-9]-)[0-9]{13,19}(?![0-9]|-[0-9])',
+    // Grouped, and standing apart: digit groups glued to letters or other groups are pieces of
+    // an identifier (a UUID's "4796-5847-4347-9e10"), not a card written out.
+    '(?<![0-9A-Za-z.]|[0-9A-Za-z]-)(?:[0-9]{4}([ -])[0-9]{4}\\1[0-9]{4}\\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\\2[0-9]{5})(?![0-9A-Za-z]|-[0-9A-Za-z])',
+  ].join('|'),
+  'g',
+);
 
 /**
  * Could these digits be a payment card number? 13 to 19 digits, Luhn-valid, and a major
