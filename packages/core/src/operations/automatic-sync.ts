@@ -100,15 +100,20 @@ async function queueSyncs(
     queued += inserted.length;
   }
   // A sync already pending is coalesced: it will send the latest data when it runs.
-  if (queued > 0) await schedulePromotion(tx, tenant, entityId);
+  if (queued > 0) {
+    schedulePromotion(tx, tenant, entityId);
+    await tx.flush();
+    await wakeRelay(tx);
+  }
   return queued;
 }
 
-/** The outbox row of a promote job; each row is its own job (promotion is idempotent). */
-export async function schedulePromotion(tx: EntityManager, tenant: string, entityId: string): Promise<void> {
+/**
+ * The outbox row of a promote job, in the caller's transaction (which flushes and wakes the
+ * relay); each row is its own job (promotion is idempotent).
+ */
+export function schedulePromotion(tx: EntityManager, tenant: string, entityId: string): void {
   addJobToOutbox(tx, 'promoteSyncs', { tenant, key: randomUUID(), data: { tenant, entityId } });
-  await tx.flush();
-  await wakeRelay(tx);
 }
 
 /** Called by the steps that end an operation: if syncs wait for this entity, promote one. */
@@ -121,7 +126,7 @@ export async function schedulePromotionIfPending(
     'select 1 as one from ctp_pending_sync where tenant = ? and entity_id = ? limit 1',
     [tenant, entityId],
   );
-  if (pending.length > 0) await schedulePromotion(tx, tenant, entityId);
+  if (pending.length > 0) schedulePromotion(tx, tenant, entityId);
 }
 
 export type PromotionResult = 'started' | 'waiting' | 'idle';

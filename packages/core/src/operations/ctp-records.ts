@@ -31,7 +31,15 @@ export async function loadCtpRecords(
     { tenant, entityId },
     options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {},
   );
-  if (entity === null) return null;
+  return entity === null ? null : loadCtpRecordsOf(em, entity, options);
+}
+
+/** The aggregate of an entity already loaded (and locked, if the caller needs it). */
+export async function loadCtpRecordsOf(
+  em: EntityManager,
+  entity: BusinessEntity,
+  options: { lock: boolean },
+): Promise<CtpRecords> {
   const [customer, kits] = await Promise.all([
     em.findOne(CtpCustomer, { businessEntity: entity }, options.lock ? { refresh: true } : {}),
     em.find(Kit, { businessEntity: entity }, { orderBy: { kitNo: 'asc' } }),

@@ -2,10 +2,8 @@ import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { EntityAnswer, EntityBody, EntityPatch } from '../contracts/platform-api.ts';
 import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
-import { CtpCustomer } from '../entities/ctp-customer.ts';
-import { CtpPayment } from '../entities/ctp-payment.ts';
-import { Kit } from '../entities/kit.ts';
 import { notFound } from '../errors/domain-error.ts';
+import { loadCtpRecordsOf } from '../operations/ctp-records.ts';
 import { sameJson } from './same-json.ts';
 import { inTransaction } from './transaction.ts';
 import { entityView } from './views.ts';
@@ -96,17 +94,8 @@ export async function getEntity(em: EntityManager, request: EntityRequest): Prom
 }
 
 async function loadView(em: EntityManager, entity: BusinessEntity): Promise<EntityAnswer> {
-  const [customer, kits] = await Promise.all([
-    em.findOne(CtpCustomer, { businessEntity: entity }),
-    em.find(Kit, { businessEntity: entity }, { orderBy: { kitNo: 'asc' } }),
-  ]);
-  const payments = kits.length === 0 ? [] : await em.find(CtpPayment, { kit: { $in: kits } });
-  const byKit = new Map(payments.map((payment) => [payment.kit.pkey, payment]));
-  return entityView(
-    entity,
-    customer,
-    kits.map((kit) => ({ kit, payment: byKit.get(kit.pkey) ?? null })),
-  );
+  const { customer, kits } = await loadCtpRecordsOf(em, entity, { lock: false });
+  return entityView(entity, customer, [...kits.values()]);
 }
 
 const ENTITY_FIELDS: readonly EntityField[] = [
