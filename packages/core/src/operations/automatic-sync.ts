@@ -2,11 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { Logger } from 'pino';
 import { CtpOperation, IN_FLIGHT_OPERATION_STATUSES } from '../entities/ctp-operation.ts';
+import { CtpOutbox } from '../entities/ctp-outbox.ts';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
-import { addJobToOutbox, wakeRelay } from './outbox.ts';
+import { type OutboxRow, outboxJobRow, wakeRelay } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
 
 /**
@@ -113,7 +114,12 @@ async function queueSyncs(
  * relay); each row is its own job (promotion is idempotent).
  */
 export function schedulePromotion(tx: EntityManager, tenant: string, entityId: string): void {
-  addJobToOutbox(tx, 'promoteSyncs', { tenant, key: randomUUID(), data: { tenant, entityId } });
+  tx.create(CtpOutbox, promotionOutboxRow(tenant, entityId));
+}
+
+/** The outbox row of a promote job (each its own job: promotion is idempotent). */
+export function promotionOutboxRow(tenant: string, entityId: string): OutboxRow {
+  return outboxJobRow('promoteSyncs', { tenant, key: randomUUID(), data: { tenant, entityId } });
 }
 
 /** Called by the steps that end an operation: if syncs wait for this entity, promote one. */

@@ -1,11 +1,12 @@
 import { type EntityManager, LockMode } from '@mikro-orm/core';
-import { BusinessEntity } from '../entities/business-entity.ts';
+import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
 import { CtpCustomer } from '../entities/ctp-customer.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
 import { CtpStatusHistory } from '../entities/ctp-status-history.ts';
 import { Kit } from '../entities/kit.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import type { CtpSnapshot } from '../lifecycle/transitions.ts';
+import type { ConsumerSource, InstrumentSource } from '../saas/bodies.ts';
 
 /** An entity with its CTP enrolment and every kit with its own, as one aggregate. */
 export interface CtpRecords {
@@ -56,8 +57,30 @@ export async function loadCtpRecordsOf(
   };
 }
 
+/**
+ * What reading an aggregate needs, whichever way it was loaded: the unit of work's entities
+ * (`CtpRecords`) or one SQL row (`Aggregate`, the hot paths).
+ */
+export interface RecordsView<K extends InstrumentSource = InstrumentSource> {
+  readonly entity: ConsumerSource & { readonly tenant: string; readonly address: PostalAddress };
+  readonly customer: {
+    readonly ctpEntityStatus: CtpStatus;
+    readonly clickToPayCustomerId?: string | null | undefined;
+  } | null;
+  readonly kits: ReadonlyMap<
+    string,
+    {
+      readonly kit: K;
+      readonly payment: {
+        readonly ctpKitStatus: CtpStatus;
+        readonly clickToPayPaymentInstumentId?: string | null | undefined;
+      } | null;
+    }
+  >;
+}
+
 /** The statuses the lifecycle reasons about; a record without a CTP row is `UNREGISTERED`. */
-export function snapshotOf(records: CtpRecords): CtpSnapshot {
+export function snapshotOf(records: RecordsView): CtpSnapshot {
   const kits: Record<string, CtpStatus> = {};
   for (const [kitNo, { payment }] of records.kits) kits[kitNo] = payment?.ctpKitStatus ?? 'UNREGISTERED';
   return { entity: records.customer?.ctpEntityStatus ?? 'UNREGISTERED', kits };
@@ -110,11 +133,28 @@ export function applySnapshot(
 /** One row of the status history (also used for request traces by the resolve step). */
 export function recordHistory(
   em: EntityManager,
-  owner: { readonly tenant: string; readonly entityId: string },
-  change: { record: 'entity' | 'kit' | 'trace'; kitNo?: string | null; from: string | null; to: string },
+  owner: HistoryOwner,
+  change: HistoryChange,
   why: StatusCause,
 ): void {
-  em.create(CtpStatusHistory, {
+  em.create(CtpStatusHistory, historyRow(owner, change, why));
+}
+
+export interface HistoryOwner {
+  readonly tenant: string;
+  readonly entityId: string;
+}
+
+export interface HistoryChange {
+  readonly record: 'entity' | 'kit' | 'trace';
+  readonly kitNo?: string | null;
+  readonly from: string | null;
+  readonly to: string;
+}
+
+/** The columns of one status-history row (unit of work or plain SQL). */
+export function historyRow(owner: HistoryOwner, change: HistoryChange, why: StatusCause) {
+  return {
     tenant: owner.tenant,
     entityId: owner.entityId,
     kitNumber: change.kitNo ?? null,
@@ -124,7 +164,7 @@ export function recordHistory(
     cause: why.cause.slice(0, 128),
     operationId: why.operationId ?? null,
     requestTraceId: why.requestTraceId ?? null,
-  });
+  };
 }
 
 function ensureCustomer(em: EntityManager, records: CtpRecords, status: CtpStatus): CtpCustomer {

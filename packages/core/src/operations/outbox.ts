@@ -10,19 +10,56 @@ export const OUTBOX_CHANNEL = 'ctp_outbox';
  * Records, in the caller's transaction, a job to enqueue once the transaction commits. The
  * dedupe key is the job id, so a step that runs twice cannot ask for the job twice.
  */
-export function addJobToOutbox(
-  em: EntityManager,
-  kind: Extract<JobKind, keyof typeof JOB_TOPICS>,
-  input: { tenant: string; key: string; operationId?: string; data: Record<string, string> },
-): void {
-  em.create(CtpOutbox, {
+export function addJobToOutbox(em: EntityManager, kind: OutboxJobKind, input: OutboxJobInput): void {
+  em.create(CtpOutbox, outboxJobRow(kind, input));
+}
+
+export type OutboxJobKind = Extract<JobKind, keyof typeof JOB_TOPICS>;
+
+export interface OutboxJobInput {
+  readonly tenant: string;
+  readonly key: string;
+  readonly operationId?: string;
+  readonly data: Record<string, string>;
+}
+
+export interface NotificationInput {
+  readonly tenant: string;
+  readonly notificationId: string;
+  readonly operationId?: string;
+  readonly payload: NotificationPayload;
+}
+
+/** The columns of an outbox row; written by the unit of work or by plain SQL (`StepWrites`). */
+export interface OutboxRow {
+  readonly tenant: string;
+  readonly kind: 'job' | 'notification';
+  readonly topic: string;
+  readonly operationId: string | null;
+  readonly dedupeKey: string;
+  readonly payload: Record<string, string>;
+}
+
+export function outboxJobRow(kind: OutboxJobKind, input: OutboxJobInput): OutboxRow {
+  return {
     tenant: input.tenant,
     kind: 'job',
     topic: JOB_TOPICS[kind],
     operationId: input.operationId ?? null,
     dedupeKey: `${kind}:${jobIdFor(kind, input.key)}`,
     payload: { ...input.data, jobId: jobIdFor(kind, input.key) },
-  });
+  };
+}
+
+export function outboxNotificationRow(input: NotificationInput): OutboxRow {
+  return {
+    tenant: input.tenant,
+    kind: 'notification',
+    topic: 'notification',
+    operationId: input.operationId ?? null,
+    dedupeKey: `notification:${input.notificationId}`,
+    payload: { notificationId: input.notificationId, payload: JSON.stringify(input.payload) },
+  };
 }
 
 /**
@@ -30,18 +67,8 @@ export function addJobToOutbox(
  * stable for the outcome it announces (the operation id, or the webhook id of a network
  * change), so the same outcome can never be announced under two ids.
  */
-export function addNotificationToOutbox(
-  em: EntityManager,
-  input: { tenant: string; notificationId: string; operationId?: string; payload: NotificationPayload },
-): void {
-  em.create(CtpOutbox, {
-    tenant: input.tenant,
-    kind: 'notification',
-    topic: 'notification',
-    operationId: input.operationId ?? null,
-    dedupeKey: `notification:${input.notificationId}`,
-    payload: { notificationId: input.notificationId, payload: JSON.stringify(input.payload) },
-  });
+export function addNotificationToOutbox(em: EntityManager, input: NotificationInput): void {
+  em.create(CtpOutbox, outboxNotificationRow(input));
 }
 
 /** Wakes the relay at commit (a NOTIFY is delivered only if the transaction commits). */

@@ -1,9 +1,6 @@
-import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { NotificationPayload } from '../contracts/notifications.ts';
 import type { TraceResult } from '../contracts/saas.ts';
-import { CtpOperation } from '../entities/ctp-operation.ts';
-import { CtpRequestIdTracking } from '../entities/ctp-request-id-tracking.ts';
 import { CtpWebhookInbox } from '../entities/ctp-webhook-inbox.ts';
 import type { TerminalTraceStatus } from '../lifecycle/statuses.ts';
 import {
@@ -12,10 +9,17 @@ import {
   resolveTrace as resolveTraceStatus,
 } from '../lifecycle/transitions.ts';
 import { buildFailureNotification, buildSuccessNotification } from '../notifications/payloads.ts';
-import { schedulePromotionIfPending } from './automatic-sync.ts';
-import { applySnapshot, type CtpRecords, loadCtpRecords, recordHistory, snapshotOf } from './ctp-records.ts';
-import { moveOperation } from './operation-status.ts';
-import { addNotificationToOutbox, wakeRelay } from './outbox.ts';
+import { promotionOutboxRow } from './automatic-sync.ts';
+import { snapshotOf } from './ctp-records.ts';
+import {
+  type Aggregate,
+  lockEntityOfTrace,
+  type NetworkIds,
+  type OperationRow,
+  readTraceForResolve,
+  StepWrites,
+} from './lifecycle-store.ts';
+import { outboxNotificationRow } from './outbox.ts';
 
 /** A terminal result for a trace, from the webhook, the poller, or the poller's deadline. */
 export interface TraceOutcome {
@@ -47,7 +51,7 @@ export function outcomeOf(result: TraceResult): TraceOutcome | null {
  * network's ids are stored, the operation ends and its notification is written to the outbox.
  * The entity lock serialises the two paths; the second finds the trace terminal (the lifecycle
  * refuses to move it) and changes nothing. `webhookId` marks the inbox row processed in the
- * same commit.
+ * same commit. Four statements: lock, read, write (one statement of CTEs), commit.
  */
 export async function resolveTraceOutcome(
   em: EntityManager,
@@ -56,61 +60,63 @@ export async function resolveTraceOutcome(
   webhookId?: string,
 ): Promise<ResolveResult> {
   return em.fork().transactional(async (tx) => {
-    const peek = await tx.findOne(CtpRequestIdTracking, { tenant, requestTraceId: outcome.requestTraceId });
-    if (peek === null) return 'trace-not-found';
-    const records = await loadCtpRecords(tx, tenant, peek.entityId, { lock: true });
-    const trace = await tx.findOne(
-      CtpRequestIdTracking,
-      { pkey: peek.pkey },
-      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
-    );
-    if (trace === null) return 'trace-not-found';
-    if (webhookId !== undefined) await markWebhookProcessed(tx, webhookId);
+    await lockEntityOfTrace(tx, tenant, outcome.requestTraceId);
+    const found = await readTraceForResolve(tx, tenant, outcome.requestTraceId);
+    if (found === null) return 'trace-not-found';
+    const { trace, operation, records } = found;
+    const writes = new StepWrites();
+    if (webhookId !== undefined) writes.markWebhookProcessed(webhookId);
     const moved = resolveTraceStatus(trace.statusCtp, outcome.status);
-    if (!moved.ok) return 'already-terminal';
-
-    const operation = await tx.findOneOrFail(CtpOperation, { id: trace.operation.id }, { refresh: true });
-    recordHistory(
-      tx,
-      trace,
-      { record: 'trace', kitNo: trace.kitNumber ?? null, from: trace.statusCtp, to: moved.value },
-      {
-        cause: `${operation.event} ${outcome.status}${outcome.error ? `: ${outcome.error.code}` : ''}`,
-        operationId: operation.id,
-        requestTraceId: trace.requestTraceId,
-      },
-    );
-    trace.statusCtp = moved.value;
-    trace.resolvedAt = new Date();
-    trace.nextPollAt = null;
-    if (outcome.status === 'FAILED') {
-      const error = outcome.error ?? { code: 'FAILED', message: 'Request Failed' };
-      trace.errorCode = operation.errorCode = error.code;
-      trace.errorMessage = operation.errorMessage = error.message;
-      trace.errorDetails = operation.errorDetails = error.details ?? error.code;
+    if (!moved.ok) {
+      await writes.run(tx);
+      return 'already-terminal';
     }
-    moveOperation(operation, outcome.status);
 
+    const failure =
+      outcome.status === 'FAILED'
+        ? {
+            code: outcome.error?.code ?? 'FAILED',
+            message: outcome.error?.message ?? 'Request Failed',
+            details: outcome.error?.details ?? outcome.error?.code ?? 'FAILED',
+          }
+        : null;
+    const why = {
+      cause: `${operation.event} ${outcome.status}`,
+      operationId: operation.id,
+      requestTraceId: trace.requestTraceId,
+    };
+    writes.history(
+      trace,
+      { record: 'trace', kitNo: trace.kitNumber, from: trace.statusCtp, to: moved.value },
+      { ...why, cause: `${why.cause}${failure ? `: ${failure.code}` : ''}` },
+    );
+    writes.resolveTrace(trace.pkey, moved.value, failure);
+    writes.finishOperation(operation, outcome.status, failure);
+
+    const ids: NetworkIds =
+      outcome.status === 'SUCCESS'
+        ? {
+            clickToPayCustomerId: outcome.clickToPayCustomerId,
+            kitNo: operation.kitNumber ?? undefined,
+            clickToPayPaymentInstrumentId: outcome.clickToPayPaymentInstrumentId,
+          }
+        : {};
     let after: CtpSnapshot = { entity: 'UNREGISTERED', kits: {} };
     if (records !== null && operation.statusBefore != null) {
       after = planOutcome(operation.event, outcome.status, operation.statusBefore, snapshotOf(records));
-      applySnapshot(tx, records, after, {
-        cause: `${operation.event} ${outcome.status}`,
-        operationId: operation.id,
-        requestTraceId: trace.requestTraceId,
-      });
-      if (outcome.status === 'SUCCESS') storeNetworkIds(records, operation.kitNumber ?? undefined, outcome);
+      writes.applySnapshot(records, after, why, ids);
     }
     // The entity is free again: an automatic update waiting for it may start.
-    await schedulePromotionIfPending(tx, tenant, operation.entityId);
-    addNotificationToOutbox(tx, {
-      tenant,
-      notificationId: operation.id,
-      operationId: operation.id,
-      payload: notificationFor(operation, trace.requestTraceId, outcome, after, records),
-    });
-    await tx.flush();
-    await wakeRelay(tx);
+    if (records?.syncPending) writes.outbox(promotionOutboxRow(tenant, operation.entityId));
+    writes.outbox(
+      outboxNotificationRow({
+        tenant,
+        notificationId: operation.id,
+        operationId: operation.id,
+        payload: notificationFor(operation, trace.requestTraceId, failure, after, records, ids),
+      }),
+    );
+    await writes.run(tx);
     return 'resolved';
   });
 }
@@ -119,22 +125,13 @@ export async function markWebhookProcessed(tx: EntityManager, webhookId: string)
   await tx.nativeUpdate(CtpWebhookInbox, { webhookId, processedAt: null }, { processedAt: new Date() });
 }
 
-function storeNetworkIds(records: CtpRecords, kitNo: string | undefined, outcome: TraceOutcome): void {
-  if (outcome.clickToPayCustomerId !== undefined && records.customer !== null) {
-    records.customer.clickToPayCustomerId = outcome.clickToPayCustomerId;
-  }
-  const payment = kitNo === undefined ? undefined : records.kits.get(kitNo)?.payment;
-  if (outcome.clickToPayPaymentInstrumentId !== undefined && payment) {
-    payment.clickToPayPaymentInstumentId = outcome.clickToPayPaymentInstrumentId;
-  }
-}
-
 function notificationFor(
-  operation: CtpOperation,
+  operation: OperationRow,
   requestTraceId: string,
-  outcome: TraceOutcome,
+  failure: { message: string; details: string } | null,
   after: CtpSnapshot,
-  records: CtpRecords | null,
+  records: Aggregate | null,
+  ids: NetworkIds,
 ): NotificationPayload {
   const kitNo = operation.kitNumber ?? null;
   const base = {
@@ -143,22 +140,25 @@ function notificationFor(
     operationId: operation.id,
     entityId: operation.entityId,
     kitNo,
+    requestTraceId,
   };
-  if (outcome.status === 'FAILED') {
+  if (failure !== null) {
     return buildFailureNotification({
       ...base,
-      requestTraceId,
-      errorMessage: operation.errorMessage ?? 'Request Failed',
-      errorDetails: operation.errorDetails ?? '',
+      errorMessage: failure.message,
+      errorDetails: failure.details,
     });
   }
   const payment = kitNo === null ? undefined : records?.kits.get(kitNo)?.payment;
   return buildSuccessNotification({
     ...base,
-    requestTraceId,
     ctpEntityStatus: after.entity,
     ctpKitStatus: kitNo === null ? null : (after.kits[kitNo] ?? payment?.ctpKitStatus ?? null),
-    clickToPayCustomerId: records?.customer?.clickToPayCustomerId ?? null,
-    clickToPayPaymentInstrumentId: payment?.clickToPayPaymentInstumentId ?? null,
+    clickToPayCustomerId:
+      records === null ? null : (ids.clickToPayCustomerId ?? records.customer?.clickToPayCustomerId ?? null),
+    clickToPayPaymentInstrumentId:
+      payment === undefined
+        ? null
+        : (ids.clickToPayPaymentInstrumentId ?? payment?.clickToPayPaymentInstumentId ?? null),
   });
 }

@@ -1,8 +1,8 @@
 import type { CtpOperation, FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { Kit } from '../entities/kit.ts';
-import { consumerBody, paymentInstrumentBody } from '../saas/bodies.ts';
+import { consumerBody, type InstrumentSource, paymentInstrumentBody } from '../saas/bodies.ts';
 import type { SaasRequest } from '../saas/client.ts';
-import type { CtpRecords } from './ctp-records.ts';
+import type { RecordsView } from './ctp-records.ts';
 
 /** Why a request could not be built from our records; the operation fails permanently. */
 export class UnbuildableRequest extends Error {
@@ -14,10 +14,10 @@ export class UnbuildableRequest extends Error {
  * the latest data). `decryptPan` is called only for events that send a card, just before the
  * call; the PAN lives in the returned body and nowhere else.
  */
-export function buildSaasRequest(
+export function buildSaasRequest<K extends InstrumentSource>(
   operation: Pick<CtpOperation, 'event' | 'kitNumber' | 'reason'>,
-  records: CtpRecords,
-  decryptPan: (kit: Kit) => string,
+  records: RecordsView<K>,
+  decryptPan: (kit: K) => string,
 ): SaasRequest {
   const entity = records.entity;
   const kitEntry = operation.kitNumber == null ? undefined : records.kits.get(operation.kitNumber);
@@ -97,7 +97,7 @@ const NO_PAN = '';
  */
 export function freezeSaasRequest(
   operation: Pick<CtpOperation, 'event' | 'kitNumber' | 'reason'>,
-  records: CtpRecords,
+  records: RecordsView,
 ): FrozenSaasRequest | null {
   try {
     const request = buildSaasRequest(operation, records, () => NO_PAN);

@@ -1,0 +1,514 @@
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import type { Consent, PostalAddress } from '../entities/business-entity.ts';
+import type { FrozenSaasRequest } from '../entities/ctp-operation.ts';
+import type { CtpEvent } from '../lifecycle/events.ts';
+import type { CtpStatus, OperationStatus, TerminalTraceStatus } from '../lifecycle/statuses.ts';
+import { type CtpSnapshot, canMoveOperation, type RequestPlan } from '../lifecycle/transitions.ts';
+import { historyRow, type RecordsView, type StatusCause, snapshotOf } from './ctp-records.ts';
+import { OUTBOX_CHANNEL, type OutboxRow } from './outbox.ts';
+
+/**
+ * The hot lifecycle steps (accepting an operation, resolving its trace, failing it) in as few
+ * round trips as PostgreSQL allows: the entity lock, one read of the whole aggregate, and one
+ * statement (data-modifying CTEs) for every write of the step. The decisions stay with the
+ * lifecycle functions (`planRequest`, `planOutcome`, `resolveTrace`, `canMoveOperation`); this
+ * module only reads what they need and writes what they decided.
+ */
+
+/** One kit of the aggregate with its CTP enrolment, as the hot paths read it. */
+export interface AggregateKit {
+  readonly kit: {
+    readonly pkey: string;
+    readonly kitNo: string;
+    readonly expiryMonth: number;
+    readonly expiryYear: number;
+    readonly nameOnCard: string;
+  };
+  readonly payment: {
+    readonly pkey: string;
+    readonly ctpKitStatus: CtpStatus;
+    readonly clickToPayPaymentInstumentId: string | null;
+  } | null;
+}
+
+/** An entity, its CTP enrolment and its kits, read in one statement. */
+export interface Aggregate extends RecordsView<AggregateKit['kit']> {
+  readonly entity: {
+    readonly pkey: string;
+    readonly tenant: string;
+    readonly entityId: string;
+    readonly firstName: string;
+    readonly lastName: string;
+    readonly email: string;
+    readonly phoneCountryCode: string;
+    readonly phoneNumber: string;
+    readonly address: PostalAddress;
+    readonly locale: string;
+    readonly countryCode: string;
+    readonly consent: Consent | null;
+  };
+  readonly customer: {
+    readonly pkey: string;
+    readonly ctpEntityStatus: CtpStatus;
+    readonly clickToPayCustomerId: string | null;
+  } | null;
+  readonly kits: ReadonlyMap<string, AggregateKit>;
+  /** An operation of this entity is `QUEUED` or `IN_PROGRESS`. */
+  readonly operationInFlight: boolean;
+  /** Automatic updates wait for this entity (`ctp_pending_sync`). */
+  readonly syncPending: boolean;
+}
+
+/**
+ * The columns of the aggregate, for `from business_entity e left join ctp_customer c`. Prefixed
+ * so a step's read can add its own columns.
+ */
+const AGGREGATE_COLUMNS = `
+  e.pkey::text as a_pkey, e.tenant as a_tenant, e.entity_id as a_entity_id, e.first_name as a_first_name,
+  e.last_name as a_last_name, e.email as a_email, e.phone_country_code as a_phone_country_code,
+  e.phone_number as a_phone_number, e.address as a_address, e.locale as a_locale,
+  e.country_code as a_country_code, e.consent as a_consent,
+  c.pkey::text as a_customer_pkey, c.ctp_entity_status as a_entity_status,
+  c."clickToPayCustomerId" as a_customer_id,
+  coalesce((select json_agg(json_build_object(
+      'pkey', k.pkey::text, 'kitNo', k.kit_no, 'expiryMonth', k.expiry_month,
+      'expiryYear', k.expiry_year, 'nameOnCard', k.name_on_card, 'paymentPkey', p.pkey::text,
+      'status', p.ctp_kit_status, 'instrumentId', p."clickToPayPaymentInstumentId") order by k.kit_no)
+    from kit k left join ctp_payment p on p.kit_pkey = k.pkey
+    where k.business_entity_fkey = e.pkey), '[]'::json) as a_kits,
+  exists(select 1 from ctp_operation o where o.tenant = e.tenant and o.entity_id = e.entity_id
+    and o.status in ('QUEUED', 'IN_PROGRESS')) as a_in_flight,
+  exists(select 1 from ctp_pending_sync s where s.tenant = e.tenant and s.entity_id = e.entity_id)
+    as a_sync_pending`;
+
+const AGGREGATE_FROM = 'business_entity e left join ctp_customer c on c.business_entity_fkey = e.pkey';
+
+interface AggregateRow {
+  a_pkey: string | null;
+  a_tenant: string;
+  a_entity_id: string;
+  a_first_name: string;
+  a_last_name: string;
+  a_email: string;
+  a_phone_country_code: string;
+  a_phone_number: string;
+  a_address: PostalAddress;
+  a_locale: string;
+  a_country_code: string;
+  a_consent: Consent | null;
+  a_customer_pkey: string | null;
+  a_entity_status: CtpStatus | null;
+  a_customer_id: string | null;
+  a_kits: {
+    pkey: string;
+    kitNo: string;
+    expiryMonth: number;
+    expiryYear: number;
+    nameOnCard: string;
+    paymentPkey: string | null;
+    status: CtpStatus | null;
+    instrumentId: string | null;
+  }[];
+  a_in_flight: boolean;
+  a_sync_pending: boolean;
+}
+
+function aggregateOf(row: AggregateRow): Aggregate | null {
+  if (row.a_pkey === null) return null;
+  return {
+    entity: {
+      pkey: row.a_pkey,
+      tenant: row.a_tenant,
+      entityId: row.a_entity_id,
+      firstName: row.a_first_name,
+      lastName: row.a_last_name,
+      email: row.a_email,
+      phoneCountryCode: row.a_phone_country_code,
+      phoneNumber: row.a_phone_number,
+      address: row.a_address,
+      locale: row.a_locale,
+      countryCode: row.a_country_code,
+      consent: row.a_consent,
+    },
+    customer:
+      row.a_customer_pkey === null || row.a_entity_status === null
+        ? null
+        : {
+            pkey: row.a_customer_pkey,
+            ctpEntityStatus: row.a_entity_status,
+            clickToPayCustomerId: row.a_customer_id,
+          },
+    kits: new Map(
+      row.a_kits.map((k) => [
+        k.kitNo,
+        {
+          kit: {
+            pkey: k.pkey,
+            kitNo: k.kitNo,
+            expiryMonth: k.expiryMonth,
+            expiryYear: k.expiryYear,
+            nameOnCard: k.nameOnCard,
+          },
+          payment:
+            k.paymentPkey === null || k.status === null
+              ? null
+              : { pkey: k.paymentPkey, ctpKitStatus: k.status, clickToPayPaymentInstumentId: k.instrumentId },
+        },
+      ]),
+    ),
+    operationInFlight: row.a_in_flight,
+    syncPending: row.a_sync_pending,
+  };
+}
+
+/**
+ * Locks the entity (`FOR UPDATE`) for the rest of the transaction: every lifecycle step of one
+ * entity takes this lock first, so two steps on it run one after the other. Read the aggregate
+ * with a later statement: under READ COMMITTED each statement sees what was committed before it
+ * started, so a read in the locking statement could miss what the previous holder wrote.
+ */
+export async function lockEntity(tx: EntityManager, tenant: string, entityId: string): Promise<boolean> {
+  const rows = await tx.execute<{ one: number }[]>(
+    'select 1 as one from business_entity where tenant = ? and entity_id = ? for update',
+    [tenant, entityId],
+  );
+  return rows.length > 0;
+}
+
+/** The aggregate of an entity (take `lockEntity` first when the step writes). */
+export async function readAggregate(
+  tx: EntityManager,
+  tenant: string,
+  entityId: string,
+): Promise<Aggregate | null> {
+  const [row] = await tx.execute<AggregateRow[]>(
+    `select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM} where e.tenant = ? and e.entity_id = ?`,
+    [tenant, entityId],
+  );
+  return row === undefined ? null : aggregateOf(row);
+}
+
+/** The operation row as the hot steps read it. */
+export interface OperationRow {
+  readonly id: string;
+  readonly tenant: string;
+  readonly event: CtpEvent;
+  readonly entityId: string;
+  readonly kitNumber: string | null;
+  readonly status: OperationStatus;
+  readonly statusBefore: RequestPlan | null;
+}
+
+/** A trace with its operation and the aggregate of its entity, for the resolve step. */
+export interface TraceForResolve {
+  readonly trace: {
+    readonly pkey: string;
+    readonly requestTraceId: string;
+    readonly statusCtp: 'IN_PROGRESS' | TerminalTraceStatus;
+    readonly kitNumber: string | null;
+    readonly tenant: string;
+    readonly entityId: string;
+  };
+  readonly operation: OperationRow;
+  readonly records: Aggregate | null;
+}
+
+/**
+ * Locks the entity of a trace (see `lockEntity`); false if the trace is unknown or its entity
+ * no longer exists (then the step's conditional writes are its only guard).
+ */
+export async function lockEntityOfTrace(
+  tx: EntityManager,
+  tenant: string,
+  requestTraceId: string,
+): Promise<boolean> {
+  const rows = await tx.execute<{ one: number }[]>(
+    `select 1 as one from "ctp_requestIdTracking" t
+       join business_entity e on e.tenant = t.tenant and e.entity_id = t.entity_id
+      where t.tenant = ? and t."request_trace_ID" = ? for update of e`,
+    [tenant, requestTraceId],
+  );
+  return rows.length > 0;
+}
+
+export async function readTraceForResolve(
+  tx: EntityManager,
+  tenant: string,
+  requestTraceId: string,
+): Promise<TraceForResolve | null> {
+  const [row] = await tx.execute<
+    (AggregateRow & {
+      t_pkey: string;
+      t_status: TraceForResolve['trace']['statusCtp'];
+      t_kit_number: string | null;
+      t_entity_id: string;
+      o_id: string;
+      o_event: CtpEvent;
+      o_kit_number: string | null;
+      o_status: OperationStatus;
+      o_status_before: RequestPlan | null;
+    })[]
+  >(
+    `select t.pkey::text as t_pkey, t.status_ctp as t_status, t.kit_number as t_kit_number,
+            t.entity_id as t_entity_id, o.id as o_id, o.event as o_event, o.kit_number as o_kit_number,
+            o.status as o_status, o.status_before as o_status_before, a.*
+       from "ctp_requestIdTracking" t
+       join ctp_operation o on o.id = t.operation_id
+       left join lateral (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
+                           where e.tenant = t.tenant and e.entity_id = t.entity_id) a on true
+      where t.tenant = ? and t."request_trace_ID" = ?`,
+    [tenant, requestTraceId],
+  );
+  if (row === undefined) return null;
+  return {
+    trace: {
+      pkey: row.t_pkey,
+      requestTraceId,
+      statusCtp: row.t_status,
+      kitNumber: row.t_kit_number,
+      tenant,
+      entityId: row.t_entity_id,
+    },
+    operation: {
+      id: row.o_id,
+      tenant,
+      event: row.o_event,
+      entityId: row.t_entity_id,
+      kitNumber: row.o_kit_number,
+      status: row.o_status,
+      statusBefore: row.o_status_before,
+    },
+    records: aggregateOf(row),
+  };
+}
+
+/** The network's ids a successful outcome stores with the statuses. */
+export interface NetworkIds {
+  readonly clickToPayCustomerId?: string | undefined;
+  /** For the operation's kit. */
+  readonly kitNo?: string | undefined;
+  readonly clickToPayPaymentInstrumentId?: string | undefined;
+}
+
+export interface NewOperation {
+  readonly id: string;
+  readonly tenant: string;
+  readonly event: CtpEvent;
+  readonly entityId: string;
+  readonly kitNumber: string | null;
+  readonly idempotencyKey: string | null;
+  readonly requestHash: string;
+  readonly statusBefore: RequestPlan;
+  readonly requestBody: FrozenSaasRequest | null;
+  readonly reason: string | null;
+}
+
+const json = (value: unknown) => JSON.stringify(value);
+
+/**
+ * The writes of one lifecycle step, sent as one statement of data-modifying CTEs (every CTE
+ * runs, in the caller's transaction; each row is written at most once per statement). The
+ * relay is woken in the same statement, so at commit.
+ */
+export class StepWrites {
+  readonly #ctes: string[] = [];
+  readonly #params: unknown[] = [];
+  readonly #history: unknown[][] = [];
+  readonly #outbox: OutboxRow[] = [];
+
+  #add(sql: string, params: readonly unknown[]): string {
+    const name = `w${this.#ctes.length}`;
+    this.#ctes.push(`${name} as (${sql})`);
+    this.#params.push(...params);
+    return name;
+  }
+
+  /**
+   * The statuses the lifecycle computed for the aggregate (`planRequest`, `planOutcome`), with
+   * the network's ids of a success: the `ctp_customer` / `ctp_payment` rows are created the first
+   * time a record enters CTP, each change goes to the status history.
+   */
+  applySnapshot(records: Aggregate, next: CtpSnapshot, why: StatusCause, ids: NetworkIds = {}): void {
+    const before = snapshotOf(records);
+    const entity = records.entity;
+    let customerRef: string;
+    if (records.customer === null) {
+      const name = this.#add(
+        `insert into ctp_customer (tenant, entity_id, "clickToPayCustomerId", ctp_entity_status,
+           business_entity_fkey, version, created_at, updated_at)
+         values (?, ?, ?, ?, ?::bigint, 1, now(), now()) returning pkey`,
+        [entity.tenant, entity.entityId, ids.clickToPayCustomerId ?? null, next.entity, entity.pkey],
+      );
+      customerRef = `(select pkey from ${name})`;
+    } else {
+      const customerId = ids.clickToPayCustomerId ?? records.customer.clickToPayCustomerId;
+      if (next.entity !== before.entity || customerId !== records.customer.clickToPayCustomerId) {
+        this.#add(
+          `update ctp_customer set ctp_entity_status = ?, "clickToPayCustomerId" = ?, updated_at = now(),
+             version = version + 1 where pkey = ?::bigint`,
+          [next.entity, customerId, records.customer.pkey],
+        );
+      }
+      customerRef = '?::bigint';
+    }
+    if (before.entity !== next.entity)
+      this.history(entity, { record: 'entity', from: before.entity, to: next.entity }, why);
+
+    for (const [kitNo, status] of Object.entries(next.kits)) {
+      const entry = records.kits.get(kitNo);
+      if (entry === undefined) continue;
+      const instrumentId = kitNo === ids.kitNo ? ids.clickToPayPaymentInstrumentId : undefined;
+      const payment = entry.payment;
+      if (payment === null) {
+        if (status === 'UNREGISTERED') continue;
+        this.#add(
+          `insert into ctp_payment (tenant, "clickToPayPaymentInstumentId", ctp_kit_status, ctcustomer_pkey,
+             kit_pkey, version, created_at, updated_at)
+           values (?, ?, ?, ${customerRef}, ?::bigint, 1, now(), now())`,
+          [
+            entity.tenant,
+            instrumentId ?? null,
+            status,
+            ...(records.customer === null ? [] : [records.customer.pkey]),
+            entry.kit.pkey,
+          ],
+        );
+      } else {
+        const nextId = instrumentId ?? payment.clickToPayPaymentInstumentId;
+        if (status !== payment.ctpKitStatus || nextId !== payment.clickToPayPaymentInstumentId) {
+          this.#add(
+            `update ctp_payment set ctp_kit_status = ?, "clickToPayPaymentInstumentId" = ?, updated_at = now(),
+               version = version + 1 where pkey = ?::bigint`,
+            [status, nextId, payment.pkey],
+          );
+        }
+      }
+      const from = before.kits[kitNo] ?? 'UNREGISTERED';
+      if (from !== status) this.history(entity, { record: 'kit', kitNo, from, to: status }, why);
+    }
+  }
+
+  /** A new `QUEUED` operation. */
+  insertOperation(operation: NewOperation): void {
+    this.#add(
+      `insert into ctp_operation (id, tenant, event, entity_id, kit_number, status, attempts, idempotency_key,
+         request_hash, status_before, request_body, reason, version, created_at, updated_at)
+       values (?::uuid, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?::jsonb, ?::jsonb, ?, 1, now(), now())`,
+      [
+        operation.id,
+        operation.tenant,
+        operation.event,
+        operation.entityId,
+        operation.kitNumber,
+        operation.idempotencyKey,
+        operation.requestHash,
+        json(operation.statusBefore),
+        operation.requestBody === null ? null : json(operation.requestBody),
+        operation.reason,
+      ],
+    );
+  }
+
+  /**
+   * Ends an operation (`canMoveOperation` decides), guarded by the status it was read with: a
+   * concurrent writer that moved it first makes this write nothing.
+   */
+  finishOperation(
+    operation: Pick<OperationRow, 'id' | 'status'>,
+    to: 'SUCCESS' | 'FAILED',
+    error: { code: string; message: string; details: string } | null,
+  ): void {
+    if (!canMoveOperation(operation.status, to)) {
+      throw new Error(`operation ${operation.id} cannot move from ${operation.status} to ${to}`);
+    }
+    this.#add(
+      `update ctp_operation set status = ?, completed_at = now(), updated_at = now(), version = version + 1,
+         error_code = coalesce(?, error_code), error_message = coalesce(?, error_message),
+         error_details = coalesce(?, error_details)
+       where id = ?::uuid and status = ?`,
+      [
+        to,
+        error?.code ?? null,
+        error?.message ?? null,
+        error?.details ?? null,
+        operation.id,
+        operation.status,
+      ],
+    );
+  }
+
+  /** A trace turns terminal (`resolveTrace` decided), only if it still is `IN_PROGRESS`. */
+  resolveTrace(
+    tracePkey: string,
+    to: TerminalTraceStatus,
+    error: { code: string; message: string; details: string } | null,
+  ): void {
+    this.#add(
+      `update "ctp_requestIdTracking" set status_ctp = ?, resolved_at = now(), next_poll_at = null,
+         error_code = ?, error_message = ?, error_details = ?, updated_at = now(), version = version + 1
+       where pkey = ?::bigint and status_ctp = 'IN_PROGRESS'`,
+      [to, error?.code ?? null, error?.message ?? null, error?.details ?? null, tracePkey],
+    );
+  }
+
+  markWebhookProcessed(webhookId: string): void {
+    this.#add(
+      'update ctp_webhook_inbox set processed_at = now() where webhook_id = ? and processed_at is null',
+      [webhookId],
+    );
+  }
+
+  /** A job to enqueue once committed, to wake an automatic update waiting for the entity. */
+  outbox(row: OutboxRow): void {
+    this.#outbox.push(row);
+  }
+
+  history(
+    owner: { readonly tenant: string; readonly entityId: string },
+    change: Parameters<typeof historyRow>[1],
+    why: StatusCause,
+  ): void {
+    const row = historyRow(owner, change, why);
+    this.#history.push([
+      row.tenant,
+      row.entityId,
+      row.kitNumber,
+      row.record,
+      row.fromStatus,
+      row.toStatus,
+      row.cause,
+      row.operationId,
+      row.requestTraceId,
+    ]);
+  }
+
+  /** Sends every write as one statement; wakes the relay at commit if an outbox row was written. */
+  async run(tx: EntityManager): Promise<void> {
+    if (this.#history.length > 0) {
+      this.#add(
+        `insert into ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause,
+           operation_id, request_trace_id, created_at)
+         values ${this.#history.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::uuid, ?, now())').join(', ')}`,
+        this.#history.flat(),
+      );
+    }
+    if (this.#outbox.length > 0) {
+      this.#add(
+        `insert into ctp_outbox (tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at,
+           created_at)
+         values ${this.#outbox.map(() => '(?, ?, ?, ?::uuid, ?, ?::jsonb, 0, now(), now())').join(', ')}`,
+        this.#outbox.flatMap((row) => [
+          row.tenant,
+          row.kind,
+          row.topic,
+          row.operationId,
+          row.dedupeKey,
+          json(row.payload),
+        ]),
+      );
+    }
+    if (this.#ctes.length === 0) return;
+    const wake = this.#outbox.length > 0 ? `pg_notify('${OUTBOX_CHANNEL}', '')` : '1';
+    await tx.execute(`with ${this.#ctes.join(',\n')} select ${wake}`, this.#params, 'run');
+  }
+}
