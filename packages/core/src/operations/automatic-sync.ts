@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { Logger } from 'pino';
-import { CtpOperation, IN_FLIGHT_OPERATION_STATUSES } from '../entities/ctp-operation.ts';
 import { CtpOutbox } from '../entities/ctp-outbox.ts';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import { lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { type OutboxRow, outboxJobRow, wakeRelay } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
 
@@ -149,7 +149,9 @@ export async function promotePendingSyncs(
   logger?: Logger,
 ): Promise<PromotionResult> {
   return em.fork().transactional(async (tx) => {
-    const records = await loadCtpRecords(tx, tenant, entityId, { lock: true });
+    const records = (await lockEntity(tx, tenant, entityId))
+      ? await readAggregate(tx, tenant, entityId)
+      : null;
     if (records === null) {
       await tx.execute(
         'delete from ctp_pending_sync where tenant = ? and entity_id = ?',
@@ -159,12 +161,7 @@ export async function promotePendingSyncs(
       logger?.info({ tenant, entityId }, 'pending syncs dropped: the entity no longer exists');
       return 'idle';
     }
-    const inFlight = await tx.count(CtpOperation, {
-      tenant,
-      entityId,
-      status: { $in: [...IN_FLIGHT_OPERATION_STATUSES] },
-    });
-    if (inFlight > 0) return 'waiting';
+    if (records.operationInFlight) return 'waiting';
     for (;;) {
       const [row] = await tx.execute<{ pkey: string; event: SyncEvent; kit_number: string }[]>(
         `delete from ctp_pending_sync where pkey = (
@@ -183,9 +180,9 @@ export async function promotePendingSyncs(
         continue;
       }
       const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
-      const operation = startOperation(tx, records, request, plan.value, requestFingerprint(request));
-      await tx.flush();
-      await wakeRelay(tx);
+      const writes = new StepWrites();
+      const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
+      await writes.run(tx);
       logger?.info(
         { tenant, entityId, operationId: operation.id, event: row.event, kitNo },
         'automatic sync started',

@@ -188,6 +188,55 @@ export async function readAggregate(
   return row === undefined ? null : aggregateOf(row);
 }
 
+/** An operation as the api answers it when it is accepted (or replayed). */
+export interface AcceptedOperation {
+  readonly id: string;
+  readonly tenant: string;
+  readonly event: CtpEvent;
+  readonly entityId: string;
+  readonly kitNumber: string | null;
+  readonly status: OperationStatus;
+  /** Hash of the client request, to tell a replay from a reuse of its `Idempotency-Key`. */
+  readonly requestHash: string | null;
+}
+
+const ACCEPTED_OPERATION_JSON = `json_build_object('id', o.id, 'tenant', o.tenant, 'event', o.event,
+  'entityId', o.entity_id, 'kitNumber', o.kit_number, 'status', o.status, 'requestHash', o.request_hash)`;
+
+/** The operation a tenant started with an `Idempotency-Key`, if any. */
+export async function findOperationByIdempotencyKey(
+  em: EntityManager,
+  tenant: string,
+  idempotencyKey: string,
+): Promise<AcceptedOperation | null> {
+  const [row] = await em.execute<{ operation: AcceptedOperation }[]>(
+    `select ${ACCEPTED_OPERATION_JSON} as operation from ctp_operation o where o.tenant = ? and o.idempotency_key = ?`,
+    [tenant, idempotencyKey],
+  );
+  return row?.operation ?? null;
+}
+
+/**
+ * For a request: the aggregate (null when the entity does not exist) and, when the client sent
+ * an `Idempotency-Key`, the operation it already started with it. One statement.
+ */
+export async function readForRequest(
+  tx: EntityManager,
+  tenant: string,
+  entityId: string,
+  idempotencyKey: string | undefined,
+): Promise<{ records: Aggregate | null; replay: AcceptedOperation | null }> {
+  const [row] = await tx.execute<(AggregateRow & { replay: AcceptedOperation | null })[]>(
+    `select ${AGGREGATE_COLUMNS}, r.replay
+       from (select 1) one
+       left join (${AGGREGATE_FROM}) on e.tenant = ? and e.entity_id = ?
+       left join lateral (select ${ACCEPTED_OPERATION_JSON} as replay from ctp_operation o
+                           where o.tenant = ? and o.idempotency_key = ?) r on true`,
+    [tenant, entityId, tenant, idempotencyKey ?? null],
+  );
+  return { records: row === undefined ? null : aggregateOf(row), replay: row?.replay ?? null };
+}
+
 /** The operation row as the hot steps read it. */
 export interface OperationRow {
   readonly id: string;

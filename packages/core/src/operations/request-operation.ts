@@ -1,12 +1,19 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
-import { CtpOperation, IN_FLIGHT_OPERATION_STATUSES } from '../entities/ctp-operation.ts';
 import { DomainError, notFound } from '../errors/domain-error.ts';
 import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
-import { applySnapshot, type CtpRecords, loadCtpRecords, snapshotOf } from './ctp-records.ts';
-import { addJobToOutbox, wakeRelay } from './outbox.ts';
+import { snapshotOf } from './ctp-records.ts';
+import {
+  type AcceptedOperation,
+  type Aggregate,
+  findOperationByIdempotencyKey,
+  lockEntity,
+  readForRequest,
+  StepWrites,
+} from './lifecycle-store.ts';
+import { outboxJobRow } from './outbox.ts';
 import { freezeSaasRequest } from './saas-request.ts';
 
 export interface OperationRequest {
@@ -20,7 +27,7 @@ export interface OperationRequest {
 }
 
 export interface RequestedOperation {
-  readonly operation: CtpOperation;
+  readonly operation: AcceptedOperation;
   /** True when this is the first answer again, for a repeated `Idempotency-Key`. */
   readonly replayed: boolean;
 }
@@ -65,10 +72,13 @@ async function findReplay(
   fingerprint: string,
 ): Promise<RequestedOperation | null> {
   if (request.idempotencyKey === undefined) return null;
-  const existing = await em.findOne(CtpOperation, {
-    tenant: request.tenant,
-    idempotencyKey: request.idempotencyKey,
-  });
+  return replayOf(
+    await findOperationByIdempotencyKey(em, request.tenant, request.idempotencyKey),
+    fingerprint,
+  );
+}
+
+function replayOf(existing: AcceptedOperation | null, fingerprint: string): RequestedOperation | null {
   if (existing === null) return null;
   if (existing.requestHash !== fingerprint) {
     throw new DomainError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for another request');
@@ -84,20 +94,15 @@ async function acceptInTransaction(
   const { tenant, event, entityId } = request;
   // The entity lock comes first: it serialises every lifecycle step of this entity, so the
   // checks below cannot be overtaken by a concurrent request.
-  const records = await loadCtpRecords(tx, tenant, entityId, { lock: true });
-  const replay = await findReplay(tx, request, fingerprint);
-  if (replay !== null) return replay;
+  await lockEntity(tx, tenant, entityId);
+  const { records, replay } = await readForRequest(tx, tenant, entityId, request.idempotencyKey);
+  const replayed = replayOf(replay, fingerprint);
+  if (replayed !== null) return replayed;
   if (records === null) throw notFound('entity');
 
   const kitNo = eventNamesKit(event) ? request.kitNo : undefined;
   if (eventNamesKit(event) && (kitNo === undefined || !records.kits.has(kitNo))) throw notFound('kit');
-
-  const inFlight = await tx.count(CtpOperation, {
-    tenant,
-    entityId,
-    status: { $in: [...IN_FLIGHT_OPERATION_STATUSES] },
-  });
-  if (inFlight > 0)
+  if (records.operationInFlight)
     throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
 
   const snapshot = snapshotOf(records);
@@ -110,49 +115,56 @@ async function acceptInTransaction(
       ...(kitNo === undefined ? {} : { ctpKitStatus: snapshot.kits[kitNo] ?? 'UNREGISTERED' }),
     });
   }
-  const operation = startOperation(tx, records, { ...request, kitNo }, plan.value, fingerprint);
-  await tx.flush();
-  await wakeRelay(tx);
+  const writes = new StepWrites();
+  const operation = startOperation(writes, records, { ...request, kitNo }, plan.value, fingerprint);
+  await writes.run(tx);
   return { operation, replayed: false };
 }
 
 /**
  * The writes that start an operation once the lifecycle allowed it: the touched records to
- * their pending statuses, the operation row (with the plan a failure restores), and the outbox
- * row of its submit job. In the caller's transaction, under the entity lock.
+ * their pending statuses, the operation row (with the plan a failure restores and the SaaS
+ * request frozen now), and the outbox row of its submit job. In the caller's transaction, under
+ * the entity lock.
  */
 export function startOperation(
-  tx: EntityManager,
-  records: CtpRecords,
+  writes: StepWrites,
+  records: Aggregate,
   request: Omit<OperationRequest, 'kitNo'> & { readonly kitNo?: string | undefined },
   plan: RequestPlan,
   fingerprint: string,
-): CtpOperation {
+): AcceptedOperation {
   const id = randomUUID();
-  applySnapshot(tx, records, plan.pending, { cause: `${request.event} requested`, operationId: id });
-  const operation = tx.create(CtpOperation, {
+  const kitNumber = request.kitNo ?? null;
+  const reason = request.reason ?? null;
+  writes.applySnapshot(records, plan.pending, { cause: `${request.event} requested`, operationId: id });
+  writes.insertOperation({
     id,
     tenant: request.tenant,
     event: request.event,
     entityId: request.entityId,
-    kitNumber: request.kitNo ?? null,
-    status: 'QUEUED',
+    kitNumber,
     idempotencyKey: request.idempotencyKey ?? null,
     requestHash: fingerprint,
     statusBefore: plan,
-    reason: request.reason ?? null,
-    errorCode: null,
-    errorMessage: null,
-    errorDetails: null,
-    requestTraceId: null,
-    completedAt: null,
+    requestBody: freezeSaasRequest({ event: request.event, kitNumber, reason }, records),
+    reason,
   });
-  operation.requestBody = freezeSaasRequest(operation, records);
-  addJobToOutbox(tx, 'submit', {
+  writes.outbox(
+    outboxJobRow('submit', {
+      tenant: request.tenant,
+      key: id,
+      operationId: id,
+      data: { operationId: id, tenant: request.tenant },
+    }),
+  );
+  return {
+    id,
     tenant: request.tenant,
-    key: id,
-    operationId: id,
-    data: { operationId: id, tenant: request.tenant },
-  });
-  return operation;
+    event: request.event,
+    entityId: request.entityId,
+    kitNumber,
+    status: 'QUEUED',
+    requestHash: fingerprint,
+  };
 }
