@@ -1,7 +1,7 @@
 import type { Config } from '@ctp/core/config';
-import type { Kit } from '@ctp/core/entities';
 import type { Logger } from '@ctp/core/logging';
 import {
+  type EncryptedPan,
   findStalePendingSyncs,
   findStaleQueuedOperations,
   findUnprocessedWebhooks,
@@ -23,7 +23,7 @@ export interface ProcessorDependencies {
   readonly saas: SaasClient;
   readonly queues: Readonly<Record<QueueName, Queue>>;
   readonly limiter: RateLimiterRedis;
-  readonly decryptPan: (kit: Kit) => string;
+  readonly decryptPan: (kit: EncryptedPan) => string;
   readonly logger: Logger;
 }
 

@@ -4,6 +4,9 @@ import { consumerBody, type InstrumentSource, paymentInstrumentBody } from '../s
 import type { SaasRequest } from '../saas/client.ts';
 import type { RecordsView } from './ctp-records.ts';
 
+/** What decrypting a kit's PAN needs (the key id, and the tenant and kit number it is bound to). */
+export type EncryptedPan = Pick<Kit, 'tenant' | 'kitNo' | 'panCiphertext' | 'panKeyId'>;
+
 /** Why a request could not be built from our records; the operation fails permanently. */
 export class UnbuildableRequest extends Error {
   override readonly name = 'UnbuildableRequest';
@@ -112,19 +115,14 @@ export function freezeSaasRequest(
   }
 }
 
-/** Whether a frozen request carries a card (so the kit must be read for its PAN). */
-export function frozenRequestSendsCard(frozen: FrozenSaasRequest): boolean {
-  return frozen.body.paymentInstrument !== undefined;
-}
-
 /**
  * The frozen request with the card's PAN put back, decrypted just before the call. The body is
  * validated against the contract by the client before it is sent.
  */
 export function thawSaasRequest(
   frozen: FrozenSaasRequest,
-  kit: Kit | null,
-  decryptPan: (kit: Kit) => string,
+  kit: EncryptedPan | null,
+  decryptPan: (kit: EncryptedPan) => string,
 ): SaasRequest {
   const body: Record<string, unknown> = structuredClone(frozen.body);
   const instrument = body.paymentInstrument;

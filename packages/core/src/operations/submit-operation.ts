@@ -1,23 +1,17 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
-import { CtpOperation } from '../entities/ctp-operation.ts';
-import { Kit } from '../entities/kit.ts';
+import type { CtpOperation, FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { SaasClient } from '../saas/client.ts';
 import { SaasError } from '../saas/errors.ts';
 import { loadCtpRecords } from './ctp-records.ts';
 import { failQueuedOperation } from './fail-operation.ts';
 import { recordAccepted } from './record-accepted.ts';
-import {
-  buildSaasRequest,
-  frozenRequestSendsCard,
-  thawSaasRequest,
-  UnbuildableRequest,
-} from './saas-request.ts';
+import { buildSaasRequest, type EncryptedPan, thawSaasRequest, UnbuildableRequest } from './saas-request.ts';
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
   readonly saas: SaasClient;
   /** Decrypts a kit's PAN; called only for events that send a card. */
-  readonly decryptPan: (kit: Kit) => string;
+  readonly decryptPan: (kit: EncryptedPan) => string;
   readonly firstPollAfterMs: number;
 }
 
@@ -42,11 +36,12 @@ export class IdempotencyConflict extends Error {
  */
 export async function submitOperation(deps: SubmitDependencies, operationId: string): Promise<SubmitResult> {
   const em = deps.em.fork();
-  const operation = await em.findOne(CtpOperation, { id: operationId });
-  if (operation === null || operation.status !== 'QUEUED') return 'not-queued';
+  const found = await readForSubmit(em, operationId);
+  if (found === null || found.operation.status !== 'QUEUED') return 'not-queued';
+  const { operation } = found;
   let accepted: Awaited<ReturnType<SaasClient['submitRequest']>>;
   try {
-    const request = await requestOf(em, operation, deps.decryptPan);
+    const request = await requestOf(em, found, deps.decryptPan);
     accepted = await deps.saas.submitRequest(operation.tenant, request, { idempotencyKey: operation.id });
   } catch (error) {
     if (error instanceof UnbuildableRequest) {
@@ -81,22 +76,76 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
   return 'submitted';
 }
 
+interface OperationToSubmit {
+  readonly operation: Pick<CtpOperation, 'id' | 'tenant' | 'event' | 'entityId' | 'kitNumber' | 'reason'> & {
+    readonly status: CtpOperation['status'];
+    readonly requestBody: FrozenSaasRequest | null;
+  };
+  /** The card a frozen request sends, read with the operation (its PAN still encrypted). */
+  readonly kit: EncryptedPan | null;
+}
+
+/** The operation and, if its frozen request sends a card, the card: one statement. */
+async function readForSubmit(em: EntityManager, operationId: string): Promise<OperationToSubmit | null> {
+  const [row] = await em.execute<
+    {
+      id: string;
+      tenant: string;
+      event: CtpOperation['event'];
+      entity_id: string;
+      kit_number: string | null;
+      reason: string | null;
+      status: CtpOperation['status'];
+      request_body: FrozenSaasRequest | null;
+      kit_no: string | null;
+      pan_ciphertext: string | null;
+      pan_key_id: string | null;
+    }[]
+  >(
+    `select o.id, o.tenant, o.event, o.entity_id, o.kit_number, o.reason, o.status, o.request_body,
+            k.kit_no, k.pan_ciphertext, k.pan_key_id
+       from ctp_operation o
+       left join kit k on k.tenant = o.tenant and k.kit_no = o.kit_number
+                      and o.request_body -> 'body' -> 'paymentInstrument' is not null
+      where o.id = ?::uuid`,
+    [operationId],
+  );
+  if (row === undefined) return null;
+  return {
+    operation: {
+      id: row.id,
+      tenant: row.tenant,
+      event: row.event,
+      entityId: row.entity_id,
+      kitNumber: row.kit_number,
+      reason: row.reason,
+      status: row.status,
+      requestBody: row.request_body,
+    },
+    kit:
+      row.kit_no === null || row.pan_ciphertext === null || row.pan_key_id === null
+        ? null
+        : {
+            tenant: row.tenant,
+            kitNo: row.kit_no,
+            panCiphertext: row.pan_ciphertext,
+            panKeyId: row.pan_key_id,
+          },
+  };
+}
+
 /**
  * The request frozen when the operation started (every attempt sends the same body), with the
- * card's PAN read and decrypted now; only the kit is read, and only if the request sends a card.
- * An operation without a frozen request (none could be built when it started) is built from the
- * records now, which fails it with the reason.
+ * card's PAN decrypted now. An operation without a frozen request (none could be built when it
+ * started) is built from the records now, which fails it with the reason.
  */
-async function requestOf(em: EntityManager, operation: CtpOperation, decryptPan: (kit: Kit) => string) {
+async function requestOf(
+  em: EntityManager,
+  { operation, kit }: OperationToSubmit,
+  decryptPan: (kit: EncryptedPan) => string,
+) {
   const frozen = operation.requestBody;
-  if (frozen != null) {
-    const kitNo = operation.kitNumber;
-    const kit =
-      frozenRequestSendsCard(frozen) && kitNo != null
-        ? await em.findOne(Kit, { tenant: operation.tenant, kitNo })
-        : null;
-    return thawSaasRequest(frozen, kit, decryptPan);
-  }
+  if (frozen != null) return thawSaasRequest(frozen, kit, decryptPan);
   const records = await loadCtpRecords(em, operation.tenant, operation.entityId, { lock: false });
   if (records === null) throw new UnbuildableRequest('the entity no longer exists');
   return buildSaasRequest(operation, records, decryptPan);
