@@ -263,27 +263,33 @@ export interface TraceForResolve {
 }
 
 /**
- * Locks the entity of a trace (see `lockEntity`); false if the trace is unknown or its entity
- * no longer exists (then the step's conditional writes are its only guard).
+ * Locks the entity of a trace (see `lockEntity`) and names it; null if the trace is unknown or
+ * its entity no longer exists (then the step's conditional writes are its only guard).
  */
 export async function lockEntityOfTrace(
   tx: EntityManager,
   tenant: string,
   requestTraceId: string,
-): Promise<boolean> {
-  const rows = await tx.execute<{ one: number }[]>(
-    `select 1 as one from "ctp_requestIdTracking" t
+): Promise<string | null> {
+  const [row] = await tx.execute<{ entity_id: string }[]>(
+    `select e.entity_id from "ctp_requestIdTracking" t
        join business_entity e on e.tenant = t.tenant and e.entity_id = t.entity_id
       where t.tenant = ? and t."request_trace_ID" = ? for update of e`,
     [tenant, requestTraceId],
   );
-  return rows.length > 0;
+  return row?.entity_id ?? null;
 }
 
+/**
+ * The trace, its operation and (when `entityId`, from `lockEntityOfTrace`, is known) the
+ * aggregate of its entity. The entity is named by value rather than joined on the trace's
+ * columns, so the planner looks it up by its unique index instead of walking the tenant.
+ */
 export async function readTraceForResolve(
   tx: EntityManager,
   tenant: string,
   requestTraceId: string,
+  entityId: string | null,
 ): Promise<TraceForResolve | null> {
   const [row] = await tx.execute<
     (AggregateRow & {
@@ -303,10 +309,10 @@ export async function readTraceForResolve(
             o.status as o_status, o.status_before as o_status_before, a.*
        from "ctp_requestIdTracking" t
        join ctp_operation o on o.id = t.operation_id
-       left join lateral (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
-                           where e.tenant = t.tenant and e.entity_id = t.entity_id) a on true
+       left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
+                   where e.tenant = ? and e.entity_id = ?) a on true
       where t.tenant = ? and t."request_trace_ID" = ?`,
-    [tenant, requestTraceId],
+    [tenant, entityId, tenant, requestTraceId],
   );
   if (row === undefined) return null;
   return {

@@ -60,8 +60,8 @@ export async function resolveTraceOutcome(
   webhookId?: string,
 ): Promise<ResolveResult> {
   return em.fork().transactional(async (tx) => {
-    await lockEntityOfTrace(tx, tenant, outcome.requestTraceId);
-    const found = await readTraceForResolve(tx, tenant, outcome.requestTraceId);
+    const entityId = await lockEntityOfTrace(tx, tenant, outcome.requestTraceId);
+    const found = await readTraceForResolve(tx, tenant, outcome.requestTraceId, entityId);
     if (found === null) return 'trace-not-found';
     const { trace, operation, records } = found;
     const writes = new StepWrites();
