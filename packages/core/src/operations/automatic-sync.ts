@@ -6,9 +6,10 @@ import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
-import { lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
+import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { type OutboxRow, outboxJobRow, wakeRelay } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
+import { SqlSession, sql } from './sql-session.ts';
 
 /**
  * Automatic CTP updates (seed, "Automatic CTP Updates"): a committed profile or card change
@@ -148,27 +149,27 @@ export async function promotePendingSyncs(
   entityId: string,
   logger?: Logger,
 ): Promise<PromotionResult> {
-  return em.fork().transactional(async (tx) => {
-    const records = (await lockEntity(tx, tenant, entityId))
-      ? await readAggregate(tx, tenant, entityId)
-      : null;
+  return SqlSession.transaction(em, async (session) => {
+    const [, read] = await session.run([lockEntity(tenant, entityId), readAggregate(tenant, entityId)]);
+    const records = aggregateFrom(read);
     if (records === null) {
-      await tx.execute(
-        'delete from ctp_pending_sync where tenant = ? and entity_id = ?',
-        [tenant, entityId],
-        'run',
-      );
+      await session.run([
+        sql('delete from ctp_pending_sync where tenant = ? and entity_id = ?', [tenant, entityId]),
+      ]);
       logger?.info({ tenant, entityId }, 'pending syncs dropped: the entity no longer exists');
       return 'idle';
     }
     if (records.operationInFlight) return 'waiting';
     for (;;) {
-      const [row] = await tx.execute<{ pkey: string; event: SyncEvent; kit_number: string }[]>(
-        `delete from ctp_pending_sync where pkey = (
-           select pkey from ctp_pending_sync where tenant = ? and entity_id = ? order by pkey limit 1 for update skip locked)
-         returning pkey, event, kit_number`,
-        [tenant, entityId],
-      );
+      const [deleted] = await session.run([
+        sql(
+          `delete from ctp_pending_sync where pkey = (
+             select pkey from ctp_pending_sync where tenant = ? and entity_id = ? order by pkey limit 1 for update skip locked)
+           returning pkey, event, kit_number`,
+          [tenant, entityId],
+        ),
+      ]);
+      const row = deleted?.[0] as { pkey: string; event: SyncEvent; kit_number: string } | undefined;
       if (row === undefined) return 'idle';
       const kitNo = row.kit_number === '' ? undefined : row.kit_number;
       const plan = planRequest(row.event, snapshotOf(records), kitNo);
@@ -182,7 +183,7 @@ export async function promotePendingSyncs(
       const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
       const writes = new StepWrites();
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
-      await writes.run(tx);
+      await session.run(writes.statements(), { commit: true });
       logger?.info(
         { tenant, entityId, operationId: operation.id, event: row.event, kitNo },
         'automatic sync started',

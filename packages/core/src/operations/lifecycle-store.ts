@@ -6,6 +6,7 @@ import type { CtpStatus, OperationStatus, TerminalTraceStatus } from '../lifecyc
 import { type CtpSnapshot, canMoveOperation, type RequestPlan } from '../lifecycle/transitions.ts';
 import { historyRow, type RecordsView, type StatusCause, snapshotOf } from './ctp-records.ts';
 import { OUTBOX_CHANNEL, type OutboxRow } from './outbox.ts';
+import { type Statement, sql } from './sql-session.ts';
 
 /**
  * The hot lifecycle steps (accepting an operation, resolving its trace, failing it) in as few
@@ -164,27 +165,28 @@ function aggregateOf(row: AggregateRow): Aggregate | null {
 /**
  * Locks the entity (`FOR UPDATE`) for the rest of the transaction: every lifecycle step of one
  * entity takes this lock first, so two steps on it run one after the other. Read the aggregate
- * with a later statement: under READ COMMITTED each statement sees what was committed before it
- * started, so a read in the locking statement could miss what the previous holder wrote.
+ * with a later statement (the same round trip is fine): under READ COMMITTED each statement sees
+ * what was committed before it started, so a read in the locking statement itself could miss
+ * what the previous holder of the lock wrote.
  */
-export async function lockEntity(tx: EntityManager, tenant: string, entityId: string): Promise<boolean> {
-  const rows = await tx.execute<{ one: number }[]>(
-    'select 1 as one from business_entity where tenant = ? and entity_id = ? for update',
-    [tenant, entityId],
-  );
-  return rows.length > 0;
+export function lockEntity(tenant: string, entityId: string): Statement {
+  return sql('select 1 as one from business_entity where tenant = ? and entity_id = ? for update', [
+    tenant,
+    entityId,
+  ]);
 }
 
-/** The aggregate of an entity (take `lockEntity` first when the step writes). */
-export async function readAggregate(
-  tx: EntityManager,
-  tenant: string,
-  entityId: string,
-): Promise<Aggregate | null> {
-  const [row] = await tx.execute<AggregateRow[]>(
-    `select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM} where e.tenant = ? and e.entity_id = ?`,
-    [tenant, entityId],
-  );
+/** The aggregate of an entity (after `lockEntity` when the step writes); see `aggregateFrom`. */
+export function readAggregate(tenant: string, entityId: string): Statement {
+  return sql(`select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM} where e.tenant = ? and e.entity_id = ?`, [
+    tenant,
+    entityId,
+  ]);
+}
+
+/** The aggregate in the rows of `readAggregate` (null: the entity does not exist). */
+export function aggregateFrom(rows: unknown[] | undefined): Aggregate | null {
+  const row = rows?.[0] as AggregateRow | undefined;
   return row === undefined ? null : aggregateOf(row);
 }
 
@@ -217,16 +219,15 @@ export async function findOperationByIdempotencyKey(
 }
 
 /**
- * For a request: the aggregate (null when the entity does not exist) and, when the client sent
- * an `Idempotency-Key`, the operation it already started with it. One statement.
+ * For a request: the aggregate (no row's columns when the entity does not exist) and, when the
+ * client sent an `Idempotency-Key`, the operation it already started with it.
  */
-export async function readForRequest(
-  tx: EntityManager,
+export function readForRequest(
   tenant: string,
   entityId: string,
   idempotencyKey: string | undefined,
-): Promise<{ records: Aggregate | null; replay: AcceptedOperation | null }> {
-  const [row] = await tx.execute<(AggregateRow & { replay: AcceptedOperation | null })[]>(
+): Statement {
+  return sql(
     `select ${AGGREGATE_COLUMNS}, r.replay
        from (select 1) one
        left join (${AGGREGATE_FROM}) on e.tenant = ? and e.entity_id = ?
@@ -234,6 +235,13 @@ export async function readForRequest(
                            where o.tenant = ? and o.idempotency_key = ?) r on true`,
     [tenant, entityId, tenant, idempotencyKey ?? null],
   );
+}
+
+export function requestReadFrom(rows: unknown[] | undefined): {
+  records: Aggregate | null;
+  replay: AcceptedOperation | null;
+} {
+  const row = rows?.[0] as (AggregateRow & { replay: AcceptedOperation | null }) | undefined;
   return { records: row === undefined ? null : aggregateOf(row), replay: row?.replay ?? null };
 }
 
@@ -262,58 +270,54 @@ export interface TraceForResolve {
   readonly records: Aggregate | null;
 }
 
-/**
- * Locks the entity of a trace (see `lockEntity`) and names it; null if the trace is unknown or
- * its entity no longer exists (then the step's conditional writes are its only guard).
- */
-export async function lockEntityOfTrace(
-  tx: EntityManager,
-  tenant: string,
-  requestTraceId: string,
-): Promise<string | null> {
-  const [row] = await tx.execute<{ entity_id: string }[]>(
-    `select e.entity_id from "ctp_requestIdTracking" t
+/** The entity of a trace (see `lockEntity`); no row if the trace or its entity is unknown. */
+export function lockEntityOfTrace(tenant: string, requestTraceId: string): Statement {
+  return sql(
+    `select 1 as one from "ctp_requestIdTracking" t
        join business_entity e on e.tenant = t.tenant and e.entity_id = t.entity_id
       where t.tenant = ? and t."request_trace_ID" = ? for update of e`,
     [tenant, requestTraceId],
   );
-  return row?.entity_id ?? null;
 }
 
+type TraceRow = AggregateRow & {
+  t_pkey: string;
+  t_status: TraceForResolve['trace']['statusCtp'];
+  t_kit_number: string | null;
+  t_entity_id: string;
+  o_id: string;
+  o_event: CtpEvent;
+  o_kit_number: string | null;
+  o_status: OperationStatus;
+  o_status_before: RequestPlan | null;
+};
+
 /**
- * The trace, its operation and (when `entityId`, from `lockEntityOfTrace`, is known) the
- * aggregate of its entity. The entity is named by value rather than joined on the trace's
- * columns, so the planner looks it up by its unique index instead of walking the tenant.
+ * The trace, its operation and the aggregate of its entity. The entity is found through a
+ * scalar subquery rather than joined on the trace's columns, so the planner looks it up by its
+ * unique index instead of walking every entity of the tenant.
  */
-export async function readTraceForResolve(
-  tx: EntityManager,
-  tenant: string,
-  requestTraceId: string,
-  entityId: string | null,
-): Promise<TraceForResolve | null> {
-  const [row] = await tx.execute<
-    (AggregateRow & {
-      t_pkey: string;
-      t_status: TraceForResolve['trace']['statusCtp'];
-      t_kit_number: string | null;
-      t_entity_id: string;
-      o_id: string;
-      o_event: CtpEvent;
-      o_kit_number: string | null;
-      o_status: OperationStatus;
-      o_status_before: RequestPlan | null;
-    })[]
-  >(
+export function readTraceForResolve(tenant: string, requestTraceId: string): Statement {
+  return sql(
     `select t.pkey::text as t_pkey, t.status_ctp as t_status, t.kit_number as t_kit_number,
             t.entity_id as t_entity_id, o.id as o_id, o.event as o_event, o.kit_number as o_kit_number,
             o.status as o_status, o.status_before as o_status_before, a.*
        from "ctp_requestIdTracking" t
        join ctp_operation o on o.id = t.operation_id
        left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
-                   where e.tenant = ? and e.entity_id = ?) a on true
+                   where e.tenant = ? and e.entity_id = (select entity_id from "ctp_requestIdTracking"
+                                                          where tenant = ? and "request_trace_ID" = ?)) a on true
       where t.tenant = ? and t."request_trace_ID" = ?`,
-    [tenant, entityId, tenant, requestTraceId],
+    [tenant, tenant, requestTraceId, tenant, requestTraceId],
   );
+}
+
+export function traceForResolveFrom(
+  rows: unknown[] | undefined,
+  tenant: string,
+  requestTraceId: string,
+): TraceForResolve | null {
+  const row = rows?.[0] as TraceRow | undefined;
   if (row === undefined) return null;
   return {
     trace: {
@@ -370,6 +374,7 @@ export class StepWrites {
   readonly #params: unknown[] = [];
   readonly #history: unknown[][] = [];
   readonly #outbox: OutboxRow[] = [];
+  #wake = false;
 
   #add(sql: string, params: readonly unknown[]): string {
     const name = `w${this.#ctes.length}`;
@@ -537,8 +542,8 @@ export class StepWrites {
     ]);
   }
 
-  /** Sends every write as one statement; wakes the relay at commit if an outbox row was written. */
-  async run(tx: EntityManager): Promise<void> {
+  /** Every write as one statement (null: nothing to write); wakes the relay at commit if it wrote an outbox row. */
+  statement(): Statement | null {
     if (this.#history.length > 0) {
       this.#add(
         `insert into ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause,
@@ -546,6 +551,7 @@ export class StepWrites {
          values ${this.#history.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::uuid, ?, now())').join(', ')}`,
         this.#history.flat(),
       );
+      this.#history.length = 0;
     }
     if (this.#outbox.length > 0) {
       this.#add(
@@ -561,9 +567,17 @@ export class StepWrites {
           json(row.payload),
         ]),
       );
+      this.#wake = true;
+      this.#outbox.length = 0;
     }
-    if (this.#ctes.length === 0) return;
-    const wake = this.#outbox.length > 0 ? `pg_notify('${OUTBOX_CHANNEL}', '')` : '1';
-    await tx.execute(`with ${this.#ctes.join(',\n')} select ${wake}`, this.#params, 'run');
+    if (this.#ctes.length === 0) return null;
+    const wake = this.#wake ? `pg_notify('${OUTBOX_CHANNEL}', '')` : '1';
+    return sql(`with ${this.#ctes.join(',\n')} select ${wake}`, this.#params);
+  }
+
+  /** The statements to send with the commit. */
+  statements(): Statement[] {
+    const statement = this.statement();
+    return statement === null ? [] : [statement];
   }
 }

@@ -11,10 +11,12 @@ import {
   findOperationByIdempotencyKey,
   lockEntity,
   readForRequest,
+  requestReadFrom,
   StepWrites,
 } from './lifecycle-store.ts';
 import { outboxJobRow } from './outbox.ts';
 import { freezeSaasRequest } from './saas-request.ts';
+import { SqlSession } from './sql-session.ts';
 
 export interface OperationRequest {
   readonly tenant: string;
@@ -52,7 +54,7 @@ export async function requestOperation(
 ): Promise<RequestedOperation> {
   const fingerprint = requestFingerprint(request);
   try {
-    return await em.fork().transactional((tx) => acceptInTransaction(tx, request, fingerprint));
+    return await SqlSession.transaction(em, (session) => acceptInTransaction(session, request, fingerprint));
   } catch (error) {
     // Two requests raced: the database's unique indexes decided. Answer as if they had queued.
     if (error instanceof UniqueConstraintViolationException) {
@@ -87,15 +89,18 @@ function replayOf(existing: AcceptedOperation | null, fingerprint: string): Requ
 }
 
 async function acceptInTransaction(
-  tx: EntityManager,
+  session: SqlSession,
   request: OperationRequest,
   fingerprint: string,
 ): Promise<RequestedOperation> {
   const { tenant, event, entityId } = request;
   // The entity lock comes first: it serialises every lifecycle step of this entity, so the
-  // checks below cannot be overtaken by a concurrent request.
-  await lockEntity(tx, tenant, entityId);
-  const { records, replay } = await readForRequest(tx, tenant, entityId, request.idempotencyKey);
+  // checks below cannot be overtaken by a concurrent request. Lock and read: one round trip.
+  const [, read] = await session.run([
+    lockEntity(tenant, entityId),
+    readForRequest(tenant, entityId, request.idempotencyKey),
+  ]);
+  const { records, replay } = requestReadFrom(read);
   const replayed = replayOf(replay, fingerprint);
   if (replayed !== null) return replayed;
   if (records === null) throw notFound('entity');
@@ -117,7 +122,7 @@ async function acceptInTransaction(
   }
   const writes = new StepWrites();
   const operation = startOperation(writes, records, { ...request, kitNo }, plan.value, fingerprint);
-  await writes.run(tx);
+  await session.run(writes.statements(), { commit: true });
   return { operation, replayed: false };
 }
 

@@ -18,8 +18,10 @@ import {
   type OperationRow,
   readTraceForResolve,
   StepWrites,
+  traceForResolveFrom,
 } from './lifecycle-store.ts';
 import { outboxNotificationRow } from './outbox.ts';
+import { SqlSession } from './sql-session.ts';
 
 /** A terminal result for a trace, from the webhook, the poller, or the poller's deadline. */
 export interface TraceOutcome {
@@ -59,16 +61,19 @@ export async function resolveTraceOutcome(
   outcome: TraceOutcome,
   webhookId?: string,
 ): Promise<ResolveResult> {
-  return em.fork().transactional(async (tx) => {
-    const entityId = await lockEntityOfTrace(tx, tenant, outcome.requestTraceId);
-    const found = await readTraceForResolve(tx, tenant, outcome.requestTraceId, entityId);
+  return SqlSession.transaction(em, async (session) => {
+    const [, read] = await session.run([
+      lockEntityOfTrace(tenant, outcome.requestTraceId),
+      readTraceForResolve(tenant, outcome.requestTraceId),
+    ]);
+    const found = traceForResolveFrom(read, tenant, outcome.requestTraceId);
     if (found === null) return 'trace-not-found';
     const { trace, operation, records } = found;
     const writes = new StepWrites();
     if (webhookId !== undefined) writes.markWebhookProcessed(webhookId);
     const moved = resolveTraceStatus(trace.statusCtp, outcome.status);
     if (!moved.ok) {
-      await writes.run(tx);
+      await session.run(writes.statements(), { commit: true });
       return 'already-terminal';
     }
 
@@ -116,7 +121,7 @@ export async function resolveTraceOutcome(
         payload: notificationFor(operation, trace.requestTraceId, failure, after, records, ids),
       }),
     );
-    await writes.run(tx);
+    await session.run(writes.statements(), { commit: true });
     return 'resolved';
   });
 }

@@ -1,0 +1,104 @@
+import {
+  aggregateFrom,
+  lockEntity,
+  readAggregate,
+  recordAccepted,
+  requestOperation,
+  resolveTraceOutcome,
+  SqlSession,
+  sql,
+} from '@ctp/core/operations';
+import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
+import type { Pool } from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedEntity } from './fixtures.ts';
+
+let db: TestDatabase;
+let pool: Pool;
+const T = 'ENBDTABBY';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  pool = await (
+    db.orm.em.getConnection() as unknown as { getNativeClient(): Promise<Pool> }
+  ).getNativeClient();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe('SqlSession (the hot steps: lock and read in one round trip, write and commit in the next)', () => {
+  it('a step that waited for the entity lock reads what the previous holder committed', async () => {
+    await seedEntity(db.orm, T, 'ss-lock', ['ss-lock-k']);
+    const { operation } = await requestOperation(db.orm.em, {
+      tenant: T,
+      event: 'CTP_REGISTER_ENTITY_AND_KIT',
+      entityId: 'ss-lock',
+      kitNo: 'ss-lock-k',
+    });
+    await recordAccepted(db.orm.em, {
+      operationId: operation.id,
+      requestTraceId: 't-ss-lock',
+      firstPollAfterMs: 0,
+    });
+
+    // Another transaction holds the entity lock and changes the statuses, then commits late.
+    const holder = await pool.connect();
+    await holder.query('begin');
+    await holder.query(`select 1 from business_entity where tenant = $1 and entity_id = $2 for update`, [
+      T,
+      'ss-lock',
+    ]);
+    await holder.query(
+      `update ctp_customer set ctp_entity_status = 'ACTIVE' where tenant = $1 and entity_id = $2`,
+      [T, 'ss-lock'],
+    );
+    let read = false;
+    const waiting = SqlSession.transaction(db.orm.em, async (session) => {
+      const [, rows] = await session.run([lockEntity(T, 'ss-lock'), readAggregate(T, 'ss-lock')]);
+      read = true;
+      return aggregateFrom(rows);
+    });
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(read).toBe(false);
+    await holder.query('commit');
+    holder.release();
+    const records = await waiting;
+    // Read by the statement after the lock: the holder's committed status, not the one before.
+    expect(records?.customer?.ctpEntityStatus).toBe('ACTIVE');
+  });
+
+  it('converts database errors like the ORM, rolls back and gives the connection back', async () => {
+    await seedEntity(db.orm, T, 'ss-err', ['ss-err-k']);
+    const idle = pool.idleCount + pool.totalCount;
+    const failing = SqlSession.transaction(db.orm.em, async (session) => {
+      await session.run([
+        sql(`update ctp_outbox set attempts = attempts where false`),
+        sql(
+          `insert into ctp_pending_sync (tenant, entity_id, event, kit_number) values (?, ?, 'CTP_UPDATE_ENTITY', '')`,
+          [T, 'ss-err'],
+        ),
+      ]);
+      await session.run(
+        [
+          sql(
+            `insert into ctp_pending_sync (tenant, entity_id, event, kit_number) values (?, ?, 'CTP_UPDATE_ENTITY', '')`,
+            [T, 'ss-err'],
+          ),
+        ],
+        { commit: true },
+      );
+    });
+    await expect(failing).rejects.toMatchObject({ name: 'UniqueConstraintViolationException' });
+    // Nothing of the failed transaction stayed.
+    const rows = await db.orm.em.execute(`select 1 from ctp_pending_sync where entity_id = 'ss-err'`);
+    expect(rows).toHaveLength(0);
+    expect(pool.idleCount + pool.totalCount).toBeLessThanOrEqual(idle + 2);
+    // The connection it used works (it was rolled back, not left in a failed transaction).
+    for (let i = 0; i < pool.totalCount + 1; i++) {
+      expect(await resolveTraceOutcome(db.orm.em, T, { requestTraceId: 'none', status: 'SUCCESS' })).toBe(
+        'trace-not-found',
+      );
+    }
+  });
+});
