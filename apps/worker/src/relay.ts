@@ -1,7 +1,7 @@
 import type { Logger } from '@ctp/core/logging';
 import type { ResolvedTrace } from '@ctp/core/metrics';
 import type { NotificationPublisher } from '@ctp/core/notifications';
-import { OUTBOX_CHANNEL } from '@ctp/core/operations';
+import { OUTBOX_CHANNEL, SqlSession, sql } from '@ctp/core/operations';
 import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '@ctp/core/queues';
 import type { Orm } from '@ctp/db';
 import type { Queue } from 'bullmq';
@@ -76,33 +76,45 @@ export class OutboxRelay {
     await this.#listener?.end().catch(() => undefined);
   }
 
-  /** Publishes one batch; returns how many rows it moved. */
+  /**
+   * Publishes one batch; returns how many rows it moved. Two round trips: claim and mark the rows
+   * (begin, then one statement), publish them, commit. A failed publish rolls the marks back.
+   * The commit is asynchronous (`synchronous_commit = off`): if PostgreSQL itself crashes in the
+   * next fraction of a second the marks may be lost, and the rows are published again — which
+   * the job ids and the notification ids make harmless, as for any re-relay.
+   */
   async relayOnce(): Promise<number> {
-    const published = await this.#deps.orm.em.fork().transactional(async (tx) => {
-      const rows = await tx.execute<OutboxRow[]>(
-        `select o.id, o.kind, o.topic, o.payload, t.event as trace_event, t.status_ctp as trace_status,
-                t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
-           from ctp_outbox o
-           left join "ctp_requestIdTracking" t on o.kind = 'notification' and t.operation_id = o.operation_id
-          where o.published_at is null and o.available_at <= now()
-          order by o.id limit ? for update of o skip locked`,
-        [this.#batchSize],
-      );
-      if (rows.length === 0) return rows;
-      await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
-      await this.#deps.publisher.publish(
-        rows
-          .filter((row) => row.kind === 'notification')
-          .map((row) => ({
-            notificationId: String(row.payload.notificationId),
-            payload: String(row.payload.payload),
-          })),
-      );
-      await tx.execute(
-        `update ctp_outbox set published_at = now() where id in (${rows.map(() => '?').join(',')})`,
-        rows.map((row) => row.id),
-        'run',
-      );
+    const published = await SqlSession.transaction(this.#deps.orm.em, async (session) => {
+      const [, claimed] = await session.run([
+        sql('set local synchronous_commit = off'),
+        sql(
+          `with claimed as (
+             select id from ctp_outbox where published_at is null and available_at <= now()
+              order by id limit ? for update skip locked),
+           marked as (
+             update ctp_outbox o set published_at = now() from claimed where o.id = claimed.id
+             returning o.id, o.kind, o.topic, o.payload, o.operation_id)
+           select m.id, m.kind, m.topic, m.payload, t.event as trace_event, t.status_ctp as trace_status,
+                  t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
+             from marked m
+             left join "ctp_requestIdTracking" t on m.kind = 'notification' and t.operation_id = m.operation_id
+            order by m.id`,
+          [this.#batchSize],
+        ),
+      ]);
+      const rows = (claimed ?? []) as OutboxRow[];
+      if (rows.length > 0) {
+        await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
+        await this.#deps.publisher.publish(
+          rows
+            .filter((row) => row.kind === 'notification')
+            .map((row) => ({
+              notificationId: String(row.payload.notificationId),
+              payload: String(row.payload.payload),
+            })),
+        );
+      }
+      await session.run([], { commit: true });
       return rows;
     });
     this.#observeResolutions(published);

@@ -17,9 +17,12 @@ export type WebhookProcessingResult = 'processed' | 'already-processed' | 'ignor
  * poller resolves the trace anyway once it is stored, whichever comes first.
  */
 export async function processWebhook(em: EntityManager, webhookId: string): Promise<WebhookProcessingResult> {
-  const row = await em.fork().findOne(CtpWebhookInbox, { webhookId });
-  if (row === null) return 'ignored';
-  if (row.processedAt != null) return 'already-processed';
+  const [row] = await em.execute<{ payload: unknown; processed_at: Date | null }[]>(
+    'select payload, processed_at from ctp_webhook_inbox where webhook_id = ?',
+    [webhookId],
+  );
+  if (row === undefined) return 'ignored';
+  if (row.processed_at !== null) return 'already-processed';
   const parsed = webhookBodySchema.safeParse(row.payload);
   if (!parsed.success) {
     // The api validated it before recording; a row that no longer parses is kept for a human.
