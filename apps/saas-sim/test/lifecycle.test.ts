@@ -17,7 +17,8 @@ import {
 let sim: RunningSimulator;
 let client: SaasClient;
 beforeAll(async () => {
-  sim = await startSimulator({ completionDelayMs: 60 });
+  // Long enough that the checks of a running trace finish before it completes, even on a busy machine.
+  sim = await startSimulator({ completionDelayMs: 400 });
   client = saasClient(sim.url);
 });
 afterAll(() => sim.close());

@@ -2,7 +2,6 @@ import { type EntityManager, LockMode } from '@mikro-orm/core';
 import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
 import { CtpCustomer } from '../entities/ctp-customer.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
-import { CtpStatusHistory } from '../entities/ctp-status-history.ts';
 import { Kit } from '../entities/kit.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import type { CtpSnapshot } from '../lifecycle/transitions.ts';
@@ -94,52 +93,6 @@ export interface StatusCause {
   readonly requestTraceId?: string;
 }
 
-/**
- * Writes statuses the lifecycle computed (`planRequest`, `planOutcome`, network changes) onto the
- * aggregate, creating the `ctp_customer` / `ctp_payment` rows the first time a record enters
- * CTP, and records each change in the status history. This is the only code that assigns a
- * status column of an entity or kit.
- */
-export function applySnapshot(
-  em: EntityManager,
-  records: CtpRecords,
-  next: CtpSnapshot,
-  why: StatusCause,
-): void {
-  const before = snapshotOf(records);
-  const customer = ensureCustomer(em, records, next.entity);
-  customer.ctpEntityStatus = next.entity;
-  if (before.entity !== next.entity)
-    recordHistory(em, records.entity, { record: 'entity', from: before.entity, to: next.entity }, why);
-  for (const [kitNo, status] of Object.entries(next.kits)) {
-    const entry = records.kits.get(kitNo);
-    if (entry === undefined) continue;
-    if (entry.payment === null) {
-      if (status === 'UNREGISTERED') continue;
-      entry.payment = em.create(CtpPayment, {
-        tenant: records.entity.tenant,
-        ctpKitStatus: status,
-        ctpCustomer: customer,
-        kit: entry.kit,
-        clickToPayPaymentInstumentId: null,
-      });
-    }
-    entry.payment.ctpKitStatus = status;
-    const from = before.kits[kitNo] ?? 'UNREGISTERED';
-    if (from !== status) recordHistory(em, records.entity, { record: 'kit', kitNo, from, to: status }, why);
-  }
-}
-
-/** One row of the status history (also used for request traces by the resolve step). */
-export function recordHistory(
-  em: EntityManager,
-  owner: HistoryOwner,
-  change: HistoryChange,
-  why: StatusCause,
-): void {
-  em.create(CtpStatusHistory, historyRow(owner, change, why));
-}
-
 export interface HistoryOwner {
   readonly tenant: string;
   readonly entityId: string;
@@ -152,7 +105,7 @@ export interface HistoryChange {
   readonly to: string;
 }
 
-/** The columns of one status-history row (unit of work or plain SQL). */
+/** The columns of one status-history row (written by `StepWrites` and `recordAccepted`). */
 export function historyRow(owner: HistoryOwner, change: HistoryChange, why: StatusCause) {
   return {
     tenant: owner.tenant,
@@ -165,16 +118,4 @@ export function historyRow(owner: HistoryOwner, change: HistoryChange, why: Stat
     operationId: why.operationId ?? null,
     requestTraceId: why.requestTraceId ?? null,
   };
-}
-
-function ensureCustomer(em: EntityManager, records: CtpRecords, status: CtpStatus): CtpCustomer {
-  if (records.customer !== null) return records.customer;
-  records.customer = em.create(CtpCustomer, {
-    tenant: records.entity.tenant,
-    entityId: records.entity.entityId,
-    ctpEntityStatus: status,
-    businessEntity: records.entity,
-    clickToPayCustomerId: null,
-  });
-  return records.customer;
 }

@@ -341,6 +341,53 @@ export function traceForResolveFrom(
   };
 }
 
+/** An operation with the aggregate of its entity, for the steps that end it without a trace. */
+export interface OperationForStep {
+  readonly operation: OperationRow;
+  readonly records: Aggregate | null;
+}
+
+/** The entity of an operation (see `lockEntity`); no row if the operation or its entity is unknown. */
+export function lockEntityOfOperation(operationId: string): Statement {
+  return sql(
+    `select 1 as one from ctp_operation o
+       join business_entity e on e.tenant = o.tenant and e.entity_id = o.entity_id
+      where o.id = ?::uuid for update of e`,
+    [operationId],
+  );
+}
+
+/** The operation and its entity's aggregate (the entity found as in `readTraceForResolve`). */
+export function readOperationForStep(operationId: string): Statement {
+  return sql(
+    `select o.id as o_id, o.tenant as o_tenant, o.entity_id as o_entity_id, o.event as o_event,
+            o.kit_number as o_kit_number, o.status as o_status, o.status_before as o_status_before, a.*
+       from ctp_operation o
+       left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
+                   where (e.tenant, e.entity_id) = (select tenant, entity_id from ctp_operation where id = ?::uuid)) a
+         on true
+      where o.id = ?::uuid`,
+    [operationId, operationId],
+  );
+}
+
+export function operationForStepFrom(rows: unknown[] | undefined): OperationForStep | null {
+  const row = rows?.[0] as (TraceRow & { o_tenant: string; o_entity_id: string }) | undefined;
+  if (row === undefined) return null;
+  return {
+    operation: {
+      id: row.o_id,
+      tenant: row.o_tenant,
+      event: row.o_event,
+      entityId: row.o_entity_id,
+      kitNumber: row.o_kit_number,
+      status: row.o_status,
+      statusBefore: row.o_status_before,
+    },
+    records: aggregateOf(row),
+  };
+}
+
 /** The network's ids a successful outcome stores with the statuses. */
 export interface NetworkIds {
   readonly clickToPayCustomerId?: string | undefined;
@@ -386,7 +433,8 @@ export class StepWrites {
   /**
    * The statuses the lifecycle computed for the aggregate (`planRequest`, `planOutcome`), with
    * the network's ids of a success: the `ctp_customer` / `ctp_payment` rows are created the first
-   * time a record enters CTP, each change goes to the status history.
+   * time a record enters CTP, each change goes to the status history. This is the only code that
+   * writes a status column of an entity or kit.
    */
   applySnapshot(records: Aggregate, next: CtpSnapshot, why: StatusCause, ids: NetworkIds = {}): void {
     const before = snapshotOf(records);
