@@ -199,8 +199,13 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
         if (operation && (operation.status === 'SUCCESS' || operation.status === 'FAILED')) {
           return (await call('GET', `/v1/ctp/operations/${operationId}`)).body;
         }
-        if (Date.now() > deadline)
-          throw new Error(`operation ${operationId} is still ${operation?.status ?? 'missing'}`);
+        if (Date.now() > deadline) {
+          // What the processes said about it, so a stuck operation can be diagnosed from CI output.
+          const said = logLines.filter((line) => line.includes(operationId)).slice(-20);
+          throw new Error(
+            `operation ${operationId} is still ${operation?.status ?? 'missing'}; its log lines:\n${said.join('')}`,
+          );
+        }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },

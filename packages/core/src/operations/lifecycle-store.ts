@@ -190,14 +190,18 @@ export function aggregateFrom(rows: unknown[] | undefined): Aggregate | null {
   return row === undefined ? null : aggregateOf(row);
 }
 
-/** An operation as the api answers it when it is accepted (or replayed). */
-export interface AcceptedOperation {
+/** What names an operation and where it stands. */
+export interface OperationHead {
   readonly id: string;
   readonly tenant: string;
   readonly event: CtpEvent;
   readonly entityId: string;
   readonly kitNumber: string | null;
   readonly status: OperationStatus;
+}
+
+/** An operation as the api answers it when it is accepted (or replayed). */
+export interface AcceptedOperation extends OperationHead {
   /** Hash of the client request, to tell a replay from a reuse of its `Idempotency-Key`. */
   readonly requestHash: string | null;
 }
@@ -246,13 +250,7 @@ export function requestReadFrom(rows: unknown[] | undefined): {
 }
 
 /** The operation row as the hot steps read it. */
-export interface OperationRow {
-  readonly id: string;
-  readonly tenant: string;
-  readonly event: CtpEvent;
-  readonly entityId: string;
-  readonly kitNumber: string | null;
-  readonly status: OperationStatus;
+export interface OperationRow extends OperationHead {
   readonly statusBefore: RequestPlan | null;
 }
 
