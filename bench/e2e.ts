@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@ctp/core/config';
@@ -29,6 +30,24 @@ export interface E2eResult {
     readonly operations: number;
   };
   readonly commitsPerOperation: number;
+  /** CPU time of the whole machine (every process) per operation during the maximum-rate run. */
+  readonly machineCpuMsPerOperation: number | null;
+}
+
+/**
+ * Busy CPU time of the whole machine so far, in ms (Linux `/proc/stat`; null elsewhere). A
+ * steadier figure than throughput on a machine whose speed varies: it counts the work, not the
+ * wall time.
+ */
+async function machineBusyMs(): Promise<number | null> {
+  try {
+    const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    const ticks = [user, nice, system, irq, softirq, steal].reduce<number>((sum, v) => sum + (v ?? 0), 0);
+    return (ticks * 1000) / 100; // USER_HZ
+  } catch {
+    return null;
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -205,6 +224,7 @@ export async function measureEndToEnd(
       return Number(rows[0]?.n ?? 0);
     };
     const commitsBefore = await commits();
+    const busyBefore = await machineBusyMs();
 
     // Maximum rate: a closed loop of 64 clients, each waiting for the 202 only.
     const maxIds = ids.slice(0, operations);
@@ -216,6 +236,9 @@ export async function measureEndToEnd(
     });
     const finished = Math.max(...(await Promise.all(done)));
     const opsPerSecond = operations / ((finished - started) / 1000);
+    const busyAfter = await machineBusyMs();
+    const machineCpuMsPerOperation =
+      busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / operations;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const commitsPerOperation = ((await commits()) - commitsBefore) / operations;
 
@@ -241,6 +264,7 @@ export async function measureEndToEnd(
       operations,
       opsPerSecond,
       commitsPerOperation,
+      machineCpuMsPerOperation,
       halfRate: {
         rate,
         operations: sorted.length,

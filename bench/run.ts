@@ -18,6 +18,11 @@ console.log(
   `e2e registrations/s (API call to notification, ${e2e.operations} operations): ${e2e.opsPerSecond.toFixed(0)}`,
 );
 console.log(`PostgreSQL commits per operation: ${e2e.commitsPerOperation.toFixed(1)}`);
+if (e2e.machineCpuMsPerOperation !== null) {
+  console.log(
+    `machine CPU per operation (every process, maximum-rate run): ${e2e.machineCpuMsPerOperation.toFixed(1)} ms`,
+  );
+}
 const half = e2e.halfRate;
 console.log(
   `latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms`,
