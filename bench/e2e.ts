@@ -32,6 +32,21 @@ export interface E2eResult {
   readonly commitsPerOperation: number;
   /** CPU time of the whole machine (every process) per operation during the maximum-rate run. */
   readonly machineCpuMsPerOperation: number | null;
+  /** The same by process (the rest is PostgreSQL, Redis and the kernel's own work). */
+  readonly cpuMsPerOperationByProcess: Readonly<Record<string, number>> | null;
+}
+
+/** CPU time (user + system) of a process so far, in ms (Linux `/proc/<pid>/stat`; null elsewhere). */
+async function processCpuMs(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at index 3 of the full list.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -225,6 +240,14 @@ export async function measureEndToEnd(
     };
     const commitsBefore = await commits();
     const busyBefore = await machineBusyMs();
+    const named = [
+      ...processes.map((child, i) => ({
+        name: ['saas-sim', 'api', 'worker'][i] ?? 'worker',
+        pid: child.pid,
+      })),
+      { name: 'load generator', pid: process.pid },
+    ];
+    const perProcessBefore = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
 
     // Maximum rate: a closed loop of 64 clients, each waiting for the 202 only.
     const maxIds = ids.slice(0, operations);
@@ -237,8 +260,19 @@ export async function measureEndToEnd(
     const finished = Math.max(...(await Promise.all(done)));
     const opsPerSecond = operations / ((finished - started) / 1000);
     const busyAfter = await machineBusyMs();
+    const perProcessAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
     const machineCpuMsPerOperation =
       busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / operations;
+    let cpuMsPerOperationByProcess: Record<string, number> | null = null;
+    if (machineCpuMsPerOperation !== null && perProcessAfter.every((v) => v !== null)) {
+      cpuMsPerOperationByProcess = {};
+      for (const [i, { name }] of named.entries()) {
+        const spent = ((perProcessAfter[i] ?? 0) - (perProcessBefore[i] ?? 0)) / operations;
+        cpuMsPerOperationByProcess[name] = (cpuMsPerOperationByProcess[name] ?? 0) + spent;
+      }
+      const ours = Object.values(cpuMsPerOperationByProcess).reduce((a, b) => a + b, 0);
+      cpuMsPerOperationByProcess['rest (PostgreSQL, Redis, kernel)'] = machineCpuMsPerOperation - ours;
+    }
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     const commitsPerOperation = ((await commits()) - commitsBefore) / operations;
 
@@ -265,6 +299,7 @@ export async function measureEndToEnd(
       opsPerSecond,
       commitsPerOperation,
       machineCpuMsPerOperation,
+      cpuMsPerOperationByProcess,
       halfRate: {
         rate,
         operations: sorted.length,

@@ -23,6 +23,12 @@ if (e2e.machineCpuMsPerOperation !== null) {
     `machine CPU per operation (every process, maximum-rate run): ${e2e.machineCpuMsPerOperation.toFixed(1)} ms`,
   );
 }
+if (e2e.cpuMsPerOperationByProcess !== null) {
+  const parts = Object.entries(e2e.cpuMsPerOperationByProcess).map(
+    ([name, ms]) => `${name} ${ms.toFixed(1)}`,
+  );
+  console.log(`  of which, ms per operation: ${parts.join(', ')}`);
+}
 const half = e2e.halfRate;
 console.log(
   `latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms`,
