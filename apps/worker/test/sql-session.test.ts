@@ -1,3 +1,4 @@
+import { BusinessEntity, CtpOperation, Kit } from '@ctp/core/entities';
 import {
   aggregateFrom,
   lockEntity,
@@ -100,5 +101,33 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
         'trace-not-found',
       );
     }
+  });
+
+  it('carries any text through the steps unchanged: quotes, backslashes, semicolons, placeholders', async () => {
+    const hostile = `O'Brien \\ "x"; drop table kit; -- ? ?? $1 :name \u00e9\u{1F600}`;
+    await seedEntity(db.orm, T, 'ss-text', ['ss-text-k']);
+    await db.orm.em
+      .fork()
+      .nativeUpdate(BusinessEntity, { tenant: T, entityId: 'ss-text' }, { lastName: hostile });
+    const { operation } = await requestOperation(db.orm.em, {
+      tenant: T,
+      event: 'CTP_REGISTER_ENTITY_AND_KIT',
+      entityId: 'ss-text',
+      kitNo: 'ss-text-k',
+      idempotencyKey: hostile,
+    });
+    const stored = await db.orm.em.fork().findOneOrFail(CtpOperation, { id: operation.id });
+    expect(stored.idempotencyKey).toBe(hostile);
+    expect((stored.requestBody?.body.consumer as { lastName: string }).lastName).toBe(hostile);
+    // The same key again is a replay, found through the same statement.
+    const again = await requestOperation(db.orm.em, {
+      tenant: T,
+      event: 'CTP_REGISTER_ENTITY_AND_KIT',
+      entityId: 'ss-text',
+      kitNo: 'ss-text-k',
+      idempotencyKey: hostile,
+    });
+    expect(again).toMatchObject({ replayed: true, operation: { id: operation.id } });
+    expect(await db.orm.em.fork().count(Kit, {})).toBeGreaterThan(0);
   });
 });
