@@ -2,8 +2,8 @@
 # The README's second command: installs everything, makes sure PostgreSQL and Redis answer,
 # then runs lint, typecheck, every Vitest test, and the chaos suite (real processes killed under
 # load, then the invariant checker and the card-number scan; `CTP_SKIP_CHAOS=1` leaves it out).
-# Prints "N passed, N failed" last — Vitest's JSON report, with the chaos suite counted as one
-# test — and exits non-zero if anything failed.
+# Prints "N passed, N failed" last — Vitest's JSON report, with lint, typecheck and the chaos
+# suite counted as one test each — and exits non-zero if anything failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 . scripts/bootstrap.sh || exit 1
@@ -11,8 +11,10 @@ pnpm install --frozen-lockfile || exit 1
 bash scripts/services.sh || exit 1
 
 status=0
-pnpm lint || { echo "test: lint failed" >&2; status=1; }
-pnpm typecheck || { echo "test: typecheck failed" >&2; status=1; }
+lint=passed
+pnpm lint || { echo "test: lint failed" >&2; lint=failed; status=1; }
+typecheck=passed
+pnpm typecheck || { echo "test: typecheck failed" >&2; typecheck=failed; status=1; }
 
 report=reports/vitest.json
 rm -f "$report"
@@ -22,5 +24,5 @@ chaos=skipped
 if [ "${CTP_SKIP_CHAOS:-0}" != 1 ]; then
   if pnpm test:chaos; then chaos=passed; else chaos=failed; status=1; fi
 fi
-node scripts/test-summary.ts "$report" "$chaos" || status=1
+node scripts/test-summary.ts "$report" "lint=$lint" "typecheck=$typecheck" "chaos=$chaos" || status=1
 exit "$status"

@@ -118,7 +118,7 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
     });
     const stored = await db.orm.em.fork().findOneOrFail(CtpOperation, { id: operation.id });
     expect(stored.idempotencyKey).toBe(hostile);
-    expect((stored.requestBody?.body.consumer as { lastName: string }).lastName).toBe(hostile);
+    expect(stored.requestBody?.body.consumer).toMatchObject({ lastName: hostile });
     // The same key again is a replay, found through the same statement.
     const again = await requestOperation(db.orm.em, {
       tenant: T,
