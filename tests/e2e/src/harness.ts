@@ -63,9 +63,14 @@ export interface Pipeline {
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Answer>;
   /** A customer with cards, through the api's records routes. */
   customer(entityId: string, kitNos: readonly string[]): Promise<void>;
-  /** Waits until the operation is SUCCESS or FAILED; returns its view. */
+  /**
+   * Waits until the operation is SUCCESS or FAILED and its outcome is on the stream (the relay
+   * publishes after the resolving commit); returns its view.
+   */
   settled(operationId: string, timeoutMs?: number): Promise<Record<string, unknown>>;
   notifications(): Promise<StreamEntry[]>;
+  /** Waits until the stream holds the entry with this `notificationId`. */
+  notification(notificationId: string, timeoutMs?: number): Promise<StreamEntry>;
   /** Waits until the stream holds at least `count` entries. */
   waitForNotifications(count: number, timeoutMs?: number): Promise<StreamEntry[]>;
   stopWorker(): Promise<void>;
@@ -161,6 +166,16 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
     });
   };
 
+  const notification = async (notificationId: string, timeoutMs = 20_000): Promise<StreamEntry> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const entry = (await notifications()).find((n) => n.notificationId === notificationId);
+      if (entry) return entry;
+      if (Date.now() > deadline) throw new Error(`no notification ${notificationId} on the stream`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+
   return {
     db,
     sim,
@@ -197,6 +212,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       for (;;) {
         const operation = await db.orm.em.fork().findOne(CtpOperation, { id: operationId });
         if (operation && (operation.status === 'SUCCESS' || operation.status === 'FAILED')) {
+          await notification(operationId, Math.max(0, deadline - Date.now()));
           return (await call('GET', `/v1/ctp/operations/${operationId}`)).body;
         }
         if (Date.now() > deadline) {
@@ -210,6 +226,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       }
     },
     notifications,
+    notification,
     async waitForNotifications(count, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

@@ -216,10 +216,16 @@ describe('the six CTP events', () => {
       if (Date.now() > deadline) throw new Error('the kit never became DISABLED');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const changes = (await p.notifications()).filter(
-      (n) =>
-        n.payload.transactionType === 'CTP_STATUS_CHANGED' && n.payload.serverNotifyData.entityId === 'e-net',
-    );
+    // The relay publishes after the commit: wait for the entry, then make sure it is the only one.
+    const statusChanges = async () =>
+      (await p.notifications()).filter(
+        (n) =>
+          n.payload.transactionType === 'CTP_STATUS_CHANGED' &&
+          n.payload.serverNotifyData.entityId === 'e-net',
+      );
+    await until(async () => (await statusChanges()).length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const changes = await statusChanges();
     expect(changes).toHaveLength(1);
     expect(changes[0]?.payload.serverNotifyData).toMatchObject({ kitNo: 'k-net', ctpKitStatus: 'DISABLED' });
   });
