@@ -1,18 +1,9 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { NotificationPayload } from '../contracts/notifications.ts';
-import { CtpOutbox } from '../entities/ctp-outbox.ts';
 import { JOB_TOPICS, type JobKind, jobIdFor } from '../queues/definitions.ts';
 
 /** The PostgreSQL channel writers notify in their transaction; the relay LISTENs on it. */
 export const OUTBOX_CHANNEL = 'ctp_outbox';
-
-/**
- * Records, in the caller's transaction, a job to enqueue once the transaction commits. The
- * dedupe key is the job id, so a step that runs twice cannot ask for the job twice.
- */
-export function addJobToOutbox(em: EntityManager, kind: OutboxJobKind, input: OutboxJobInput): void {
-  em.create(CtpOutbox, outboxJobRow(kind, input));
-}
 
 export type OutboxJobKind = Extract<JobKind, keyof typeof JOB_TOPICS>;
 
@@ -40,6 +31,10 @@ export interface OutboxRow {
   readonly payload: Record<string, string>;
 }
 
+/**
+ * The outbox row of a job to enqueue once the writing transaction commits. The dedupe key is the
+ * job id, so a step that runs twice cannot ask for the job twice.
+ */
 export function outboxJobRow(kind: OutboxJobKind, input: OutboxJobInput): OutboxRow {
   return {
     tenant: input.tenant,
@@ -51,6 +46,11 @@ export function outboxJobRow(kind: OutboxJobKind, input: OutboxJobInput): Outbox
   };
 }
 
+/**
+ * The outbox row of a notification for the stream. `notificationId` is stable for the outcome it
+ * announces (the operation id, or the webhook id of a network change), so the same outcome can
+ * never be announced under two ids.
+ */
 export function outboxNotificationRow(input: NotificationInput): OutboxRow {
   return {
     tenant: input.tenant,
@@ -60,15 +60,6 @@ export function outboxNotificationRow(input: NotificationInput): OutboxRow {
     dedupeKey: `notification:${input.notificationId}`,
     payload: { notificationId: input.notificationId, payload: JSON.stringify(input.payload) },
   };
-}
-
-/**
- * Records, in the caller's transaction, a notification for the stream. `notificationId` is
- * stable for the outcome it announces (the operation id, or the webhook id of a network
- * change), so the same outcome can never be announced under two ids.
- */
-export function addNotificationToOutbox(em: EntityManager, input: NotificationInput): void {
-  em.create(CtpOutbox, outboxNotificationRow(input));
 }
 
 /** Wakes the relay at commit (a NOTIFY is delivered only if the transaction commits). */
