@@ -7,7 +7,8 @@ import type { Orm } from '@ctp/db';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
 
-interface OutboxRow {
+/** An outbox row the relay claimed, with the trace its notification announces. */
+interface ClaimedRow {
   id: string;
   kind: 'job' | 'notification';
   topic: string;
@@ -102,7 +103,7 @@ export class OutboxRelay {
           [this.#batchSize],
         ),
       ]);
-      const rows = (claimed ?? []) as OutboxRow[];
+      const rows = (claimed ?? []) as ClaimedRow[];
       if (rows.length > 0) {
         await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
         await this.#deps.publisher.publish(
@@ -121,7 +122,7 @@ export class OutboxRelay {
     return published.length;
   }
 
-  #observeResolutions(rows: readonly OutboxRow[]): void {
+  #observeResolutions(rows: readonly ClaimedRow[]): void {
     const observe = this.#deps.onTraceResolved;
     if (observe === undefined) return;
     for (const row of rows) {
@@ -132,7 +133,7 @@ export class OutboxRelay {
     }
   }
 
-  async #publishJobs(rows: OutboxRow[]): Promise<void> {
+  async #publishJobs(rows: ClaimedRow[]): Promise<void> {
     const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
     for (const row of rows) {
       const kind = JOB_BY_TOPIC.get(row.topic);

@@ -278,16 +278,35 @@ export function lockEntityOfTrace(tenant: string, requestTraceId: string): State
   );
 }
 
-type TraceRow = AggregateRow & {
-  t_pkey: string;
-  t_status: TraceForResolve['trace']['statusCtp'];
-  t_kit_number: string | null;
-  t_entity_id: string;
+/** The operation's columns in a step's read (`from ctp_operation o`), and their row. */
+const OPERATION_COLUMNS = `o.id as o_id, o.tenant as o_tenant, o.entity_id as o_entity_id, o.event as o_event,
+  o.kit_number as o_kit_number, o.status as o_status, o.status_before as o_status_before`;
+
+type OperationColumns = AggregateRow & {
   o_id: string;
+  o_tenant: string;
+  o_entity_id: string;
   o_event: CtpEvent;
   o_kit_number: string | null;
   o_status: OperationStatus;
   o_status_before: RequestPlan | null;
+};
+
+const operationOf = (row: OperationColumns): OperationRow => ({
+  id: row.o_id,
+  tenant: row.o_tenant,
+  event: row.o_event,
+  entityId: row.o_entity_id,
+  kitNumber: row.o_kit_number,
+  status: row.o_status,
+  statusBefore: row.o_status_before,
+});
+
+type TraceRow = OperationColumns & {
+  t_pkey: string;
+  t_status: TraceForResolve['trace']['statusCtp'];
+  t_kit_number: string | null;
+  t_entity_id: string;
 };
 
 /**
@@ -298,8 +317,7 @@ type TraceRow = AggregateRow & {
 export function readTraceForResolve(tenant: string, requestTraceId: string): Statement {
   return sql(
     `select t.pkey::text as t_pkey, t.status_ctp as t_status, t.kit_number as t_kit_number,
-            t.entity_id as t_entity_id, o.id as o_id, o.event as o_event, o.kit_number as o_kit_number,
-            o.status as o_status, o.status_before as o_status_before, a.*
+            t.entity_id as t_entity_id, ${OPERATION_COLUMNS}, a.*
        from "ctp_requestIdTracking" t
        join ctp_operation o on o.id = t.operation_id
        left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
@@ -326,15 +344,7 @@ export function traceForResolveFrom(
       tenant,
       entityId: row.t_entity_id,
     },
-    operation: {
-      id: row.o_id,
-      tenant,
-      event: row.o_event,
-      entityId: row.t_entity_id,
-      kitNumber: row.o_kit_number,
-      status: row.o_status,
-      statusBefore: row.o_status_before,
-    },
+    operation: operationOf(row),
     records: aggregateOf(row),
   };
 }
@@ -358,8 +368,7 @@ export function lockEntityOfOperation(operationId: string): Statement {
 /** The operation and its entity's aggregate (the entity found as in `readTraceForResolve`). */
 export function readOperationForStep(operationId: string): Statement {
   return sql(
-    `select o.id as o_id, o.tenant as o_tenant, o.entity_id as o_entity_id, o.event as o_event,
-            o.kit_number as o_kit_number, o.status as o_status, o.status_before as o_status_before, a.*
+    `select ${OPERATION_COLUMNS}, a.*
        from ctp_operation o
        left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
                    where (e.tenant, e.entity_id) = (select tenant, entity_id from ctp_operation where id = ?::uuid)) a
@@ -370,20 +379,16 @@ export function readOperationForStep(operationId: string): Statement {
 }
 
 export function operationForStepFrom(rows: unknown[] | undefined): OperationForStep | null {
-  const row = rows?.[0] as (TraceRow & { o_tenant: string; o_entity_id: string }) | undefined;
-  if (row === undefined) return null;
-  return {
-    operation: {
-      id: row.o_id,
-      tenant: row.o_tenant,
-      event: row.o_event,
-      entityId: row.o_entity_id,
-      kitNumber: row.o_kit_number,
-      status: row.o_status,
-      statusBefore: row.o_status_before,
-    },
-    records: aggregateOf(row),
-  };
+  const row = rows?.[0] as OperationColumns | undefined;
+  return row === undefined ? null : { operation: operationOf(row), records: aggregateOf(row) };
+}
+
+/** The inbox row of a webhook delivery is done (once: a processed row is left as it is). */
+export function markWebhookProcessed(webhookId: string): Statement {
+  return sql(
+    'update ctp_webhook_inbox set processed_at = now() where webhook_id = ? and processed_at is null',
+    [webhookId],
+  );
 }
 
 /** The network's ids a successful outcome stores with the statuses. */
@@ -558,10 +563,8 @@ export class StepWrites {
   }
 
   markWebhookProcessed(webhookId: string): void {
-    this.#add(
-      'update ctp_webhook_inbox set processed_at = now() where webhook_id = ? and processed_at is null',
-      [webhookId],
-    );
+    const statement = markWebhookProcessed(webhookId);
+    this.#add(statement.sql, statement.params);
   }
 
   /** A job to enqueue once committed, to wake an automatic update waiting for the entity. */

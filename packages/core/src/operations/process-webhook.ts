@@ -1,8 +1,9 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { webhookBodySchema } from '../contracts/saas.ts';
 import { CtpWebhookInbox } from '../entities/ctp-webhook-inbox.ts';
+import { markWebhookProcessed } from './lifecycle-store.ts';
 import { applyNetworkStatusChange } from './network-change.ts';
-import { markWebhookProcessed, outcomeOf, resolveTraceOutcome } from './resolve-trace.ts';
+import { outcomeOf, resolveTraceOutcome } from './resolve-trace.ts';
 
 /** The trace of a completed request is not stored yet: its webhook beat the `202`. Retry later. */
 export class TraceNotYetKnown extends Error {
@@ -38,7 +39,8 @@ export async function processWebhook(em: EntityManager, webhookId: string): Prom
   }
   const outcome = outcomeOf(body.data);
   if (outcome === null) {
-    await em.fork().transactional((tx) => markWebhookProcessed(tx, webhookId));
+    const done = markWebhookProcessed(webhookId);
+    await em.execute(done.sql, [...done.params], 'run');
     return 'ignored';
   }
   const result = await resolveTraceOutcome(em, body.tenant, outcome, webhookId);

@@ -1,6 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { canMoveOperation } from '../lifecycle/transitions.ts';
-import { historyRow } from './ctp-records.ts';
 
 /**
  * Stores the SaaS's `202`: the `ctp_requestIdTracking` row (`IN_PROGRESS`, `request_trace_ID`)
@@ -17,12 +16,6 @@ export async function recordAccepted(
 ): Promise<boolean> {
   if (!canMoveOperation('QUEUED', 'IN_PROGRESS'))
     throw new Error('the lifecycle forbids QUEUED → IN_PROGRESS');
-  // The history row's constant columns, from the same builder the other steps use.
-  const history = historyRow(
-    { tenant: '', entityId: '' },
-    { record: 'trace', from: null, to: 'IN_PROGRESS' },
-    { cause: '' },
-  );
   const rows = await em.execute<{ id: string }[]>(
     `with op as (
        update ctp_operation set status = 'IN_PROGRESS', request_trace_id = ?, attempts = attempts + 1,
@@ -38,7 +31,8 @@ export async function recordAccepted(
      history as (
        insert into ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause,
               operation_id, request_trace_id, created_at)
-       select tenant, entity_id, kit_number, ?, null, ?, left(event || ' accepted by the SaaS', 128), id, ?, now()
+       select tenant, entity_id, kit_number, 'trace', null, 'IN_PROGRESS',
+              left(event || ' accepted by the SaaS', 128), id, ?, now()
          from op)
      select id from op`,
     [
@@ -46,8 +40,6 @@ export async function recordAccepted(
       input.operationId,
       input.requestTraceId,
       Math.max(0, Math.round(input.firstPollAfterMs)),
-      history.record,
-      history.toStatus,
       input.requestTraceId,
     ],
   );

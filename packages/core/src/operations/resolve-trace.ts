@@ -1,7 +1,6 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { NotificationPayload } from '../contracts/notifications.ts';
 import type { TraceResult } from '../contracts/saas.ts';
-import { CtpWebhookInbox } from '../entities/ctp-webhook-inbox.ts';
 import type { TerminalTraceStatus } from '../lifecycle/statuses.ts';
 import {
   type CtpSnapshot,
@@ -124,10 +123,6 @@ export async function resolveTraceOutcome(
     await session.run(writes.statements(), { commit: true });
     return 'resolved';
   });
-}
-
-export async function markWebhookProcessed(tx: EntityManager, webhookId: string): Promise<void> {
-  await tx.nativeUpdate(CtpWebhookInbox, { webhookId, processedAt: null }, { processedAt: new Date() });
 }
 
 function notificationFor(
