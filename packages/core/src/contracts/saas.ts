@@ -139,7 +139,8 @@ export const SAAS_ERROR_CODES = [
 
 export const saasErrorBodySchema = z.object({
   error: z.object({
-    code: z.string(),
+    // Stored as `error_code` (varchar(64)); a longer one is read as "no contract error body".
+    code: z.string().max(64),
     message: z.string(),
     details: z.array(z.unknown()).optional(),
   }),
