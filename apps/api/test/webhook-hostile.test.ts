@@ -78,6 +78,20 @@ describe('a signed webhook carrying card numbers', () => {
   });
 });
 
+describe('a signed webhook whose id quotes a card number', () => {
+  it('is recorded under the masked id', async () => {
+    const raw = JSON.stringify(completed({ code: 'X', message: 'm' }));
+    const answer = await deliver(raw, 'msg_4111111111111111');
+    expect(answer.status, answer.text).toBe(200);
+    expect(await inboxPayload('msg_411111******1111')).toContain('"code": "X"');
+    const keys = await api.db.orm.em
+      .getConnection()
+      .execute('select dedupe_key, payload::text from ctp_outbox');
+    expect(findPans(JSON.stringify(keys))).toEqual([]);
+    expect(api.leakedPans()).toEqual([]);
+  });
+});
+
 describe('a signed webhook with text PostgreSQL cannot store as sent', () => {
   it.each([
     ['a NUL', 'rejected\u0000 by the network', 'rejected\uFFFD by the network'],

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { signWebhook, verifyWebhook } from './standard-webhooks.ts';
+import { signWebhook, verifyWebhook, webhookVerifier } from './standard-webhooks.ts';
 
 const secret = `whsec_${Buffer.alloc(32, 3).toString('base64')}`;
 const body = JSON.stringify({
@@ -119,5 +119,13 @@ describe('the signature header, parsed as the standardwebhooks package parses it
       ok: false,
       error: 'NO_MATCHING_SIGNATURE',
     });
+  });
+});
+
+describe('the webhook secret', () => {
+  it('is refused when the verifier is built, not at every delivery, if the package cannot read it', () => {
+    const broken = `whsec_${Buffer.alloc(32, 3).toString('base64')}==AA`;
+    expect(() => webhookVerifier(broken)).toThrow('the webhook secret is not whsec_ followed by base64');
+    expect(() => webhookVerifier(secret)).not.toThrow();
   });
 });

@@ -72,7 +72,13 @@ export type WebhookVerifier = (
  * be within 5 minutes of now, either way.
  */
 export function webhookVerifier(secret: string): WebhookVerifier {
-  const webhook = new Webhook(secret);
+  let webhook: Webhook;
+  try {
+    webhook = new Webhook(secret);
+  } catch {
+    // Never echo the secret.
+    throw new Error('the webhook secret is not whsec_ followed by base64');
+  }
   return (headers, rawBody) => {
     const id = header(headers, 'webhook-id');
     const timestamp = header(headers, 'webhook-timestamp');
