@@ -145,7 +145,6 @@ export const saasErrorBodySchema = z.object({
     details: z.array(z.unknown()).optional(),
   }),
 });
-export type SaasErrorBody = z.infer<typeof saasErrorBodySchema>;
 
 export const traceErrorSchema = z.object({
   code: z.string().max(64),
