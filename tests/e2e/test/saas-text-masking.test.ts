@@ -60,6 +60,8 @@ describe('card numbers the SaaS quotes', () => {
   it('in a signed request.completed FAILED webhook are masked in the inbox, the tables, the API and the stream', async () => {
     p.sim.simulator.setFaults({ rejectionRate: 1, answerText: HOSTILE });
     const { operationId, requestTraceId, view, row } = await failedRegistration('mask-webhook');
+    // Its webhook answered (recorded), whichever path resolved the trace first.
+    await p.sim.simulator.idle();
     const [inbox] = await p.db.orm.em
       .getConnection()
       .execute<{ error: unknown }[]>(
