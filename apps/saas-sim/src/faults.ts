@@ -32,6 +32,19 @@ export const faultsSchema = z.strictObject({
   webhookDelayMs: msRange.default({ min: 0, max: 0 }),
   /** Complete the trace and deliver its webhook before the 202 answer is sent. */
   webhookBeforeAcceptRate: rate.default(0),
+  /**
+   * Free text the network writes into its answers, as a careless network might (a card number
+   * quoted in an error, a NUL): a rejected trace's `error.message` and `error.details` (in its
+   * webhook and on `/status`), and the consumer's `lastName` on `/getData`. What is left unset
+   * keeps the simulator's own text.
+   */
+  answerText: z
+    .strictObject({
+      rejectionMessage: z.string().max(500).optional(),
+      rejectionDetails: z.string().max(500).optional(),
+      getDataLastName: z.string().max(500).optional(),
+    })
+    .default({}),
 });
 
 export type Faults = z.infer<typeof faultsSchema>;

@@ -17,7 +17,7 @@ import { applyCommand, checkCommand } from './network-rules.ts';
 
 export interface TraceError {
   readonly code: 'REQUEST_REJECTED';
-  readonly message: 'Request Rejected';
+  readonly message: string;
   readonly details: string;
 }
 
@@ -96,7 +96,12 @@ export function createTraceEngine(options: TraceEngineOptions) {
       trace.clickToPayPaymentInstrumentId = outcome.clickToPayPaymentInstrumentId;
       trace.status = 'SUCCESS';
     } else {
-      trace.error = { code: 'REQUEST_REJECTED', message: 'Request Rejected', details: rejectedBy };
+      const text = faults().answerText;
+      trace.error = {
+        code: 'REQUEST_REJECTED',
+        message: text.rejectionMessage ?? 'Request Rejected',
+        details: text.rejectionDetails ?? rejectedBy,
+      };
       trace.status = 'FAILED';
     }
     trace.updatedAt = clock.now();

@@ -69,6 +69,7 @@ describe('/__sim/faults', () => {
       webhookDuplicateRate: 0,
       webhookDelayMs: { min: 0, max: 0 },
       webhookBeforeAcceptRate: 0,
+      answerText: {},
     });
   });
 

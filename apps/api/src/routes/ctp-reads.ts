@@ -39,6 +39,8 @@ const routes = {
     path: '/v1/ctp/entities/{entityId}/network',
     tags,
     summary: 'What the CTP SaaS holds for the customer now (GET /getData); never a PAN',
+    description:
+      "The SaaS's answer as the SaaS client read it: any card number in its text masked (first 6, last 4), NUL and lone surrogates replaced by U+FFFD.",
     request: { params: entityPathSchema },
     responses: {
       200: { description: 'Network view', content: json(networkDataSchema) },

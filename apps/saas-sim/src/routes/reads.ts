@@ -1,6 +1,7 @@
 import { SAAS_READ_ENDPOINTS } from '@ctp/core/lifecycle';
 import { Hono } from 'hono';
 import { SimError } from '../errors.ts';
+import type { Faults } from '../faults.ts';
 import type { SimEnv } from '../http/env.ts';
 import { type Network, networkDataView } from '../network.ts';
 import { type TraceEngine, traceView } from '../traces.ts';
@@ -15,7 +16,11 @@ function requiredQuery(value: string | undefined, name: string): string {
 }
 
 /** `GET /status` and `GET /getData`: what holds now, per tenant, in the contract's shapes. */
-export function readRoutes(deps: { readonly engine: TraceEngine; readonly network: Network }): Hono<SimEnv> {
+export function readRoutes(deps: {
+  readonly engine: TraceEngine;
+  readonly network: Network;
+  readonly faults: () => Faults;
+}): Hono<SimEnv> {
   const app = new Hono<SimEnv>();
 
   app.get(SAAS_READ_ENDPOINTS.status.path, (c) => {
@@ -29,7 +34,9 @@ export function readRoutes(deps: { readonly engine: TraceEngine; readonly networ
     const id = requiredQuery(c.req.query('externalConsumerId'), 'externalConsumerId');
     const record = deps.network.consumer(c.get('tenant'), id);
     if (record === undefined) throw new SimError('CONSUMER_NOT_FOUND', 'the network holds no such consumer');
-    return c.json(networkDataView(record), 200);
+    const view = networkDataView(record);
+    const lastName = deps.faults().answerText.getDataLastName;
+    return c.json(lastName === undefined ? view : { ...view, consumer: { ...view.consumer, lastName } }, 200);
   });
 
   return app;

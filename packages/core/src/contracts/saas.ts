@@ -109,8 +109,17 @@ export type SaasRequestBody<E extends keyof typeof saasRequestSchemas> = z.infer
   (typeof saasRequestSchemas)[E]
 >;
 
+/**
+ * Answers are bounded where we store them: `request_trace_ID` is varchar(128), `error_code`
+ * varchar(64), the network ids varchar(255), `tenant` varchar(64). A longer value is refused
+ * at the edge as not matching the contract, not stored until a column refuses it mid-step.
+ */
+const traceId = z.string().min(1).max(128);
+const networkId = z.string().max(255);
+const tenant = z.string().min(1).max(64);
+
 export const acceptedResponseSchema = z.object({
-  requestTraceId: z.string().min(1),
+  requestTraceId: traceId,
   status: z.literal('IN_PROGRESS'),
 });
 export type AcceptedResponse = z.infer<typeof acceptedResponseSchema>;
@@ -130,27 +139,27 @@ export const SAAS_ERROR_CODES = [
 
 export const saasErrorBodySchema = z.object({
   error: z.object({
-    code: z.string(),
+    // Stored as `error_code` (varchar(64)); a longer one is read as "no contract error body".
+    code: z.string().max(64),
     message: z.string(),
     details: z.array(z.unknown()).optional(),
   }),
 });
-export type SaasErrorBody = z.infer<typeof saasErrorBodySchema>;
 
 export const traceErrorSchema = z.object({
-  code: z.string(),
+  code: z.string().max(64),
   message: z.string(),
   details: z.string().optional(),
 });
 
 export const traceResultSchema = z.object({
-  requestTraceId: z.string().min(1),
+  requestTraceId: traceId,
   event: z.enum(CTP_EVENTS),
   status: z.enum(TRACE_STATUSES),
   externalConsumerId: z.string(),
   externalInstrumentId: z.string().optional(),
-  clickToPayCustomerId: z.string().optional(),
-  clickToPayPaymentInstrumentId: z.string().optional(),
+  clickToPayCustomerId: networkId.optional(),
+  clickToPayPaymentInstrumentId: networkId.optional(),
   error: traceErrorSchema.optional(),
   updatedAt: z.iso.datetime({ offset: true }),
 });
@@ -183,10 +192,10 @@ export const networkDataSchema = z.object({
 export type NetworkData = z.infer<typeof networkDataSchema>;
 
 export const webhookBodySchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('request.completed'), tenant: z.string().min(1), data: traceResultSchema }),
+  z.object({ type: z.literal('request.completed'), tenant, data: traceResultSchema }),
   z.object({
     type: z.literal('consumer.status_changed'),
-    tenant: z.string().min(1),
+    tenant,
     data: z.object({
       externalConsumerId: z.string(),
       clickToPayCustomerId: z.string(),
@@ -196,7 +205,7 @@ export const webhookBodySchema = z.discriminatedUnion('type', [
   }),
   z.object({
     type: z.literal('payment_instrument.status_changed'),
-    tenant: z.string().min(1),
+    tenant,
     data: z.object({
       externalConsumerId: z.string(),
       externalInstrumentId: z.string(),

@@ -2,6 +2,25 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
 import { OUTBOX_CHANNEL, outboxJobRow } from './outbox.ts';
 
+/** `ctp_webhook_inbox.webhook_id` and `ctp_outbox.dedupe_key` are both varchar(255). */
+const KEY_COLUMN_LENGTH = 255;
+
+const jobKeyOf = (webhookId: string): string =>
+  outboxJobRow('webhook', { tenant: '', key: webhookId, data: {} }).dedupeKey;
+
+/** The longest id of plain characters (A-Z a-z 0-9 _ . -) whose job key still fits: 239. */
+const PLAIN_ID_MAX = KEY_COLUMN_LENGTH - jobKeyOf('').length;
+
+/**
+ * Why a delivery's `webhook-id` cannot be recorded, or null if it can. The id is the inbox key
+ * and, escaped for a job id and prefixed, the key of its job's outbox row: both must fit, or
+ * the insert fails and the SaaS, answered 5xx, redelivers the same id for 27 hours.
+ */
+export function webhookIdProblem(webhookId: string): string | null {
+  if (webhookId.length <= KEY_COLUMN_LENGTH && jobKeyOf(webhookId).length <= KEY_COLUMN_LENGTH) return null;
+  return `is too long: at most ${PLAIN_ID_MAX} characters of A-Z a-z 0-9 _ . - (any other takes three)`;
+}
+
 /**
  * Takes a verified webhook delivery in durably: the inbox row (deduplicated by `webhook-id`:
  * a redelivery inserts nothing and asks for nothing) and the outbox row of the job that will

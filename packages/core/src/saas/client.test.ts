@@ -167,4 +167,71 @@ describe('SaasClient', () => {
     expect(findPans(`${echoed.message} ${JSON.stringify(echoed.details)} ${lines.join('')}`)).toEqual([]);
     await client.close();
   });
+
+  it('cleans every answer where it enters: /status, /getData and error bodies come back masked and storable', async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      name: 't',
+      level: 'debug',
+      destination: { write: (l: string) => void lines.push(l) },
+    });
+    const client = new SaasClient({ baseUrl, apiKey: 'key-0123456789abcdef', logger });
+    handler = (_req, _body, res) =>
+      json(res, 200, {
+        requestTraceId: 't-1',
+        event: 'CTP_REGISTER_ENTITY_AND_KIT',
+        status: 'FAILED',
+        externalConsumerId: 'e-1',
+        error: {
+          code: 'REQUEST_REJECTED',
+          message: `card ${PAN} rejected\u0000`,
+          details: 'PAN 4111 1111 1111 1111 \ud800',
+        },
+        updatedAt: '2026-11-23T10:00:05Z',
+      });
+    expect((await client.getStatus('T', 't-1')).error).toEqual({
+      code: 'REQUEST_REJECTED',
+      message: 'card 411111******1111 rejected\uFFFD',
+      details: 'PAN 411111******1111 \uFFFD',
+    });
+
+    handler = (_req, _body, res) =>
+      json(res, 200, {
+        clickToPayCustomerId: 'c-1',
+        externalConsumerId: 'e-1',
+        status: 'ACTIVE',
+        consumer: {
+          firstName: 'Aisha\u0000',
+          lastName: `Khan ${PAN}`,
+          emails: ['4111-1111-1111-1111@example.com'],
+          phones: [{ countryCode: '971', number: '501234567' }],
+          locale: 'en_AE',
+          countryCode: 'AE',
+        },
+        paymentInstruments: [],
+      });
+    const data = await client.getData('T', 'e-1');
+    expect(data.consumer).toMatchObject({
+      firstName: 'Aisha\uFFFD',
+      lastName: 'Khan 411111******1111',
+      emails: ['411111******1111@example.com'],
+    });
+
+    handler = (_req, _body, res) =>
+      json(res, 409, {
+        error: { code: 'CONFLICT', message: `card ${PAN} busy\u0000`, details: [{ [PAN]: 'x\ud800' }] },
+      });
+    const conflict = await failure(client.getStatus('T', 't-1'));
+    expect(conflict.message).toBe('/status: 409 CONFLICT: card 411111******1111 busy\uFFFD');
+    expect(conflict.details).toEqual([{ '411111******1111': 'x\uFFFD' }]);
+
+    // An error code longer than its column is not the contract's error body.
+    handler = (_req, _body, res) => json(res, 409, { error: { code: 'C'.repeat(65), message: 'm' } });
+    expect(await failure(client.getStatus('T', 't-1'))).toMatchObject({
+      code: 'HTTP_409',
+      kind: 'permanent',
+    });
+    expect(findPans(lines.join(''))).toEqual([]);
+    await client.close();
+  });
 });

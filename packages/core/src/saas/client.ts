@@ -14,6 +14,7 @@ import {
   traceResultSchema,
 } from '../contracts/saas.ts';
 import { type CtpEvent, SAAS_ENDPOINT_BY_EVENT, SAAS_READ_ENDPOINTS } from '../lifecycle/events.ts';
+import { readInboundJson } from '../text/inbound.ts';
 import { isConnectionError, isTimeout, kindOfStatus, parseRetryAfter, SaasError } from './errors.ts';
 
 export interface SaasClientOptions {
@@ -53,6 +54,9 @@ export type SaasRequest = {
  * The CTP SaaS client: one typed method per endpoint of the contract, one HTTP attempt per
  * call (retries belong to the job queue), bodies validated against the contract's schemas on
  * the way out and in, keep-alive pooling through undici, a fresh `X-Request-Id` per attempt.
+ * Every answer body, success or error, is read through `readInboundJson` (`text/inbound.ts`)
+ * before anything looks at it: what leaves this client holds no card number and no text the
+ * database cannot store.
  */
 export class SaasClient {
   readonly #pool: Pool;
@@ -222,7 +226,7 @@ function errorFromAnswer(
   endpoint: string,
   requestId: string,
 ): SaasError {
-  const parsed = saasErrorBodySchema.safeParse(safeJson(text));
+  const parsed = saasErrorBodySchema.safeParse(inboundJson(text));
   const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
   return new SaasError({
     kind: kindOfStatus(status),
@@ -245,7 +249,7 @@ function readAnswer<T>(
   requestId: string,
   status: number,
 ): T {
-  const parsed = schema.safeParse(safeJson(text));
+  const parsed = schema.safeParse(inboundJson(text));
   if (parsed.success) return parsed.data;
   // A 2xx we cannot read: the SaaS may be mid-deploy. Retrying with the same key is safe.
   throw new SaasError({
@@ -258,12 +262,10 @@ function readAnswer<T>(
   });
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+/** The answer's JSON, cleaned; undefined when it is not JSON (the schema then refuses it). */
+function inboundJson(text: string): unknown {
+  const read = readInboundJson(text);
+  return read.ok ? read.value : undefined;
 }
 
 function classify(caught: unknown, endpoint: string, requestId: string, timeoutMs: number): SaasError {

@@ -1,4 +1,4 @@
-import { maskPansIn } from '../cards/pan.ts';
+import { cleanInbound, cleanInboundText } from '../text/inbound.ts';
 
 /**
  * Every failure of a SaaS call, classified once, here:
@@ -7,7 +7,9 @@ import { maskPansIn } from '../cards/pan.ts';
  *   the same work twice.
  * - `permanent`: any other 4xx, or a body of ours the contract's schema refuses. Retrying cannot help.
  * Messages carry codes, statuses and field paths only, never a value we sent, so no PAN can
- * end up in an error (and whatever text the SaaS sends back is masked once more).
+ * end up in an error. The SaaS's own text arrives cleaned by the client (`text/inbound.ts`);
+ * the same cleaning runs once more here for every error, whatever built it, because its message
+ * and details are stored (`error_message`) and logged.
  */
 export type SaasErrorKind = 'retryable' | 'permanent';
 
@@ -34,20 +36,17 @@ export class SaasError extends Error {
 
   constructor(init: SaasErrorInit) {
     super(
-      maskPansIn(
+      cleanInboundText(
         `${init.endpoint}: ${init.status ?? ''}${init.status ? ' ' : ''}${init.code}: ${init.message}`,
       ),
     );
     this.kind = init.kind;
-    this.code = init.code;
+    this.code = cleanInboundText(init.code);
     this.endpoint = init.endpoint;
     this.requestId = init.requestId;
     this.status = init.status;
     this.retryAfterMs = init.retryAfterMs;
-    this.details =
-      init.details === undefined
-        ? undefined
-        : (JSON.parse(maskPansIn(JSON.stringify(init.details))) as unknown[]);
+    this.details = init.details === undefined ? undefined : cleanInbound(init.details);
   }
 
   get retryable(): boolean {

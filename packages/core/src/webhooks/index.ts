@@ -1,1 +1,2 @@
+export * from './intake.ts';
 export * from './standard-webhooks.ts';

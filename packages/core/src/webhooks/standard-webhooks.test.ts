@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { signWebhook, verifyWebhook } from './standard-webhooks.ts';
+import { signWebhook, verifyWebhook, webhookVerifier } from './standard-webhooks.ts';
 
 const secret = `whsec_${Buffer.alloc(32, 3).toString('base64')}`;
 const body = JSON.stringify({
@@ -66,5 +66,66 @@ describe('Standard Webhooks', () => {
       ok: false,
       error: 'INVALID_TIMESTAMP',
     });
+  });
+});
+
+describe('the signature header, parsed as the standardwebhooks package parses it', () => {
+  const headers = signWebhook(secret, 'msg_8', body);
+  const good = headers['webhook-signature'];
+  const sig = good.slice('v1,'.length);
+  const packageAccepts = (signature: string): boolean => {
+    try {
+      new Webhook(secret).verify(body, { ...headers, 'webhook-signature': signature });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it.each([
+    ['the signature', good, true],
+    ['trailing characters', `${good}!!`, false],
+    ['trailing base64 characters', `${good}AA`, false],
+    ['the padding left off', `v1,${sig.replace(/=+$/, '')}`, false],
+    ['characters outside base64', `v1,${sig.slice(0, -4)}@@@=`, false],
+    [
+      'url-safe base64 of the same bytes',
+      `v1,${sig.replaceAll('+', '-').replaceAll('/', '_')}`,
+      !/[+/]/.test(sig),
+    ],
+    ['leading characters', `v1, ${sig}`, false],
+    ['another version', `v1a,${sig}`, false],
+    ['an empty entry before it', ` ${good}`, true],
+    ['several entries, one valid', `v1,${Buffer.alloc(32).toString('base64')} v1,!!! ${good}`, true],
+    ['several entries, none valid', `v1,${Buffer.alloc(32).toString('base64')} v1,${sig}!!`, false],
+  ])('%s: accepted exactly when the package accepts it', (_name, signature, accepted) => {
+    expect(packageAccepts(signature)).toBe(accepted);
+    const result = verifyWebhook(secret, { ...headers, 'webhook-signature': signature }, body);
+    expect(result.ok).toBe(accepted);
+    if (!accepted) expect(result).toEqual({ ok: false, error: 'NO_MATCHING_SIGNATURE' });
+  });
+
+  it('takes either key while the SaaS rotates its secret (old and new signatures in one header)', () => {
+    const next = `whsec_${Buffer.alloc(32, 9).toString('base64')}`;
+    const old = signWebhook(secret, 'msg_9', body);
+    const rotated = signWebhook(next, 'msg_9', body, new Date(Number(old['webhook-timestamp']) * 1000));
+    const both = {
+      ...old,
+      'webhook-signature': `${old['webhook-signature']} ${rotated['webhook-signature']}`,
+    };
+    expect(verifyWebhook(secret, both, body).ok).toBe(true);
+    expect(verifyWebhook(next, both, body).ok).toBe(true);
+    expect(verifyWebhook(`whsec_${Buffer.alloc(32, 10).toString('base64')}`, both, body)).toEqual({
+      ok: false,
+      error: 'NO_MATCHING_SIGNATURE',
+    });
+  });
+});
+
+describe('the webhook secret', () => {
+  it('is refused when the verifier is built, not at every delivery, if the package cannot read it', () => {
+    const broken = `whsec_${Buffer.alloc(32, 3).toString('base64')}==AA`;
+    expect(() => webhookVerifier(broken)).toThrow('the webhook secret is not whsec_ followed by base64');
+    expect(() => webhookVerifier(secret)).not.toThrow();
   });
 });
