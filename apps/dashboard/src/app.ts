@@ -11,10 +11,11 @@ import type { Orm } from '@ctp/db';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { LoginLimiter } from './auth/login-limiter.ts';
-import { authRoutes, requireSession, sameSiteOnly } from './auth/routes.ts';
+import { authRoutes, refuseLockedOut, requireSession, sameSiteOnly } from './auth/routes.ts';
 import { SessionSigner } from './auth/session.ts';
 import { consoleRoutes } from './console/routes.ts';
 import type { DashboardEnv } from './env.ts';
+import { limitBody, refuseUnstorableUrlText } from './http.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
 import type { StuckThresholds } from './views/overview.ts';
 
@@ -51,6 +52,12 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   // Referrers stay on this site (ids in URLs do not leak to other sites; forms keep their Origin).
   app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }));
+  const limiter = deps.loginLimiter ?? new LoginLimiter();
+  // In this order: a locked-out address is refused before its body is read at all, every other
+  // body is read only up to the limit, and no NUL byte in an address reaches a query.
+  app.use(refuseLockedOut({ limiter, logger }));
+  app.use(limitBody());
+  app.use(refuseUnstorableUrlText());
   app.use(requireSession({ signer }));
   app.use(sameSiteOnly());
 
@@ -68,7 +75,7 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
     authRoutes({
       credentials: deps.credentials,
       signer,
-      limiter: deps.loginLimiter ?? new LoginLimiter(),
+      limiter,
       logger,
       secureCookies: deps.secureCookies ?? false,
     }),
