@@ -16,6 +16,7 @@ import { SessionSigner } from './auth/session.ts';
 import { consoleRoutes } from './console/routes.ts';
 import type { DashboardEnv } from './env.ts';
 import { limitBody, refuseUnstorableUrlText } from './http.ts';
+import { guardQueueWrites } from './queue-writes.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
 import type { StuckThresholds } from './views/overview.ts';
 
@@ -32,13 +33,15 @@ export interface DashboardDependencies {
   readonly secureCookies?: boolean;
   readonly stuck?: StuckThresholds;
   readonly loginLimiter?: LoginLimiter;
+  /** `DASHBOARD_QUEUE_ADMIN`: Bull Board's destructive writes are allowed (off when absent). */
+  readonly queueAdmin?: boolean;
 }
 
 export const DEFAULT_STUCK: StuckThresholds = { queuedMs: 60_000, inProgressMs: 5 * 60_000 };
 
 /**
  * The operators' dashboard: Bull Board at `/queues` and the CTP console at `/`, both behind one
- * login. Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
+ * login; every write of either needs the session's CSRF token and is written to `ctp_audit_log`. Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
  */
 export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardEnv> {
   const { orm, logger } = deps;
@@ -60,6 +63,17 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
   app.use(refuseUnstorableUrlText());
   app.use(requireSession({ signer }));
   app.use(sameSiteOnly());
+  const adminMetrics = deps.metrics ? createAdminMetrics(deps.metrics) : undefined;
+  app.use(
+    guardQueueWrites({
+      em: orm.em,
+      signer,
+      logger,
+      queueAdmin: deps.queueAdmin ?? false,
+      secureCookies: deps.secureCookies ?? false,
+      ...(adminMetrics ? { adminMetrics } : {}),
+    }),
+  );
 
   app.route(
     '/',
@@ -89,7 +103,7 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
       signer,
       logger,
       stuck: deps.stuck ?? DEFAULT_STUCK,
-      ...(deps.metrics ? { adminMetrics: createAdminMetrics(deps.metrics) } : {}),
+      ...(adminMetrics ? { adminMetrics } : {}),
     }),
   );
   return app;

@@ -4,6 +4,8 @@ import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { type DashboardEnv, localPath, originOf } from '../env.ts';
 import { readForm, refuse } from '../http.ts';
+import { XSRF_COOKIE } from '../queue-writes.ts';
+import { BULL_BOARD_PATH } from '../queues.ts';
 import { loginPage } from '../views/login.ts';
 import type { LoginLimiter } from './login-limiter.ts';
 import { SESSION_COOKIE, SESSION_TTL_MS, type SessionSigner, safeEqual } from './session.ts';
@@ -52,8 +54,7 @@ export function requireSession({ signer }: Pick<AuthOptions, 'signer'>): Middlew
 
 /**
  * Refuses state-changing requests a browser says came from another site. With the SameSite=Strict
- * cookie and the forms' CSRF token this is the third wall; it also covers Bull Board's JSON API,
- * whose front end sends no token of ours.
+ * cookie and the CSRF token (forms' field, Bull Board's `X-XSRF-TOKEN` header) this is the third wall.
  */
 export function sameSiteOnly(): MiddlewareHandler {
   return async (c, next) => {
@@ -131,6 +132,7 @@ export function authRoutes(options: AuthOptions): Hono<DashboardEnv> {
     if (form === null) return refuse(c, 400, 'VALIDATION_FAILED', 'the form contains a NUL byte');
     if (!signer.checkCsrf(c.var.session, form.csrf)) return c.text('invalid CSRF token', 403);
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: options.secureCookies });
+    deleteCookie(c, XSRF_COOKIE, { path: BULL_BOARD_PATH, secure: options.secureCookies });
     logger.info({ actor: c.var.session.user }, 'dashboard logout');
     return c.redirect('/login', 303);
   });
