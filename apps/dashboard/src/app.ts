@@ -41,7 +41,8 @@ export const DEFAULT_STUCK: StuckThresholds = { queuedMs: 60_000, inProgressMs: 
 
 /**
  * The operators' dashboard: Bull Board at `/queues` and the CTP console at `/`, both behind one
- * login; every write of either needs the session's CSRF token and is written to `ctp_audit_log`. Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
+ * login; every write of either needs the session's CSRF token and is written to `ctp_audit_log`.
+ * Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
  */
 export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardEnv> {
   const { orm, logger } = deps;

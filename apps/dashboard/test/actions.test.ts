@@ -179,6 +179,9 @@ describe('console actions', () => {
       tenant: null,
       details: { result: 'refused', message: 'request trace not found' },
     });
+    const pan = await act({ action: 'repoll', target: '4111111111111111' });
+    expect(pan.audit.target).toBe('trace:411111******1111');
+    expect(dashboard.logLines.join('\n')).not.toContain('4111111111111111');
     const operation = await act({ action: 'retry', target: 'not-a-uuid' });
     expect(operation.audit.details).toMatchObject({ result: 'refused', message: 'operation not found' });
     expect(

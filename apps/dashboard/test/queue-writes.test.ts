@@ -178,6 +178,19 @@ describe("Bull Board's writes", () => {
     expect(failed?.details.message).toContain('QUEUE_NOT_PAUSED');
   });
 
+  it('record and log a card number typed as a job id only masked', async () => {
+    const answer = await write(dashboard, 'PUT', `/queues/${QUEUE}/4111111111111111/retry`);
+    expect(answer.status).toBe(404);
+    const rows = await db.orm.em
+      .fork()
+      .find(AuditLog, { action: 'job.retry' }, { orderBy: { pkey: 'desc' } });
+    expect(rows[0]).toMatchObject({
+      target: `job:${QUEUE}/411111******1111`,
+      details: { result: 'failed', jobId: '411111******1111' },
+    });
+    expect(dashboard.logLines.join('\n')).not.toContain('4111111111111111');
+  });
+
   it('take DASHBOARD_QUEUE_ADMIN as true or false only, off by default', () => {
     expect(loadConfig({}).DASHBOARD_QUEUE_ADMIN).toBe(false);
     expect(loadConfig({ DASHBOARD_QUEUE_ADMIN: 'true' }).DASHBOARD_QUEUE_ADMIN).toBe(true);

@@ -1,3 +1,4 @@
+import { maskPansIn } from '@ctp/core/cards';
 import type { Logger } from '@ctp/core/logging';
 import type { AdminMetrics } from '@ctp/core/metrics';
 import type { Orm } from '@ctp/db';
@@ -147,7 +148,13 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
     });
     deps.adminMetrics?.actions.inc({ action, result: result.ok ? 'done' : 'refused' });
     deps.logger.info(
-      { actor, action, target, ok: result.ok, ...(result.ok ? {} : { code: result.code }) },
+      {
+        actor,
+        action,
+        target: maskPansIn(target),
+        ok: result.ok,
+        ...(result.ok ? {} : { code: result.code }),
+      },
       'operator action',
     );
     // Back where the operator came from, with the audit row that says what happened.

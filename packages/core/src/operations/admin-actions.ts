@@ -51,7 +51,8 @@ export function auditInsert(pkey: string, entry: AuditEntry): Statement {
       pkey,
       entry.actor,
       entry.action,
-      entry.target.slice(0, 255),
+      // Targets are typed ids; one that is a card number is kept masked, as everywhere else.
+      maskPansIn(entry.target).slice(0, 255),
       entry.tenant ?? null,
       entry.entityId ?? null,
       JSON.stringify(entry.details),
