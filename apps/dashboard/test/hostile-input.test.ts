@@ -85,9 +85,13 @@ describe('redirect targets (next)', () => {
     expect(answer.headers.get('location')).toBe(expected);
   });
 
-  it('puts only the cleaned target into the login form', async () => {
+  it("reads the probe's literal /login?next=/%09/evil.example as a tab: the form and the redirect stay here", async () => {
     const page = await (await dashboard.app.request('/login?next=/%09/evil.example')).text();
     expect(page).toContain('name="next" value="/"');
+    for (const query of ['next=/%09/evil.example', 'next=/%0D%0A/evil.example', 'next=%2F%5Cevil.example']) {
+      const answer = await dashboard.app.request(`/login?${query}`, { headers: { cookie } });
+      expect(answer.headers.get('location'), query).toBe('/');
+    }
   });
 });
 
