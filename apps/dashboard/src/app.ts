@@ -11,10 +11,12 @@ import type { Orm } from '@ctp/db';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
 import { LoginLimiter } from './auth/login-limiter.ts';
-import { authRoutes, requireSession, sameSiteOnly } from './auth/routes.ts';
+import { authRoutes, refuseLockedOut, requireSession, sameSiteOnly } from './auth/routes.ts';
 import { SessionSigner } from './auth/session.ts';
 import { consoleRoutes } from './console/routes.ts';
 import type { DashboardEnv } from './env.ts';
+import { limitBody, refuseUnstorableUrlText } from './http.ts';
+import { guardQueueWrites } from './queue-writes.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
 import type { StuckThresholds } from './views/overview.ts';
 
@@ -31,13 +33,16 @@ export interface DashboardDependencies {
   readonly secureCookies?: boolean;
   readonly stuck?: StuckThresholds;
   readonly loginLimiter?: LoginLimiter;
+  /** `DASHBOARD_QUEUE_ADMIN`: Bull Board's destructive writes are allowed (off when absent). */
+  readonly queueAdmin?: boolean;
 }
 
 export const DEFAULT_STUCK: StuckThresholds = { queuedMs: 60_000, inProgressMs: 5 * 60_000 };
 
 /**
  * The operators' dashboard: Bull Board at `/queues` and the CTP console at `/`, both behind one
- * login. Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
+ * login; every write of either needs the session's CSRF token and is written to `ctp_audit_log`.
+ * Open without a session: `/login`, `/healthz`, `/readyz` and `/metrics` only.
  */
 export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardEnv> {
   const { orm, logger } = deps;
@@ -51,8 +56,25 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   // Referrers stay on this site (ids in URLs do not leak to other sites; forms keep their Origin).
   app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }));
+  const limiter = deps.loginLimiter ?? new LoginLimiter();
+  // In this order: a locked-out address is refused before its body is read at all, every other
+  // body is read only up to the limit, and no NUL byte in an address reaches a query.
+  app.use(refuseLockedOut({ limiter, logger }));
+  app.use(limitBody());
+  app.use(refuseUnstorableUrlText());
   app.use(requireSession({ signer }));
   app.use(sameSiteOnly());
+  const adminMetrics = deps.metrics ? createAdminMetrics(deps.metrics) : undefined;
+  app.use(
+    guardQueueWrites({
+      em: orm.em,
+      signer,
+      logger,
+      queueAdmin: deps.queueAdmin ?? false,
+      secureCookies: deps.secureCookies ?? false,
+      ...(adminMetrics ? { adminMetrics } : {}),
+    }),
+  );
 
   app.route(
     '/',
@@ -68,7 +90,7 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
     authRoutes({
       credentials: deps.credentials,
       signer,
-      limiter: deps.loginLimiter ?? new LoginLimiter(),
+      limiter,
       logger,
       secureCookies: deps.secureCookies ?? false,
     }),
@@ -82,7 +104,7 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
       signer,
       logger,
       stuck: deps.stuck ?? DEFAULT_STUCK,
-      ...(deps.metrics ? { adminMetrics: createAdminMetrics(deps.metrics) } : {}),
+      ...(adminMetrics ? { adminMetrics } : {}),
     }),
   );
   return app;

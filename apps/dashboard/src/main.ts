@@ -27,6 +27,7 @@ try {
     // Redis down leaves Bull Board empty but the console working: the operators need it most then.
     readinessChecks: [...databaseReadinessChecks(orm), redisReadinessCheck(redis, { critical: false })],
     secureCookies: config.NODE_ENV === 'production',
+    queueAdmin: config.DASHBOARD_QUEUE_ADMIN,
     stuck: { queuedMs: 2 * config.SWEEP_STALE_MS, inProgressMs: 5 * 60_000 },
   });
   const server = await startHttpServer(app, { port: config.DASHBOARD_PORT, logger });

@@ -21,6 +21,8 @@ export async function closeQueues(queues: Queues): Promise<void> {
 }
 
 export const BULL_BOARD_PATH = '/queues';
+/** Bull Board's JSON API, which its front end calls (every write of the board is under it). */
+export const BULL_BOARD_API_PATH = `${BULL_BOARD_PATH}/api`;
 
 /** Bull Board over every queue of the system, mounted at `/queues` (behind the dashboard's login). */
 export function bullBoardRoutes(queues: Queues): Hono {

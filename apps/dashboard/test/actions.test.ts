@@ -1,5 +1,11 @@
 import { AuditLog, CtpOperation, CtpOutbox, CtpRequestIdTracking } from '@ctp/core/entities';
-import { recordAccepted, requestOperation } from '@ctp/core/operations';
+import {
+  markTraceFailed,
+  recordAccepted,
+  repollTraceNow,
+  requestOperation,
+  retryFailedOperation,
+} from '@ctp/core/operations';
 import { JOBS, jobIdFor } from '@ctp/core/queues';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
@@ -173,12 +179,54 @@ describe('console actions', () => {
       tenant: null,
       details: { result: 'refused', message: 'request trace not found' },
     });
+    const pan = await act({ action: 'repoll', target: '4111111111111111' });
+    expect(pan.audit.target).toBe('trace:411111******1111');
+    expect(dashboard.logLines.join('\n')).not.toContain('4111111111111111');
     const operation = await act({ action: 'retry', target: 'not-a-uuid' });
     expect(operation.audit.details).toMatchObject({ result: 'refused', message: 'operation not found' });
     expect(
       (await dashboard.app.request('/actions/confirm?action=repoll&target=nope', { headers: { cookie } }))
         .status,
     ).toBe(404);
+  });
+
+  it('commits an action and its audit row together: an audit row that cannot be written undoes the action', async () => {
+    const { operationId, traceId } = await inProgressTrace('audit-atomic');
+    const failedOp = await inProgressTrace('audit-atomic-retry');
+    await act({ action: 'mark-failed', target: failedOp.traceId, reason: 'lost' });
+    const connection = db.orm.em.getConnection();
+    // The database refuses every audit row, as a crash between the two writes would leave it.
+    await connection.execute(
+      `create function refuse_audit_row() returns trigger language plpgsql as $$ begin raise exception 'no audit row'; end $$`,
+    );
+    await connection.execute(
+      'create trigger refuse_audit_row before insert on ctp_audit_log for each row execute function refuse_audit_row()',
+    );
+    try {
+      const actor = CREDENTIALS.username;
+      await expect(
+        markTraceFailed(db.orm.em, { requestTraceId: traceId, actor, reason: 'SaaS incident' }),
+      ).rejects.toThrow(/no audit row/);
+      await expect(repollTraceNow(db.orm.em, { requestTraceId: traceId, actor })).rejects.toThrow(
+        /no audit row/,
+      );
+      await expect(
+        retryFailedOperation(db.orm.em, { operationId: failedOp.operationId, actor }),
+      ).rejects.toThrow(/no audit row/);
+    } finally {
+      await connection.execute('drop trigger refuse_audit_row on ctp_audit_log');
+      await connection.execute('drop function refuse_audit_row()');
+    }
+    const em = db.orm.em.fork();
+    expect(await em.findOneOrFail(CtpOperation, { id: operationId })).toMatchObject({
+      status: 'IN_PROGRESS',
+    });
+    const trace = await em.findOneOrFail(CtpRequestIdTracking, { requestTraceId: traceId });
+    expect(trace.statusCtp).toBe('IN_PROGRESS');
+    expect(trace.nextPollAt?.getTime()).toBeGreaterThan(Date.now() + 60_000);
+    expect(await em.count(CtpOutbox, { operationId, kind: 'notification' })).toBe(0);
+    // The retry started nothing: the failed operation is still the entity's only one.
+    expect(await em.count(CtpOperation, { entityId: 'audit-atomic-retry' })).toBe(1);
   });
 
   it('lists every action in the audit log page', async () => {

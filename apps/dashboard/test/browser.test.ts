@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CtpOperation } from '@ctp/core/entities';
+import { AuditLog, CtpOperation } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import { createRedis } from '@ctp/core/queues';
 import { type RunningServer, startHttpServer } from '@ctp/core/runtime';
@@ -186,5 +186,43 @@ describe.skipIf(!chromiumAvailable && process.env.CI === undefined)('the dashboa
     await page.getByRole('link', { name: 'Overview' }).click();
     await see('section', '1 failed');
     await shot('09-overview-after');
+  });
+
+  it("pauses and resumes a queue from Bull Board's own menu (its token rides along), each write on record", async () => {
+    const queue = 'ctp-resolutions';
+    await page.goto(`${base}/queues/queue/${queue}`);
+    const menuAction = async (item: 'Pause' | 'Resume') => {
+      await page.locator('button[aria-haspopup="menu"]').last().click();
+      await page.getByRole('menuitem', { name: item }).click();
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.url().endsWith(`/queues/api/queues/${queue}/${item.toLowerCase()}`)),
+        page.getByRole('alertdialog').getByRole('button', { name: 'Confirm' }).click(),
+      ]);
+      return answer;
+    };
+    const paused = await menuAction('Pause');
+    expect(paused.status()).toBe(200);
+    expect(paused.request().headers()['x-xsrf-token']).toMatch(/^[\w-]{43}$/);
+    expect(await queues[queue].isPaused()).toBe(true);
+    await see('nav, aside, body', 'Paused');
+    await shot('10-bull-board-paused');
+
+    // A script on the page that does not send the token is refused, and nothing changes.
+    const forged = await page.evaluate(
+      async (url) => (await fetch(url, { method: 'PUT' })).status,
+      `${base}/queues/api/queues/${queue}/resume`,
+    );
+    expect(forged).toBe(403);
+    expect(await queues[queue].isPaused()).toBe(true);
+
+    expect((await menuAction('Resume')).status()).toBe(200);
+    expect(await queues[queue].isPaused()).toBe(false);
+    const rows = await pipeline.db.orm.em
+      .fork()
+      .find(AuditLog, { target: `queue:${queue}` }, { orderBy: { pkey: 'asc' } });
+    expect(rows.map((row) => [row.action, row.actor, row.details.result])).toEqual([
+      ['queue.pause', CREDENTIALS.username, 'done'],
+      ['queue.resume', CREDENTIALS.username, 'done'],
+    ]);
   });
 });

@@ -2,7 +2,10 @@ import type { Logger } from '@ctp/core/logging';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
-import { type DashboardEnv, localPath } from '../env.ts';
+import { type DashboardEnv, localPath, originOf } from '../env.ts';
+import { readForm, refuse } from '../http.ts';
+import { XSRF_COOKIE } from '../queue-writes.ts';
+import { BULL_BOARD_PATH } from '../queues.ts';
 import { loginPage } from '../views/login.ts';
 import type { LoginLimiter } from './login-limiter.ts';
 import { SESSION_COOKIE, SESSION_TTL_MS, type SessionSigner, safeEqual } from './session.ts';
@@ -51,8 +54,7 @@ export function requireSession({ signer }: Pick<AuthOptions, 'signer'>): Middlew
 
 /**
  * Refuses state-changing requests a browser says came from another site. With the SameSite=Strict
- * cookie and the forms' CSRF token this is the third wall; it also covers Bull Board's JSON API,
- * whose front end sends no token of ours.
+ * cookie and the CSRF token (forms' field, Bull Board's `X-XSRF-TOKEN` header) this is the third wall.
  */
 export function sameSiteOnly(): MiddlewareHandler {
   return async (c, next) => {
@@ -65,26 +67,41 @@ export function sameSiteOnly(): MiddlewareHandler {
   };
 }
 
+/**
+ * 429 for a sign-in from an address locked out by its failures, whatever it sends: answered
+ * before the body is read (or even counted against the body limit), so a locked-out client
+ * cannot make the dashboard read anything.
+ */
+export function refuseLockedOut({
+  limiter,
+  logger,
+}: Pick<AuthOptions, 'limiter' | 'logger'>): MiddlewareHandler {
+  return async (c, next) => {
+    if (c.req.method !== 'POST' || c.req.path !== '/login') return next();
+    const address = clientAddress(c);
+    const waitMs = limiter.blockedFor(address);
+    if (waitMs === 0) return next();
+    logger.warn({ address }, 'dashboard login refused: too many failures');
+    c.header('Retry-After', String(Math.ceil(waitMs / 1000)));
+    return c.html(loginPage({ next: '/', error: 'Too many failed sign-ins. Try again later.' }), 429);
+  };
+}
+
 export function authRoutes(options: AuthOptions): Hono<DashboardEnv> {
   const { credentials, signer, limiter, logger } = options;
   const app = new Hono<DashboardEnv>();
 
   app.get('/login', (c) => {
-    if (signer.verify(getCookie(c, SESSION_COOKIE)) !== null)
-      return c.redirect(localPath(c.req.query('next')));
-    return c.html(loginPage({ next: localPath(c.req.query('next')) }));
+    const next = localPath(c.req.query('next'), originOf(c.req.url));
+    if (signer.verify(getCookie(c, SESSION_COOKIE)) !== null) return c.redirect(next);
+    return c.html(loginPage({ next }));
   });
 
+  // The lockout (`refuseLockedOut`) has answered a locked-out address before this reads a byte.
   app.post('/login', async (c) => {
     const address = clientAddress(c);
     const form = await c.req.parseBody();
-    const next = localPath(form.next);
-    const waitMs = limiter.blockedFor(address);
-    if (waitMs > 0) {
-      logger.warn({ address }, 'dashboard login refused: too many failures');
-      c.header('Retry-After', String(Math.ceil(waitMs / 1000)));
-      return c.html(loginPage({ next, error: 'Too many failed sign-ins. Try again later.' }), 429);
-    }
+    const next = localPath(form.next, originOf(c.req.url));
     const username = typeof form.username === 'string' ? form.username : '';
     const password = typeof form.password === 'string' ? form.password : '';
     // Both compared in constant time, and both always: the answer time says nothing about which was wrong.
@@ -111,9 +128,11 @@ export function authRoutes(options: AuthOptions): Hono<DashboardEnv> {
 
   // Behind the session middleware: logging out needs the session's CSRF token.
   app.post('/logout', async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
+    if (form === null) return refuse(c, 400, 'VALIDATION_FAILED', 'the form contains a NUL byte');
     if (!signer.checkCsrf(c.var.session, form.csrf)) return c.text('invalid CSRF token', 403);
     deleteCookie(c, SESSION_COOKIE, { path: '/', secure: options.secureCookies });
+    deleteCookie(c, XSRF_COOKIE, { path: BULL_BOARD_PATH, secure: options.secureCookies });
     logger.info({ actor: c.var.session.user }, 'dashboard logout');
     return c.redirect('/login', 303);
   });

@@ -162,6 +162,12 @@ export async function perform(
   }
 }
 
+/**
+ * The one console action that writes Redis, not PostgreSQL: it cannot share a transaction with
+ * its audit row, so the row follows the retry with its outcome (as for Bull Board's writes). A
+ * crash between the two leaves a retried job without its row; the retry itself is harmless to
+ * repeat (same job, same Idempotency-Key toward the SaaS).
+ */
 async function retryQueuedJob(
   em: EntityManager,
   queues: Queues,

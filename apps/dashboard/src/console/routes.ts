@@ -1,9 +1,11 @@
+import { maskPansIn } from '@ctp/core/cards';
 import type { Logger } from '@ctp/core/logging';
 import type { AdminMetrics } from '@ctp/core/metrics';
 import type { Orm } from '@ctp/db';
 import { Hono } from 'hono';
 import type { SessionSigner } from '../auth/session.ts';
-import { type DashboardEnv, localPath } from '../env.ts';
+import { type DashboardEnv, localPath, originOf } from '../env.ts';
+import { readForm, refuse } from '../http.ts';
 import { type Queues, submitJobState } from '../queues.ts';
 import { confirmPage } from '../views/confirm.ts';
 import { auditPage, entityPage, notFoundPage, searchPage } from '../views/entity.ts';
@@ -120,7 +122,7 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
   app.get('/actions/confirm', async (c) => {
     const action = c.req.query('action');
     const target = c.req.query('target') ?? '';
-    const back = localPath(c.req.query('back'));
+    const back = localPath(c.req.query('back'), originOf(c.req.url));
     if (!isAction(action)) return c.html(notFoundPage(page(c), 'No such action.'), 404);
     const model = await confirmation(em, queues, action, target, back);
     if (model === null) return c.html(notFoundPage(page(c), `Nothing named ${target}.`), 404);
@@ -128,7 +130,9 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
   });
 
   app.post('/actions', async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
+    if (form === null)
+      return refuse(c, 400, 'VALIDATION_FAILED', 'the form contains a NUL byte or a broken character');
     if (!deps.signer.checkCsrf(c.var.session, form.csrf)) return c.text('invalid CSRF token', 403);
     const { action, target, reason, nonce } = form;
     if (!isAction(action) || typeof target !== 'string' || target === '') {
@@ -144,11 +148,18 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
     });
     deps.adminMetrics?.actions.inc({ action, result: result.ok ? 'done' : 'refused' });
     deps.logger.info(
-      { actor, action, target, ok: result.ok, ...(result.ok ? {} : { code: result.code }) },
+      {
+        actor,
+        action,
+        target: maskPansIn(target),
+        ok: result.ok,
+        ...(result.ok ? {} : { code: result.code }),
+      },
       'operator action',
     );
     // Back where the operator came from, with the audit row that says what happened.
-    const back = new URL(localPath(form.back, '/audit'), 'http://dashboard');
+    const origin = originOf(c.req.url);
+    const back = new URL(localPath(form.back, origin, '/audit'), origin);
     back.searchParams.set('audit', result.auditId);
     return c.redirect(`${back.pathname}${back.search}`, 303);
   });

@@ -17,7 +17,7 @@ export function noticeOf(entry: AuditLog | null): Html {
   if (entry === null) return html``;
   const ok = entry.details.result === 'done';
   return html`<div class="notice ${ok ? 'ok' : 'bad'}" role="status"><strong>${entry.action}</strong> on
-  <code>${entry.target}</code>: ${ok ? 'done' : 'refused'} — ${entry.details.message ?? ''}</div>`;
+  <code>${entry.target}</code>: ${entry.details.result} — ${entry.details.message ?? ''}</div>`;
 }
 
 function plan(statusPlan: StatusPlan | null | undefined): Html {

@@ -97,6 +97,14 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DASHBOARD_USERNAME: z.string().min(1).default('admin'),
   DASHBOARD_PASSWORD: z.string().min(12).default(DEV_DEFAULTS.DASHBOARD_PASSWORD),
+  /**
+   * Bull Board's destructive writes (obliterate, add or edit a job, empty, clean, schedulers,
+   * concurrency and rate limits): refused unless `true`. Pause, resume, retry and promote stay open.
+   */
+  DASHBOARD_QUEUE_ADMIN: z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default('false')
+    .transform((value) => value === 'true'),
   WEBHOOK_URL: url(['http', 'https'], 'http://127.0.0.1:3000/v1/ctp/webhooks/saas'),
   // The simulator's own settings (apps/saas-sim), beside the contract's variables.
   SAAS_SIM_TENANTS: z

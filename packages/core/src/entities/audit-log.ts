@@ -1,14 +1,48 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { bigintPrimaryKey, externalIdColumn } from './columns.ts';
 
-/** What an operator did from the dashboard (`ctp_audit_log.action`). */
-export const AUDIT_ACTIONS = ['trace.repoll', 'trace.mark_failed', 'operation.retry', 'job.retry'] as const;
+/**
+ * What an operator did from the dashboard (`ctp_audit_log.action`): the console's actions, and
+ * every write of Bull Board (`queue.*`, `job.*`, `scheduler.*`, `queues.*` for all queues at once).
+ */
+export const AUDIT_ACTIONS = [
+  'trace.repoll',
+  'trace.mark_failed',
+  'operation.retry',
+  'job.retry',
+  'queues.pause_all',
+  'queues.resume_all',
+  'queue.add_job',
+  'queue.retry_all',
+  'queue.promote_all',
+  'queue.clean',
+  'queue.pause',
+  'queue.resume',
+  'queue.set_concurrency',
+  'queue.set_rate_limit',
+  'queue.release_rate_limit',
+  'queue.empty',
+  'queue.obliterate',
+  'scheduler.remove',
+  'scheduler.update',
+  'scheduler.run',
+  'job.remove',
+  'job.promote',
+  'job.update_data',
+  'job.change_delay',
+  'job.change_priority',
+  'job.remove_children',
+  'metrics.purge_history',
+] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
-/** Beside the operator's reason: what came of it (`refused` keeps the attempt on record too). */
+/**
+ * Beside the operator's reason: what came of it (`refused` keeps the attempt on record too;
+ * `failed` is a queue write that was allowed but that Bull Board or Redis did not carry out).
+ */
 export interface AuditDetails {
   readonly reason?: string;
-  readonly result: 'done' | 'refused';
+  readonly result: 'done' | 'refused' | 'failed';
   readonly message?: string;
   readonly [key: string]: string | number | boolean | null | undefined;
 }
@@ -31,7 +65,10 @@ export const AuditLog = defineEntity({
     action: p.enum(AUDIT_ACTIONS),
     tenant: p.string().length(64).nullable(),
     entityId: externalIdColumn.nullable(),
-    /** `operation:<uuid>`, `trace:<request trace id>` or `job:<queue>/<job id>`. */
+    /**
+     * `operation:<uuid>`, `trace:<request trace id>`, `job:<queue>/<job id>`, `queue:<queue>`,
+     * `scheduler:<queue>/<scheduler id>` or `queues:*`.
+     */
     target: p.string().length(255),
     details: p.json<AuditDetails>(),
   },

@@ -9,7 +9,7 @@ export function createAdminMetrics(registry: Registry): AdminMetrics {
   return {
     actions: new Counter({
       name: 'ctp_admin_actions_total',
-      help: 'Operator actions from the dashboard, by action and result (done, refused)',
+      help: 'Operator actions from the dashboard (console and Bull Board writes), by action and result (done, refused, failed)',
       labelNames: ['action', 'result'],
       registers: [registry],
     }),

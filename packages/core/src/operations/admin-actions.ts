@@ -1,16 +1,18 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { maskPansIn } from '../cards/pan.ts';
-import { type AuditAction, type AuditDetails, AuditLog } from '../entities/audit-log.ts';
+import type { AuditAction, AuditDetails } from '../entities/audit-log.ts';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpRequestIdTracking } from '../entities/ctp-request-id-tracking.ts';
 import { DomainError } from '../errors/domain-error.ts';
 import { requestOperation } from './request-operation.ts';
 import { resolveTraceOutcome } from './resolve-trace.ts';
+import { type Statement, sql } from './sql-session.ts';
 
 /**
  * What an operator may do from the dashboard, each as one use case that goes through the same
  * steps as the pipeline (no status column is written here) and leaves a row in `ctp_audit_log`
- * naming who did it, refused attempts included.
+ * naming who did it, refused attempts included. An action that changes something commits its
+ * audit row in its own transaction: a crash (or a failed insert) between them leaves neither.
  */
 
 export interface AdminRequest {
@@ -36,18 +38,43 @@ export interface AuditEntry {
   readonly details: AuditDetails;
 }
 
+/**
+ * The one statement that writes `ctp_audit_log`, with its key chosen beforehand
+ * (`nextAuditKey`): so it can ride in a lifecycle step's own commit, and the action and its
+ * record commit together or not at all.
+ */
+export function auditInsert(pkey: string, entry: AuditEntry): Statement {
+  return sql(
+    `insert into ctp_audit_log (pkey, at, actor, action, target, tenant, entity_id, details)
+     values (?::bigint, now(), ?, ?, ?, ?, ?, ?::jsonb)`,
+    [
+      pkey,
+      entry.actor,
+      entry.action,
+      // Targets are typed ids; one that is a card number is kept masked, as everywhere else.
+      maskPansIn(entry.target).slice(0, 255),
+      entry.tenant ?? null,
+      entry.entityId ?? null,
+      JSON.stringify(entry.details),
+    ],
+  );
+}
+
+/** A key for an audit row not written yet (a sequence value: never handed out twice). */
+export async function nextAuditKey(em: EntityManager): Promise<string> {
+  const [row] = await em.execute<{ pkey: string }[]>(
+    `select nextval(pg_get_serial_sequence('ctp_audit_log', 'pkey'))::text as pkey`,
+  );
+  if (row === undefined) throw new Error('no audit key from the sequence');
+  return row.pkey;
+}
+
 /** Appends one audit row, in the caller's transaction when `em` is inside one; returns its key. */
 export async function recordAudit(em: EntityManager, entry: AuditEntry): Promise<string> {
-  const pkey = await em.insert(AuditLog, {
-    at: new Date(),
-    actor: entry.actor,
-    action: entry.action,
-    target: entry.target.slice(0, 255),
-    tenant: entry.tenant ?? null,
-    entityId: entry.entityId ?? null,
-    details: entry.details,
-  });
-  return String(pkey);
+  const pkey = await nextAuditKey(em);
+  const statement = auditInsert(pkey, entry);
+  await em.execute(statement.sql, [...statement.params], 'run');
+  return pkey;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -59,13 +86,12 @@ function noteOf(reason: string | undefined): { reason?: string } {
   return trimmed ? { reason: maskPansIn(trimmed).slice(0, 1_000) } : {};
 }
 
-async function audited(
-  em: EntityManager,
+function auditEntryOf(
   entry: Omit<AuditEntry, 'details'>,
   request: AdminRequest,
   result: ActionOutcome,
-): Promise<AdminActionResult> {
-  const auditId = await recordAudit(em, {
+): AuditEntry {
+  return {
     ...entry,
     details: {
       ...noteOf(request.reason),
@@ -73,7 +99,17 @@ async function audited(
       message: result.message,
       ...(result.ok && result.operationId !== undefined ? { newOperationId: result.operationId } : {}),
     },
-  });
+  };
+}
+
+/** Records an outcome in a transaction of its own (or `em`'s): for refusals, which change nothing. */
+async function audited(
+  em: EntityManager,
+  entry: Omit<AuditEntry, 'details'>,
+  request: AdminRequest,
+  result: ActionOutcome,
+): Promise<AdminActionResult> {
+  const auditId = await recordAudit(em, auditEntryOf(entry, request, result));
   return { ...result, auditId };
 }
 
@@ -130,20 +166,34 @@ export async function markTraceFailed(
   if (why === undefined) {
     return audited(em, scope, request, refused('VALIDATION_FAILED', 'a reason is required'));
   }
-  const resolved = await resolveTraceOutcome(em, trace.tenant, {
-    requestTraceId: trace.requestTraceId,
-    status: 'FAILED',
-    error: {
-      code: 'MARKED_FAILED',
-      message: 'Marked Failed By Operator',
-      details: `marked failed by ${request.actor}: ${why}`,
+  const done = {
+    ok: true as const,
+    message: 'the trace is FAILED; statuses reverted and the failure notified',
+  };
+  // The audit row commits in the resolve step's own transaction: marked failed and on record, or neither.
+  const auditId = await nextAuditKey(em);
+  const resolved = await resolveTraceOutcome(
+    em,
+    trace.tenant,
+    {
+      requestTraceId: trace.requestTraceId,
+      status: 'FAILED',
+      error: {
+        code: 'MARKED_FAILED',
+        message: 'Marked Failed By Operator',
+        details: `marked failed by ${request.actor}: ${why}`,
+      },
     },
-  });
-  const result =
-    resolved === 'resolved'
-      ? { ok: true as const, message: 'the trace is FAILED; statuses reverted and the failure notified' }
-      : refused('INVALID_STATE', 'the trace had already ended; nothing changed');
-  return audited(em, scope, request, result);
+    undefined,
+    [auditInsert(auditId, auditEntryOf(scope, request, done))],
+  );
+  if (resolved === 'resolved') return { ...done, auditId };
+  return audited(
+    em,
+    scope,
+    request,
+    refused('INVALID_STATE', 'the trace had already ended; nothing changed'),
+  );
 }
 
 /**
@@ -170,17 +220,30 @@ export async function retryFailedOperation(
       refused('INVALID_STATE', `the operation is ${operation.status}; only a FAILED one starts again`),
     );
   }
+  const started = (id: string): ActionOutcome => ({
+    ok: true,
+    message: `started operation ${id}`,
+    operationId: id,
+  });
+  // A new operation commits with its audit row, in the request step's transaction; a replay of a
+  // double-submitted form (which starts nothing) and a refusal are recorded on their own.
+  const auditId = await nextAuditKey(em);
   let result: ActionOutcome;
   try {
-    const { operation: started } = await requestOperation(em, {
-      tenant: operation.tenant,
-      event: operation.event,
-      entityId: operation.entityId,
-      ...(operation.kitNumber == null ? {} : { kitNo: operation.kitNumber }),
-      ...(operation.reason == null ? {} : { reason: operation.reason }),
-      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
-    });
-    result = { ok: true, message: `started operation ${started.id}`, operationId: started.id };
+    const { operation: accepted, replayed } = await requestOperation(
+      em,
+      {
+        tenant: operation.tenant,
+        event: operation.event,
+        entityId: operation.entityId,
+        ...(operation.kitNumber == null ? {} : { kitNo: operation.kitNumber }),
+        ...(operation.reason == null ? {} : { reason: operation.reason }),
+        ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+      },
+      (created) => [auditInsert(auditId, auditEntryOf(scope, request, started(created.id)))],
+    );
+    result = started(accepted.id);
+    if (!replayed) return { ...result, auditId };
   } catch (error) {
     if (!(error instanceof DomainError)) throw error;
     result = refused(error.code, error.message);

@@ -16,7 +16,7 @@ import {
 } from './lifecycle-store.ts';
 import { outboxJobRow } from './outbox.ts';
 import { freezeSaasRequest } from './saas-request.ts';
-import { SqlSession } from './sql-session.ts';
+import { SqlSession, type Statement } from './sql-session.ts';
 
 export interface OperationRequest {
   readonly tenant: string;
@@ -51,10 +51,14 @@ export function requestFingerprint(request: OperationRequest): string {
 export async function requestOperation(
   em: EntityManager,
   request: OperationRequest,
+  /** Statements that commit only with a new operation (an operator's audit row), in its transaction. */
+  commitWithStarted?: (operation: AcceptedOperation) => readonly Statement[],
 ): Promise<RequestedOperation> {
   const fingerprint = requestFingerprint(request);
   try {
-    return await SqlSession.transaction(em, (session) => acceptInTransaction(session, request, fingerprint));
+    return await SqlSession.transaction(em, (session) =>
+      acceptInTransaction(session, request, fingerprint, commitWithStarted),
+    );
   } catch (error) {
     // Two requests raced: the database's unique indexes decided. Answer as if they had queued.
     if (error instanceof UniqueConstraintViolationException) {
@@ -92,6 +96,7 @@ async function acceptInTransaction(
   session: SqlSession,
   request: OperationRequest,
   fingerprint: string,
+  commitWithStarted?: (operation: AcceptedOperation) => readonly Statement[],
 ): Promise<RequestedOperation> {
   const { tenant, event, entityId } = request;
   // The entity lock comes first: it serialises every lifecycle step of this entity, so the
@@ -122,7 +127,7 @@ async function acceptInTransaction(
   }
   const writes = new StepWrites();
   const operation = startOperation(writes, records, { ...request, kitNo }, plan.value, fingerprint);
-  await session.run(writes.statements(), { commit: true });
+  await session.run([...writes.statements(), ...(commitWithStarted?.(operation) ?? [])], { commit: true });
   return { operation, replayed: false };
 }
 

@@ -20,7 +20,7 @@ import {
   traceForResolveFrom,
 } from './lifecycle-store.ts';
 import { outboxNotificationRow } from './outbox.ts';
-import { SqlSession } from './sql-session.ts';
+import { SqlSession, type Statement } from './sql-session.ts';
 
 /** A terminal result for a trace, from the webhook, the poller, or the poller's deadline. */
 export interface TraceOutcome {
@@ -59,6 +59,8 @@ export async function resolveTraceOutcome(
   tenant: string,
   outcome: TraceOutcome,
   webhookId?: string,
+  /** Statements that commit only with a resolved trace (an operator's audit row), in its transaction. */
+  commitWithResolved: readonly Statement[] = [],
 ): Promise<ResolveResult> {
   return SqlSession.transaction(em, async (session) => {
     const [, read] = await session.run([
@@ -120,7 +122,7 @@ export async function resolveTraceOutcome(
         payload: notificationFor(operation, trace.requestTraceId, failure, after, records, ids),
       }),
     );
-    await session.run(writes.statements(), { commit: true });
+    await session.run([...writes.statements(), ...commitWithResolved], { commit: true });
     return 'resolved';
   });
 }
