@@ -33,6 +33,11 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses a dashboard username longer than the audit log records', () => {
+    expect(problem({ DASHBOARD_USERNAME: 'a'.repeat(129) }).variables).toEqual(['DASHBOARD_USERNAME']);
+    expect(loadConfig({ DASHBOARD_USERNAME: 'a'.repeat(128) }).DASHBOARD_USERNAME).toHaveLength(128);
+  });
+
   it('names each bad variable and what it must be, without echoing its value', () => {
     const error = problem({ API_PORT: 'eighty', PAN_ENCRYPTION_KEY: 'c2hvcnQ=', REDIS_URL: 'http://x' });
     expect(error.variables).toEqual(expect.arrayContaining(['API_PORT', 'PAN_ENCRYPTION_KEY', 'REDIS_URL']));

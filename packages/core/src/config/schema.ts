@@ -95,7 +95,8 @@ export const envSchema = z.object({
     )
     .pipe(z.array(base64Bytes(32))),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  DASHBOARD_USERNAME: z.string().min(1).default('admin'),
+  // The audit log's actor column holds 128 characters: a longer name would make every audited write fail.
+  DASHBOARD_USERNAME: z.string().min(1).max(128).default('admin'),
   DASHBOARD_PASSWORD: z.string().min(12).default(DEV_DEFAULTS.DASHBOARD_PASSWORD),
   /**
    * Bull Board's destructive writes (obliterate, add or edit a job, empty, clean, schedulers,
