@@ -125,7 +125,7 @@ describe('/docs', () => {
     expect(directives.get('frame-ancestors')).toEqual(["'none'"]);
     for (const [name, sources] of directives)
       for (const source of sources)
-        expect(["'self'", "'none'", "'unsafe-inline'", 'data:'], `${name} ${source}`).toContain(source);
+        expect(["'self'", "'none'", 'data:'], `${name} ${source}`).toContain(source);
   });
 
   it('answers 404 for an asset it does not have, and nothing from outside its folder', async () => {
