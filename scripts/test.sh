@@ -19,11 +19,14 @@ pnpm typecheck || { echo "test: typecheck failed" >&2; typecheck=failed; status=
 
 # The test databases of this run are named ctp_test_<tag>_* and kept by their drop() (see
 # packages/db/src/testing.ts) so the scan below reads what every test wrote; they are dropped
-# when this script ends, however it ends. The tag keeps other runs' databases out of it.
+# when this script ends, however it ends. The tag keeps other runs' databases out of it. The
+# log lines the tests' api, worker and dashboard wrote go to reports/logs for the same scan.
 mkdir -p reports
 report=reports/vitest.json
 log="$PWD/reports/vitest.log"
-rm -f "$report" "$log"
+logs="$PWD/reports/logs"
+rm -rf "$report" "$log" "$logs"
+mkdir -p "$logs"
 tag="run$(date +%s)$$"
 pg_url="${DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/ctp}"
 maintenance_url=$(node -e 'const u=new URL(process.argv[1]);u.pathname="/postgres";console.log(u.href)' "$pg_url")
@@ -32,14 +35,14 @@ drop_kept_databases() {
     while read -r name; do psql "$maintenance_url" -qc "drop database if exists \"$name\" with (force)"; done
 }
 trap drop_kept_databases EXIT
-CTP_TEST_KEEP_DATABASES="$tag" pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" 2>&1 |
+CTP_TEST_KEEP_DATABASES="$tag" CTP_TEST_LOG_DIR="$logs" pnpm exec vitest run --reporter=default --reporter=json --outputFile.json="$report" 2>&1 |
   tee "$log"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
 
-# What the suite left: its databases, the keys in Redis and its output. A test that puts a card
-# number there on purpose must take it away again.
+# What the suite left: its databases, the keys in Redis, its output and logs. A test that puts a
+# card number there on purpose must take it away again.
 pan_scan=passed
-pnpm ctp security scan-pans --databases "ctp_test_${tag}_%" --logs "$log" ||
+pnpm ctp security scan-pans --databases "ctp_test_${tag}_%" --logs "$log" --logs "$logs" ||
   { echo "test: card numbers found after the test suite" >&2; pan_scan=failed; status=1; }
 drop_kept_databases
 

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { databaseName, dropDatabase, withDatabaseName } from './database-admin.ts';
 import { readDatabaseUrl } from './database-url.ts';
-import { createTestDatabase, keptTestDatabaseTag } from './testing.ts';
+import { createTestDatabase, keepTestLog, keptTestDatabaseTag } from './testing.ts';
 
 const VARIABLE = 'CTP_TEST_KEEP_DATABASES';
 const before = process.env[VARIABLE];
@@ -56,5 +59,30 @@ describe('createTestDatabase', () => {
     expect(keptTestDatabaseTag({ [VARIABLE]: 'run1733' })).toBe('run1733');
     for (const bad of ['%', 'a_b', 'A', 'x'.repeat(25), "a'; drop"])
       expect(() => keptTestDatabaseTag({ [VARIABLE]: bad })).toThrow(VARIABLE);
+  });
+});
+
+describe('keepTestLog', () => {
+  it('writes the lines to a file of their own under CTP_TEST_LOG_DIR, and nowhere without it', async () => {
+    const before = process.env.CTP_TEST_LOG_DIR;
+    const dir = await mkdtemp(join(tmpdir(), 'kept-logs-'));
+    try {
+      delete process.env.CTP_TEST_LOG_DIR;
+      await keepTestLog('api', ['{"msg":"not kept"}\n']);
+      process.env.CTP_TEST_LOG_DIR = join(dir, 'logs');
+      await keepTestLog('api', ['{"msg":"one"}\n', '{"msg":"two"}']);
+      await keepTestLog('e2e', ['{"msg":"three"}\n']);
+      const files = (await readdir(join(dir, 'logs'))).sort();
+      expect(files).toHaveLength(2);
+      expect(files[0]).toMatch(/^api-\d+-[0-9a-f]{8}\.log$/);
+      expect(await readFile(join(dir, 'logs', files[0] ?? ''), 'utf8')).toBe(
+        '{"msg":"one"}\n{"msg":"two"}\n',
+      );
+      expect(await readFile(join(dir, 'logs', files[1] ?? ''), 'utf8')).toBe('{"msg":"three"}\n');
+    } finally {
+      if (before === undefined) delete process.env.CTP_TEST_LOG_DIR;
+      else process.env.CTP_TEST_LOG_DIR = before;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { readDatabaseUrl } from './database-url.ts';
 import { createMigratedDatabase, type MigratedDatabase } from './migrated-database.ts';
 
@@ -32,4 +35,17 @@ export function createTestDatabase(): Promise<TestDatabase> {
   return createMigratedDatabase(readDatabaseUrl(), tag === undefined ? 'ctp_test' : `ctp_test_${tag}`, {
     keep: tag !== undefined,
   });
+}
+
+/**
+ * The log lines a test captured in memory, written to a file of its own under `CTP_TEST_LOG_DIR`
+ * when that is set (`scripts/test.sh` sets it to `reports/logs`), so that the card-number scan
+ * after the suite reads what the processes logged; nothing when it is not.
+ */
+export async function keepTestLog(name: string, lines: readonly string[]): Promise<void> {
+  const dir = process.env.CTP_TEST_LOG_DIR;
+  if (dir === undefined || dir === '' || lines.length === 0) return;
+  await mkdir(dir, { recursive: true });
+  const text = lines.map((line) => (line.endsWith('\n') ? line : `${line}\n`)).join('');
+  await appendFile(join(dir, `${name}-${process.pid}-${randomBytes(4).toString('hex')}.log`), text);
 }
