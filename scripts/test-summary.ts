@@ -1,7 +1,8 @@
 // Prints the closing line CI reads, "N passed, N failed", from Vitest's JSON report plus the
 // checks that run outside Vitest, each counted as one test: `name=passed|failed|skipped`
-// arguments (lint, typecheck, the chaos suite; a bare status is the chaos suite's). Exits
-// non-zero when anything failed or the report is missing (a run that crashed counts as failed).
+// arguments (lint, typecheck, the card-number scan after the suite, the chaos suite; a bare
+// status is the chaos suite's). Exits non-zero when anything failed or the report is missing (a
+// run that crashed counts as failed).
 import { existsSync, readFileSync } from 'node:fs';
 
 const path = process.argv[2] ?? 'reports/vitest.json';

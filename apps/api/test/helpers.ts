@@ -5,7 +5,7 @@ import { DEV_DEFAULTS, loadConfig } from '@ctp/core/config';
 import { createLogger } from '@ctp/core/logging';
 import { type RunningServer, startHttpServer } from '@ctp/core/runtime';
 import { SaasClient } from '@ctp/core/saas';
-import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
+import { createTestDatabase, keepTestLog, type TestDatabase } from '@ctp/db/testing';
 import { type ApiDependencies, createApiApp } from '../src/app.ts';
 
 /** The two development tenants and their keys, from the configuration defaults. */
@@ -119,6 +119,7 @@ export async function startTestApi(overrides: Partial<ApiDependencies> = {}): Pr
     async close() {
       await running.close();
       if (overrides.saas === undefined) await saas.close();
+      await keepTestLog('api', logLines);
       await db.drop();
     },
   };

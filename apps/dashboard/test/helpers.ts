@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createLogger } from '@ctp/core/logging';
 import { createRedis } from '@ctp/core/queues';
 import type { Orm } from '@ctp/db';
+import { keepTestLog } from '@ctp/db/testing';
 import type { Redis } from 'ioredis';
 import { createDashboardApp, type DashboardDependencies } from '../src/app.ts';
 import { closeQueues, openQueues, type Queues } from '../src/queues.ts';
@@ -58,6 +59,7 @@ export function buildDashboard(
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       await redis.quit();
+      await keepTestLog('dashboard', logLines);
     },
   };
 }

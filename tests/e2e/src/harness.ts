@@ -9,7 +9,7 @@ import { createLogger } from '@ctp/core/logging';
 import { createRedis } from '@ctp/core/queues';
 import { startHttpServer } from '@ctp/core/runtime';
 import { SaasClient } from '@ctp/core/saas';
-import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
+import { createTestDatabase, keepTestLog, type TestDatabase } from '@ctp/db/testing';
 import {
   type RunningSimulator,
   type SimulatorOptions,
@@ -252,6 +252,7 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       const dedupe = await redis.keys(`{${config.NOTIFICATION_STREAM}}*`);
       if (dedupe.length > 0) await redis.del(...dedupe);
       await redis.quit();
+      await keepTestLog('e2e', logLines);
       await db.drop();
     },
   };

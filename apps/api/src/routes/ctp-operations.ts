@@ -31,12 +31,16 @@ const accepted = {
 };
 
 const summaryOf = (event: CtpEvent, summary: string) => `${event}: ${summary}`;
+/** `CTP_ADD_KIT` → `ctpAddKit`. */
+const operationIdOf = (event: CtpEvent) =>
+  event.toLowerCase().replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
 
 /** A route whose body names the kit (`{ "kitNo" }`). */
 function routeWithKitBody(event: CtpEvent, path: string, summary: string) {
   return createRoute({
     method: 'post',
     path,
+    operationId: operationIdOf(event),
     tags,
     summary: summaryOf(event, summary),
     request: {
@@ -59,6 +63,7 @@ function routeOn<P extends typeof entityPathSchema | typeof kitPathSchema>(
   return createRoute({
     method,
     path,
+    operationId: operationIdOf(event),
     tags,
     summary: summaryOf(event, summary),
     request: { params, headers: idempotencyHeadersSchema },

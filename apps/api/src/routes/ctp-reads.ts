@@ -26,6 +26,7 @@ const routes = {
   entity: createRoute({
     method: 'get',
     path: '/v1/ctp/entities/{entityId}',
+    operationId: 'getCtpEntity',
     tags,
     summary: "The customer's CTP status and ids, and its cards'",
     request: { params: entityPathSchema },
@@ -37,6 +38,7 @@ const routes = {
   network: createRoute({
     method: 'get',
     path: '/v1/ctp/entities/{entityId}/network',
+    operationId: 'getCtpEntityNetwork',
     tags,
     summary: 'What the CTP SaaS holds for the customer now (GET /getData); never a PAN',
     description:
@@ -50,6 +52,7 @@ const routes = {
   operation: createRoute({
     method: 'get',
     path: '/v1/ctp/operations/{operationId}',
+    operationId: 'getOperation',
     tags,
     summary: 'An operation: QUEUED, then its request trace status',
     request: { params: operationPathSchema },
@@ -61,6 +64,7 @@ const routes = {
   trace: createRoute({
     method: 'get',
     path: '/v1/ctp/traces/{requestTraceId}',
+    operationId: 'getTrace',
     tags,
     summary: 'A ctp_requestIdTracking row',
     request: { params: tracePathSchema },

@@ -22,6 +22,7 @@ const tags = ['Platform records'];
 const putEntityRoute = createRoute({
   method: 'put',
   path: '/v1/entities/{entityId}',
+  operationId: 'putEntity',
   tags,
   summary: 'Create or replace a customer (entity)',
   request: {
@@ -38,6 +39,7 @@ const putEntityRoute = createRoute({
 const patchEntityRoute = createRoute({
   method: 'patch',
   path: '/v1/entities/{entityId}',
+  operationId: 'patchEntity',
   tags,
   summary: 'Change some fields of a customer',
   description: '`phone`, `address` and `consent` are replaced whole; `consent: null` removes it.',
@@ -54,6 +56,7 @@ const patchEntityRoute = createRoute({
 const getEntityRoute = createRoute({
   method: 'get',
   path: '/v1/entities/{entityId}',
+  operationId: 'getEntity',
   tags,
   summary: 'A customer, its CTP status, and its kits with theirs (PAN masked)',
   request: { params: entityPathSchema },

@@ -19,6 +19,7 @@ const tags = ['Platform records'];
 const putKitRoute = createRoute({
   method: 'put',
   path: '/v1/entities/{entityId}/kits/{kitNo}',
+  operationId: 'putKit',
   tags,
   summary: 'Create or replace a card (kit) of a customer',
   description: 'The PAN is stored encrypted and answered masked (first 6, last 4).',
@@ -36,6 +37,7 @@ const putKitRoute = createRoute({
 const getKitRoute = createRoute({
   method: 'get',
   path: '/v1/entities/{entityId}/kits/{kitNo}',
+  operationId: 'getKit',
   tags,
   summary: 'A card, masked, and its CTP status',
   request: { params: kitPathSchema },

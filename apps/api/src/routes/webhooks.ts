@@ -20,6 +20,7 @@ const receivedSchema = z
 const route = createRoute({
   method: 'post',
   path: '/v1/ctp/webhooks/saas',
+  operationId: 'receiveSaasWebhook',
   tags: ['CTP SaaS webhooks'],
   security: [],
   summary: 'The CTP SaaS webhook receiver (Standard Webhooks signature, not an API key)',

@@ -3,12 +3,12 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findPans, maskPan } from '@ctp/core/cards';
 import { envSchema } from '@ctp/core/config';
-import { createOrm, type Orm } from '@ctp/db';
+import { createOrm, databaseName, type Orm, withDatabaseName } from '@ctp/db';
 import type { Redis } from 'ioredis';
 import { EXIT, type Io } from '../io.ts';
 import { connectRedis } from '../redis.ts';
 
-export const SCAN_PANS_HELP = `Usage: ctp security scan-pans [--logs <file|dir>]... [--redis-pattern <glob>] [--json]
+export const SCAN_PANS_HELP = `Usage: ctp security scan-pans [--logs <file|dir>]... [--redis-pattern <glob>] [--databases <pattern>] [--json]
 
 Looks for card numbers (Luhn-valid runs of 13–19 digits) where none may be: every line of the
 given log files (directories are read recursively), every Redis key and value (strings, hashes,
@@ -19,6 +19,9 @@ where it was; exits 1 if it found any, 0 if none.
 Options:
   --logs <path>            a log file or a directory of them (repeatable)
   --redis-pattern <glob>   only Redis keys matching this SCAN pattern [*]
+  --databases <pattern>    instead of DATABASE_URL's database, every database on its server
+                           whose name matches this SQL LIKE pattern (e.g. 'ctp_test_%'); it is
+                           an error if none does
   --json                   one JSON object
   -h, --help               this help
 
@@ -38,6 +41,7 @@ export async function scanPans(args: readonly string[], io: Io): Promise<number>
     options: {
       logs: { type: 'string', multiple: true, default: [] },
       'redis-pattern': { type: 'string', default: '*' },
+      databases: { type: 'string' },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -52,7 +56,7 @@ export async function scanPans(args: readonly string[], io: Io): Promise<number>
     Object.fromEntries(Object.entries(io.env).filter(([, v]) => v !== undefined && v !== '')),
   );
   const findings: Finding[] = [];
-  const counts = { logLines: 0, redisKeys: 0, databaseValues: 0 };
+  const counts = { logLines: 0, redisKeys: 0, databases: 0, databaseValues: 0 };
   for (const path of values.logs) counts.logLines += await scanLogs(path, findings);
   const redis = await connectRedis(env.REDIS_URL, { follow: false });
   try {
@@ -60,16 +64,27 @@ export async function scanPans(args: readonly string[], io: Io): Promise<number>
   } finally {
     redis.disconnect();
   }
-  const orm = await createOrm({ databaseUrl: env.DATABASE_URL });
-  try {
-    counts.databaseValues = await scanDatabase(orm, findings);
-  } finally {
-    await orm.close();
+  const databaseUrls =
+    values.databases === undefined
+      ? [env.DATABASE_URL]
+      : await matchingDatabases(env.DATABASE_URL, values.databases);
+  if (databaseUrls.length === 0) {
+    io.stderr.write(`scan-pans: no database matches ${JSON.stringify(values.databases)}\n`);
+    return EXIT.failure;
+  }
+  for (const databaseUrl of databaseUrls) {
+    const orm = await createOrm({ databaseUrl });
+    try {
+      counts.databaseValues += await scanDatabase(orm, databaseName(databaseUrl), findings);
+      counts.databases += 1;
+    } finally {
+      await orm.close();
+    }
   }
   if (values.json) io.stdout.write(`${JSON.stringify({ counts, findings })}\n`);
   else {
     io.stdout.write(
-      `scanned ${counts.logLines} log lines, ${counts.redisKeys} Redis keys, ${counts.databaseValues} database values\n`,
+      `scanned ${counts.logLines} log lines, ${counts.redisKeys} Redis keys, ${counts.databaseValues} database values in ${counts.databases} database${counts.databases === 1 ? '' : 's'}\n`,
     );
     for (const f of findings) io.stdout.write(`card number ${f.masked} in ${f.where}\n`);
     io.stdout.write(
@@ -129,8 +144,25 @@ async function redisValue(redis: Redis, key: string): Promise<unknown> {
   }
 }
 
+/** The URL of every database on `serverUrl`'s server whose name is LIKE `pattern`. */
+async function matchingDatabases(serverUrl: string, pattern: string): Promise<string[]> {
+  // The catalog can be read from any database; `postgres` exists on every server.
+  const orm = await createOrm({ databaseUrl: withDatabaseName(serverUrl, 'postgres') });
+  try {
+    const rows = await orm.em
+      .fork()
+      .execute<{ datname: string }[]>(
+        'select datname from pg_database where datname like ? and not datistemplate order by datname',
+        [pattern],
+      );
+    return rows.map((row) => withDatabaseName(serverUrl, row.datname));
+  } finally {
+    await orm.close();
+  }
+}
+
 /** Every text-like column of every table, but the one that holds PANs encrypted. */
-async function scanDatabase(orm: Orm, findings: Finding[]): Promise<number> {
+async function scanDatabase(orm: Orm, database: string, findings: Finding[]): Promise<number> {
   const em = orm.em.fork();
   const columns = await em.execute<{ table_name: string; column_name: string }[]>(
     `select table_name, column_name from information_schema.columns
@@ -145,7 +177,7 @@ async function scanDatabase(orm: Orm, findings: Finding[]): Promise<number> {
       `select "${column}"::text as value from "${table}" where "${column}"::text ~ '[0-9][0-9 -]{11,}[0-9]'`,
     );
     values += rows.length;
-    for (const row of rows) check(row.value, `database ${table}.${column}`, findings);
+    for (const row of rows) check(row.value, `database ${database}: ${table}.${column}`, findings);
   }
   return values;
 }
