@@ -100,6 +100,7 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
           batchSize: 200,
           concurrency: 16,
           deadlineMs: deps.config.TRACE_DEADLINE_MS,
+          deadlineGraceMs: deps.config.TRACE_DEADLINE_GRACE_MS,
           maxIntervalMs: deps.config.TRACE_POLL_MAX_INTERVAL_MS,
         },
         deps.logger,
