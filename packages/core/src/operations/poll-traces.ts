@@ -27,16 +27,18 @@ interface DueTrace {
  * The poller's claim: the due `IN_PROGRESS` traces, their next poll pushed back (exponential per
  * trace: 1 s, 2 s, 4 s … up to the longest interval) in one statement, with `SKIP LOCKED` so
  * several workers never poll the same trace at once. The inner scan reads the head of the
- * partial index `idx_ctp_request_id_tracking_due`: its cost does not grow with finished traces.
+ * partial index `idx_ctp_request_id_tracking_due`, and the claimed keys are updated through the
+ * primary key (`= any(array(…))`: never a join the planner might turn into a scan of every
+ * trace), so its cost does not grow with finished traces.
  */
 export const CLAIM_DUE_TRACES_SQL = `update "ctp_requestIdTracking" t
         set next_poll_at = now() + least(?::int, (1000 * power(2, least(t.poll_attempts, 16)))::int) * interval '1 millisecond',
             poll_attempts = t.poll_attempts + 1
-      where t.pkey in (
+      where t.pkey = any(array(
         select pkey from "ctp_requestIdTracking"
          where status_ctp = 'IN_PROGRESS' and (next_poll_at is null or next_poll_at <= now())
          order by next_poll_at nulls first
-         limit ? for update skip locked)
+         limit ? for update skip locked))
       returning t.pkey, t.tenant, t."request_trace_ID", t.created_at`;
 
 /**
