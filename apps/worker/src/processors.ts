@@ -1,3 +1,4 @@
+import { maskPansIn } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
 import {
@@ -83,7 +84,9 @@ function permanentFailureOf(error: unknown): OperationFailure | null {
     return {
       code: 'IDEMPOTENCY_KEY_REUSED',
       message: 'Request Refused',
-      details: `${error.message}; what the network did under this key is unknown: check before retrying`,
+      details: maskPansIn(
+        `${error.message}; what the network did under this key is unknown: check before retrying`,
+      ),
     };
   }
   return null;
@@ -131,9 +134,11 @@ export function webhookProcessor(deps: ProcessorDependencies) {
       return await processWebhook(deps.orm.em, webhookId);
     } catch (error) {
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      // If even the count cannot be written (PostgreSQL down), the try goes uncounted and the
+      // original error is what BullMQ retries on.
       const parked = await recordWebhookFailure(deps.orm.em, webhookId, reason, {
         maxAttempts: deps.config.WEBHOOK_MAX_ATTEMPTS,
-      });
+      }).catch(() => false);
       if (!parked) throw error;
       deps.logger.error({ webhookId, jobId: job.id, err: error }, 'webhook parked: its tries are spent');
       return 'parked';
