@@ -179,8 +179,8 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
  * Re-drives work PostgreSQL says is unfinished but Redis has no live job for (lost with Redis's
  * last second, or failed once its retries were spent): the job is created again, or the failed
  * one retried with its attempts reset. A waiting, delayed or active job is left alone. An
- * operation's re-drives are counted in PostgreSQL and bounded (`SWEEP_MAX_REDRIVES`, with
- * backoff); a webhook's are bounded by its parking.
+ * operation's re-drives of a failed job are counted in PostgreSQL and bounded
+ * (`SWEEP_MAX_REDRIVES`, with backoff); a webhook's are bounded by its parking.
  */
 async function sweep(
   deps: ProcessorDependencies,
@@ -196,8 +196,11 @@ async function sweep(
   for (const op of stale) {
     const queue = deps.queues[JOBS.submit.queue];
     const jobId = jobIdFor('submit', op.id);
-    if ((await jobToRedrive(queue, jobId)) === null) continue;
-    if (!(await claimRedrive(deps.orm.em, op.id, op.redrives))) continue;
+    const state = await jobToRedrive(queue, jobId);
+    if (state === null) continue;
+    // Only a job that ended failed spends the budget: one lost with Redis never ran its
+    // retries, and re-creating it is what PostgreSQL being the truth means.
+    if (state === 'failed' && !(await claimRedrive(deps.orm.em, op.id, op.redrives))) continue;
     await redrive(queue, JOBS.submit.name, jobId, { operationId: op.id, tenant: op.tenant });
     operations += 1;
   }

@@ -35,9 +35,10 @@ export async function findStaleQueuedOperations(
 }
 
 /**
- * Counts one re-drive of an operation, before it happens: true for the one sweeper whose count
- * matched (two sweepers never both re-drive), false if another did or the operation moved on.
- * A crash after this and before the re-drive spends one of the budget: conservative, still bounded.
+ * Counts one re-drive of an operation's failed job, before it happens: true for the one sweeper
+ * whose count matched (two sweepers never both re-drive), false if another did or the operation
+ * moved on. A crash after this and before the re-drive spends one of the budget: conservative,
+ * still bounded.
  */
 export async function claimRedrive(
   em: EntityManager,
