@@ -109,4 +109,28 @@ describe('the sweeper and a transient failure', () => {
     expect(await jobState()).toBe('failed');
     expect(submissions()).toBe(spent);
   });
+
+  it('re-creates a job lost with Redis without spending the budget', async () => {
+    await seedEntity(db.orm, T, 'sb-lost', ['sb-lost-k']);
+    const { operation: lost } = await requestOperation(db.orm.em, {
+      tenant: T,
+      event: 'CTP_REGISTER_ENTITY_AND_KIT',
+      entityId: 'sb-lost',
+      kitNo: 'sb-lost-k',
+    });
+    const queue = harness.runtime.queues[JOBS.submit.queue];
+    const jobId = jobIdFor('submit', lost.id);
+    // Its first attempt met the 5xx; the job waits for its next one, and is then lost.
+    await eventually(async () => (await (await queue.getJob(jobId))?.getState()) === 'delayed', 'a retry');
+    await (await queue.getJob(jobId))?.remove();
+    await db.orm.em
+      .fork()
+      .execute(`update ctp_operation set updated_at = now() - interval '1 hour' where id = ?`, [lost.id]);
+    await harness.runMaintenance('sweep');
+    expect(await queue.getJob(jobId)).toBeDefined();
+    expect(await db.orm.em.fork().findOneOrFail(CtpOperation, { id: lost.id })).toMatchObject({
+      status: 'QUEUED',
+      redrives: 0,
+    });
+  });
 });
