@@ -1,6 +1,7 @@
 import { loadConfig } from '@ctp/core/config';
 import { measureRawBullmq } from './bullmq-raw.ts';
 import { measureEndToEnd } from './e2e.ts';
+import { formatScans, measureScans } from './scans.ts';
 
 // `pnpm bench`: every figure is reported against a baseline measured in the same run, on the
 // same machine, so a slower or busier machine changes both sides alike.
@@ -34,6 +35,8 @@ console.log(
   `latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms`,
 );
 console.log(`ratio e2e/bullmq-streaming: ${(e2e.opsPerSecond / streaming.jobsPerSecond).toFixed(3)}`);
+// The scans of unfinished work stay flat however much finished work the tables hold.
+console.log(formatScans(await measureScans(config.DATABASE_URL)));
 // Last, the figure the issue asks for, against the higher (bulk) baseline.
 console.log(`ratio e2e/bullmq: ${(e2e.opsPerSecond / raw.jobsPerSecond).toFixed(3)}`);
 process.exit(0);

@@ -1,13 +1,20 @@
+import { maskPansIn } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
 import {
+  claimRedrive,
   type EncryptedPan,
+  failQueuedOperation,
   findStalePendingSyncs,
   findStaleQueuedOperations,
   findUnprocessedWebhooks,
+  IdempotencyConflict,
+  type OperationFailure,
   pollDueTraces,
   processWebhook,
   promotePendingSyncs,
+  pruneFinishedRows,
+  recordWebhookFailure,
   submitOperation,
 } from '@ctp/core/operations';
 import { JOBS, jobIdFor, type QueueName } from '@ctp/core/queues';
@@ -65,28 +72,77 @@ export function operationsProcessor(deps: ProcessorDependencies) {
   };
 }
 
+/**
+ * The failure of a submission that no retry can mend, or null for one that may (those throw, and
+ * BullMQ retries them with backoff). The submit step fails the SaaS's own permanent refusals
+ * itself; these are the ones it leaves to its caller.
+ */
+function permanentFailureOf(error: unknown): OperationFailure | null {
+  if (error instanceof IdempotencyConflict) {
+    // The SaaS holds other work under this operation's key: every retry gets the same 422. The
+    // operation fails once, and its reason says the network's side is unknown, to be checked.
+    return {
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      message: 'Request Refused',
+      details: maskPansIn(
+        `${error.message}; what the network did under this key is unknown: check before retrying`,
+      ),
+    };
+  }
+  return null;
+}
+
 function submitProcessor(deps: ProcessorDependencies) {
   return async (job: Job, token?: string) => {
     const { operationId, tenant } = parsePayload(JOBS.submit.payload, job);
     await throttle(deps, job, token, tenant);
-    const result = await submitOperation(
-      {
-        em: deps.orm.em,
-        saas: deps.saas,
-        decryptPan: deps.decryptPan,
-        firstPollAfterMs: deps.config.TRACE_FIRST_POLL_MS,
-      },
-      operationId,
-    );
+    let result: string;
+    try {
+      result = await submitOperation(
+        {
+          em: deps.orm.em,
+          saas: deps.saas,
+          decryptPan: deps.decryptPan,
+          firstPollAfterMs: deps.config.TRACE_FIRST_POLL_MS,
+        },
+        operationId,
+      );
+    } catch (error) {
+      const failure = permanentFailureOf(error);
+      if (failure === null) throw error;
+      await failQueuedOperation(deps.orm.em, operationId, failure);
+      deps.logger.warn(
+        { operationId, tenant, jobId: job.id, code: failure.code },
+        'operation failed: permanent error',
+      );
+      return 'failed';
+    }
     deps.logger.debug({ operationId, tenant, jobId: job.id, result }, 'operation submitted');
     return result;
   };
 }
 
+/**
+ * Every failed try counts in the inbox row; at `WEBHOOK_MAX_ATTEMPTS` it is parked and the job
+ * ends (completed: nothing retries it, the sweeper skips it). Before that the error is rethrown
+ * for BullMQ's backoff.
+ */
 export function webhookProcessor(deps: ProcessorDependencies) {
   return async (job: Job) => {
     const { webhookId } = parsePayload(JOBS.webhook.payload, job);
-    return processWebhook(deps.orm.em, webhookId);
+    try {
+      return await processWebhook(deps.orm.em, webhookId);
+    } catch (error) {
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      // If even the count cannot be written (PostgreSQL down), the try goes uncounted and the
+      // original error is what BullMQ retries on.
+      const parked = await recordWebhookFailure(deps.orm.em, webhookId, reason, {
+        maxAttempts: deps.config.WEBHOOK_MAX_ATTEMPTS,
+      }).catch(() => false);
+      if (!parked) throw error;
+      deps.logger.error({ webhookId, jobId: job.id, err: error }, 'webhook parked: its tries are spent');
+      return 'parked';
+    }
   };
 }
 
@@ -100,20 +156,31 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
           batchSize: 200,
           concurrency: 16,
           deadlineMs: deps.config.TRACE_DEADLINE_MS,
+          deadlineGraceMs: deps.config.TRACE_DEADLINE_GRACE_MS,
           maxIntervalMs: deps.config.TRACE_POLL_MAX_INTERVAL_MS,
         },
         deps.logger,
       );
     }
     if (job.name === JOBS.sweep.name) return sweep(deps);
+    if (job.name === JOBS.prune.name) {
+      return pruneFinishedRows(deps.orm.em, {
+        outboxRetentionMs: deps.config.OUTBOX_RETENTION_MS,
+        inboxRetentionMs: deps.config.WEBHOOK_INBOX_RETENTION_MS,
+        batchSize: 1_000,
+        maxBatches: 20,
+      });
+    }
     throw new UnrecoverableError(`unknown maintenance job ${job.name}`);
   };
 }
 
 /**
  * Re-drives work PostgreSQL says is unfinished but Redis has no live job for (lost with Redis's
- * last second, or failed after its worker died too often): the job is created again, or a
- * failed one retried. A waiting, delayed or active job is left alone.
+ * last second, or failed once its retries were spent): the job is created again, or the failed
+ * one retried with its attempts reset. A waiting, delayed or active job is left alone. An
+ * operation's re-drives of a failed job are counted in PostgreSQL and bounded
+ * (`SWEEP_MAX_REDRIVES`, with backoff); a webhook's are bounded by its parking.
  */
 async function sweep(
   deps: ProcessorDependencies,
@@ -121,28 +188,28 @@ async function sweep(
   const staleMs = deps.config.SWEEP_STALE_MS;
   let operations = 0;
   let webhooks = 0;
-  for (const op of await findStaleQueuedOperations(deps.orm.em, staleMs, 500)) {
-    if (
-      await redrive(deps.queues[JOBS.submit.queue], JOBS.submit.name, jobIdFor('submit', op.id), {
-        operationId: op.id,
-        tenant: op.tenant,
-      })
-    ) {
-      operations += 1;
-    }
+  const stale = await findStaleQueuedOperations(deps.orm.em, {
+    olderThanMs: staleMs,
+    maxRedrives: deps.config.SWEEP_MAX_REDRIVES,
+    limit: 500,
+  });
+  for (const op of stale) {
+    const queue = deps.queues[JOBS.submit.queue];
+    const jobId = jobIdFor('submit', op.id);
+    const state = await jobToRedrive(queue, jobId);
+    if (state === null) continue;
+    // Only a job that ended failed spends the budget: one lost with Redis never ran its
+    // retries, and re-creating it is what PostgreSQL being the truth means.
+    if (state === 'failed' && !(await claimRedrive(deps.orm.em, op.id, op.redrives))) continue;
+    await redrive(queue, JOBS.submit.name, jobId, { operationId: op.id, tenant: op.tenant });
+    operations += 1;
   }
   for (const hook of await findUnprocessedWebhooks(deps.orm.em, staleMs, 500)) {
-    const data = { webhookId: hook.webhook_id, tenant: hook.tenant };
-    if (
-      await redrive(
-        deps.queues[JOBS.webhook.queue],
-        JOBS.webhook.name,
-        jobIdFor('webhook', hook.webhook_id),
-        data,
-      )
-    ) {
-      webhooks += 1;
-    }
+    const queue = deps.queues[JOBS.webhook.queue];
+    const jobId = jobIdFor('webhook', hook.webhook_id);
+    if ((await jobToRedrive(queue, jobId)) === null) continue;
+    await redrive(queue, JOBS.webhook.name, jobId, { webhookId: hook.webhook_id, tenant: hook.tenant });
+    webhooks += 1;
   }
   let syncs = 0;
   for (const entity of await findStalePendingSyncs(deps.orm.em, staleMs, 500)) {
@@ -156,22 +223,29 @@ async function sweep(
   return { operations, webhooks, syncs };
 }
 
+/** The state that calls for a re-drive (`failed`, or no live job at all), or null when a job is live. */
+async function jobToRedrive(queue: Queue, jobId: string): Promise<'failed' | 'missing' | null> {
+  const job = await queue.getJob(jobId);
+  const state = job ? await job.getState() : 'unknown';
+  if (state === 'failed') return 'failed';
+  if (state === 'completed' || state === 'unknown') return 'missing';
+  return null;
+}
+
 async function redrive(
   queue: Queue,
   name: string,
   jobId: string,
   data: Record<string, string>,
-): Promise<boolean> {
+): Promise<void> {
   const job = await queue.getJob(jobId);
-  const state = job ? await job.getState() : 'missing';
+  const state = job ? await job.getState() : 'unknown';
   if (job && state === 'failed') {
-    await job.retry('failed');
-    return true;
+    // A full run of retries again: without the reset, a job whose attempts are spent would run
+    // once and fail at once.
+    await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+    return;
   }
   if (job && state === 'completed') await job.remove();
-  if (!job || state === 'completed' || state === 'unknown') {
-    await queue.add(name, data, { jobId });
-    return true;
-  }
-  return false;
+  if (!job || state === 'completed' || state === 'unknown') await queue.add(name, data, { jobId });
 }

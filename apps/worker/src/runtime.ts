@@ -1,4 +1,4 @@
-import { createPanCipher } from '@ctp/core/cards';
+import { createPanCipher, PanDecryptionError } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
 import {
@@ -8,10 +8,12 @@ import {
   createTraceMetrics,
   notificationStreamStats,
   outboxLagSeconds,
+  parkedWebhookCount,
   queueJobCounts,
   type Registry,
 } from '@ctp/core/metrics';
 import { NotificationPublisher } from '@ctp/core/notifications';
+import { type EncryptedPan, UnbuildableRequest } from '@ctp/core/operations';
 import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
 import { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
@@ -54,7 +56,7 @@ export interface WorkerRuntime {
 
 /**
  * Everything one worker process runs: the outbox relay, a BullMQ worker per queue and the
- * maintenance job schedulers. Several processes may run it side by side: the relay claims rows
+ * maintenance job schedulers (poller every second, sweeper every 15 s, retention every minute). Several processes may run it side by side: the relay claims rows
  * with SKIP LOCKED, BullMQ hands each job to one worker, schedulers are upserted by id.
  */
 export async function startWorkerRuntime(input: {
@@ -99,11 +101,21 @@ export async function startWorkerRuntime(input: {
       points: config.SAAS_RATE_LIMIT_PER_SECOND,
       duration: 1,
     }),
-    decryptPan: (kit) =>
-      cipher.decrypt(
-        { ciphertext: kit.panCiphertext, keyId: kit.panKeyId },
-        { tenant: kit.tenant, kitNo: kit.kitNo },
-      ),
+    decryptPan: (kit: EncryptedPan) => {
+      try {
+        return cipher.decrypt(
+          { ciphertext: kit.panCiphertext, keyId: kit.panKeyId },
+          { tenant: kit.tenant, kitNo: kit.kitNo },
+        );
+      } catch (error) {
+        // No retry decrypts it (tampered row, or its key is no longer configured): the request
+        // cannot be built, and the submit step fails the operation once, with this reason.
+        if (error instanceof PanDecryptionError) {
+          throw new UnbuildableRequest(`the card's PAN cannot be decrypted: ${error.message}`);
+        }
+        throw error;
+      }
+    },
   };
   const settings = {
     backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelay(attemptsMade, error),
@@ -146,6 +158,11 @@ export async function startWorkerRuntime(input: {
     { every: 15_000 },
     { name: JOBS.sweep.name, data: {} },
   );
+  await maintenance.upsertJobScheduler(
+    JOBS.prune.name,
+    { every: 60_000 },
+    { name: JOBS.prune.name, data: {} },
+  );
 
   const relay = new OutboxRelay({
     orm,
@@ -162,6 +179,7 @@ export async function startWorkerRuntime(input: {
   if (input.metrics) {
     createPipelineGauges(input.metrics, {
       outboxLagSeconds: () => outboxLagSeconds(orm.em),
+      parkedWebhooks: () => parkedWebhookCount(orm.em),
       notificationStream: () => notificationStreamStats(connection, config.NOTIFICATION_STREAM),
       queueJobCounts: () => queueJobCounts(Object.values(queues)),
     });

@@ -170,6 +170,47 @@ export async function oldestTracesInProgress(em: EntityManager, limit = 20): Pro
   }));
 }
 
+export interface ParkedWebhook {
+  readonly webhookId: string;
+  readonly tenant: string;
+  readonly type: string;
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly receivedAt: Date;
+  readonly parkedAt: Date;
+}
+
+/**
+ * Webhook deliveries parked after their tries were spent, newest first: each needs a human (the
+ * `ctp_webhooks_parked` gauge counts them). Reads `idx_ctp_webhook_inbox_parked`.
+ */
+export async function parkedWebhooks(em: EntityManager, limit = 20): Promise<ParkedWebhook[]> {
+  const rows = await em.fork().execute<
+    {
+      webhook_id: string;
+      tenant: string;
+      type: string;
+      attempts: number;
+      last_error: string | null;
+      received_at: Date;
+      parked_at: Date;
+    }[]
+  >(
+    `select webhook_id, tenant, type, attempts, last_error, received_at, parked_at from ctp_webhook_inbox
+      where parked_at is not null order by parked_at desc limit ?`,
+    [limit],
+  );
+  return rows.map((row) => ({
+    webhookId: row.webhook_id,
+    tenant: row.tenant,
+    type: row.type,
+    attempts: Number(row.attempts),
+    lastError: row.last_error,
+    receivedAt: new Date(row.received_at),
+    parkedAt: new Date(row.parked_at),
+  }));
+}
+
 export interface MinuteBucket {
   /** Minutes before now (59 … 0). */
   readonly minutesAgo: number;

@@ -18,6 +18,7 @@ import {
   lastHourThroughput,
   oldestOperationsInFlight,
   oldestTracesInProgress,
+  parkedWebhooks,
   recentAudit,
   recentFailures,
   searchEntities,
@@ -54,11 +55,12 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
 
   app.get('/', async (c) => {
     const noticeId = c.req.query('audit');
-    const [counts, inFlight, traces, failures, throughput, queueCounts, notice] = await Promise.all([
+    const [counts, inFlight, traces, failures, parked, throughput, queueCounts, notice] = await Promise.all([
       statusCounts(em),
       oldestOperationsInFlight(em),
       oldestTracesInProgress(em),
       recentFailures(em),
+      parkedWebhooks(em),
       lastHourThroughput(em),
       Promise.all(
         Object.values(queues).map(async (queue) => ({
@@ -81,6 +83,7 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
         inFlight: withJobs,
         traces,
         failures,
+        parkedWebhooks: parked,
         throughput,
         stuck: deps.stuck,
         now: new Date(),

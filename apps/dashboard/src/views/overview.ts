@@ -1,7 +1,14 @@
 import type { AuditLog } from '@ctp/core/entities';
 import { CTP_STATUSES, OPERATION_STATUSES, TRACE_STATUSES } from '@ctp/core/lifecycle';
 import { html } from 'hono/html';
-import type { MinuteBucket, OperationRow, StatusCount, StatusCounts, TraceRow } from '../console/queries.ts';
+import type {
+  MinuteBucket,
+  OperationRow,
+  ParkedWebhook,
+  StatusCount,
+  StatusCounts,
+  TraceRow,
+} from '../console/queries.ts';
 import type { SubmitJobState } from '../queues.ts';
 import { throughputChart } from './chart.ts';
 import { noticeOf } from './entity.ts';
@@ -21,6 +28,7 @@ export interface OverviewModel {
   readonly inFlight: readonly (OperationRow & { readonly job: SubmitJobState | null })[];
   readonly traces: readonly TraceRow[];
   readonly failures: readonly OperationRow[];
+  readonly parkedWebhooks: readonly ParkedWebhook[];
   readonly throughput: readonly MinuteBucket[];
   readonly stuck: StuckThresholds;
   readonly now: Date;
@@ -100,6 +108,18 @@ function failuresTable(model: OverviewModel): Html {
   )}</tbody></table>`;
 }
 
+function parkedTable(model: OverviewModel): Html {
+  if (model.parkedWebhooks.length === 0) return html`<p class="muted">No parked webhook.</p>`;
+  return html`<table><thead><tr><th>Parked</th><th>Tenant</th><th>Type</th><th>Webhook id</th><th class="num">Tries</th><th>Last error</th></tr></thead>
+<tbody>${model.parkedWebhooks.map(
+    (
+      hook,
+    ) => html`<tr class="stuck"><td>${when(hook.parkedAt)}</td><td>${hook.tenant}</td><td>${hook.type}</td>
+  <td><code>${hook.webhookId}</code></td><td class="num">${hook.attempts}</td>
+  <td><div class="error">${hook.lastError ?? ''}</div></td></tr>`,
+  )}</tbody></table>`;
+}
+
 export function overviewPage(page: PageContext, model: OverviewModel): Html {
   return layout(
     page,
@@ -110,6 +130,9 @@ export function overviewPage(page: PageContext, model: OverviewModel): Html {
 ${inFlightTable(model)}</section>
 <section class="card"><h2>Oldest IN_PROGRESS request traces</h2>${tracesTable(model)}</section>
 <section class="card"><h2>Recent failures</h2>${failuresTable(model)}</section>
+<section class="card"><h2>Parked webhooks</h2>
+<p class="muted">Deliveries whose processing failed every try: never tried again, until someone looks (<code>ctp_webhooks_parked</code>).</p>
+${parkedTable(model)}</section>
 ${queueTable(model)}
 <div class="grid">
 ${countTable('Entities by CTP status', model.counts.entities, CTP_STATUSES)}

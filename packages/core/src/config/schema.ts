@@ -131,18 +131,49 @@ export const envSchema = z.object({
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Unfinished work older than this with no live job is re-driven by the sweeper. */
   SWEEP_STALE_MS: z.coerce.number().int().min(1_000).default(30_000),
+  /**
+   * Times the sweeper re-drives an operation's submit job after it ended failed (each re-drive
+   * is a full run of retries, the n-th no sooner than SWEEP_STALE_MS * 4^n after the last); then
+   * the operation stays QUEUED, shown as stuck on the dashboard, for an operator.
+   */
+  SWEEP_MAX_REDRIVES: z.coerce.number().int().min(0).max(20).default(3),
+  /** Failed tries of a webhook delivery before it is parked (kept, listed, never tried again). */
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(24),
+  /** Published outbox rows are deleted this long after they were published. */
+  OUTBOX_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000)
+    .default(7 * 24 * 3_600_000),
+  /**
+   * Processed inbox rows are deleted this long after they were processed. At least two days:
+   * the row is what makes a redelivery a no-op, and the SaaS redelivers for up to 27 hours.
+   */
+  WEBHOOK_INBOX_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(2 * 24 * 3_600_000)
+    .default(7 * 24 * 3_600_000),
   /** SaaS operation submissions per second, per tenant, across all workers. */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** First `/status` poll of a new trace; the webhook usually resolves it before. */
   TRACE_FIRST_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACE_POLL_MAX_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
-  /** A trace still IN_PROGRESS this long after the SaaS accepted it fails with TIMEOUT. */
+  /**
+   * A trace still IN_PROGRESS this long after the SaaS accepted it fails with TIMEOUT, once
+   * `/status` asked at the deadline says so (SUCCESS or FAILED there is applied instead).
+   */
   TRACE_DEADLINE_MS: z.coerce
     .number()
     .int()
     .min(1_000)
     .default(15 * 60_000),
+  /**
+   * How long past the deadline the poller keeps asking `/status` while the SaaS cannot be
+   * reached; then the trace fails with TIMEOUT and says that its outcome is unknown.
+   */
+  TRACE_DEADLINE_GRACE_MS: z.coerce.number().int().min(0).default(3_600_000),
   /** The contract's stream; another name only to isolate test runs sharing one Redis. */
   NOTIFICATION_STREAM: z.string().min(1).default('m2p.notification.all'),
   /** Approximate MAXLEN of the notification stream (retention by count). */

@@ -62,6 +62,9 @@ export const CtpOperation = defineEntity({
     createdAt: createdAtColumn,
     updatedAt: updatedAtColumn,
     completedAt: p.datetime().nullable(),
+    /** Times the sweeper re-drove the submit job after it ended failed (bounded: `SWEEP_MAX_REDRIVES`). */
+    redrives: p.integer().default(0),
+    lastRedrivenAt: p.datetime().nullable(),
   },
   uniques: [
     { name: 'uq_ctp_operation_tenant_idempotency_key', properties: ['tenant', 'idempotencyKey'] },
@@ -73,7 +76,11 @@ export const CtpOperation = defineEntity({
       where: { status: { $in: [...IN_FLIGHT_OPERATION_STATUSES] } },
     },
   ],
-  indexes: [{ name: 'idx_ctp_operation_tenant_entity_id', properties: ['tenant', 'entityId'] }],
+  indexes: [
+    { name: 'idx_ctp_operation_tenant_entity_id', properties: ['tenant', 'entityId'] },
+    // The sweeper's scan: QUEUED operations by age, however many finished ones the table holds.
+    { name: 'idx_ctp_operation_queued', properties: ['updatedAt'], where: { status: 'QUEUED' } },
+  ],
 });
 
 export type CtpOperation = InferEntity<typeof CtpOperation>;

@@ -42,9 +42,11 @@ export const CtpRequestIdTracking = defineEntity({
   },
   indexes: [
     {
-      // The poller's queue: unresolved traces by when they are due.
+      // The poller's queue: unresolved traces by when they are due, in the poller's order
+      // (never-polled first), so a claim reads the head of the index instead of sorting.
       name: 'idx_ctp_request_id_tracking_due',
       properties: ['nextPollAt'],
+      columns: [{ name: 'next_poll_at', nulls: 'first' }],
       where: { statusCtp: 'IN_PROGRESS' },
     },
   ],

@@ -15,6 +15,8 @@ export interface PipelineSamplers {
   /** Seconds since the oldest outbox row that is due but not yet published was written; 0 when none. */
   readonly outboxLagSeconds: () => Promise<number>;
   readonly notificationStream: () => Promise<StreamStats>;
+  /** Webhook deliveries parked after their tries were spent (each waits for a human). */
+  readonly parkedWebhooks?: () => Promise<number>;
   /** Jobs per queue and state (waiting, active, delayed, failed, ...). */
   readonly queueJobCounts?: () => Promise<Readonly<Record<string, Readonly<Record<string, number>>>>>;
 }
@@ -25,6 +27,7 @@ export interface PipelineGauges {
   readonly consumerLag: Gauge<'group'>;
   readonly consumerPending: Gauge<'group'>;
   readonly queueJobs: Gauge<'queue' | 'state'>;
+  readonly webhooksParked: Gauge | undefined;
   readonly sampleErrors: Counter<'sampler'>;
 }
 
@@ -115,7 +118,21 @@ export function createPipelineGauges(registry: Registry, samplers: PipelineSampl
     },
   });
 
-  return { outboxLag, streamLength, consumerLag, consumerPending, queueJobs, sampleErrors };
+  const readParked = samplers.parkedWebhooks;
+  const parkedCount = readParked === undefined ? undefined : sampled('webhooks_parked', readParked);
+  const webhooksParked =
+    parkedCount === undefined
+      ? undefined
+      : new Gauge({
+          name: 'ctp_webhooks_parked',
+          help: 'Webhook deliveries parked after WEBHOOK_MAX_ATTEMPTS failed tries (listed on the dashboard)',
+          registers: [registry],
+          async collect() {
+            this.set((await parkedCount()) ?? Number.NaN);
+          },
+        });
+
+  return { outboxLag, streamLength, consumerLag, consumerPending, queueJobs, webhooksParked, sampleErrors };
 }
 
 /** Concurrent calls share one read; the next call after it settles reads again. */

@@ -15,6 +15,16 @@ export async function outboxLagSeconds(em: EntityManager): Promise<number> {
   return row?.lag == null ? 0 : Math.max(0, Number(row.lag));
 }
 
+/** Inbox rows parked after their tries were spent. Counts `idx_ctp_webhook_inbox_parked` only. */
+export async function parkedWebhookCount(em: EntityManager): Promise<number> {
+  const [row] = await em
+    .fork()
+    .execute<{ n: string | number }[]>(
+      'select count(*) as n from ctp_webhook_inbox where parked_at is not null',
+    );
+  return Number(row?.n ?? 0);
+}
+
 /** XLEN and XINFO GROUPS of the stream; a stream that does not exist yet is empty with no groups. */
 export async function notificationStreamStats(redis: Redis, stream: string): Promise<StreamStats> {
   const [length, groups] = await Promise.all([

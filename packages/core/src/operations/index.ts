@@ -12,6 +12,7 @@ export * from './record-accepted.ts';
 export * from './record-webhook.ts';
 export * from './request-operation.ts';
 export * from './resolve-trace.ts';
+export * from './retention.ts';
 export * from './saas-request.ts';
 export * from './sql-session.ts';
 export * from './submit-operation.ts';

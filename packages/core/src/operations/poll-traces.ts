@@ -2,13 +2,15 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { Logger } from 'pino';
 import type { SaasClient } from '../saas/client.ts';
 import { SaasError } from '../saas/errors.ts';
-import { outcomeOf, resolveTraceOutcome } from './resolve-trace.ts';
+import { outcomeOf, resolveTraceOutcome, type TraceOutcome } from './resolve-trace.ts';
 
 export interface PollOptions {
   /** Traces claimed per tick. */
   readonly batchSize: number;
-  /** A trace still `IN_PROGRESS` this long after it was created fails with a timeout error. */
+  /** A trace still `IN_PROGRESS` at the SaaS this long after it was created fails with a timeout error. */
   readonly deadlineMs: number;
+  /** Past the deadline, how long an unreachable SaaS is waited for before the trace fails anyway. */
+  readonly deadlineGraceMs: number;
   /** Longest wait between two polls of one trace. */
   readonly maxIntervalMs: number;
   readonly concurrency: number;
@@ -22,11 +24,34 @@ interface DueTrace {
 }
 
 /**
- * One tick of the trace poller. Claims the due `IN_PROGRESS` traces and pushes their next poll
- * back (exponential per trace: 1 s, 2 s, 4 s … up to `maxIntervalMs`) in one statement, with
- * `SKIP LOCKED` so several workers never poll the same trace at once; then asks `/status` for
- * each and resolves the terminal ones. Past the deadline a trace fails with `TIMEOUT`.
- * Returns the number of traces resolved.
+ * The poller's claim: the due `IN_PROGRESS` traces, their next poll pushed back (exponential per
+ * trace: 1 s, 2 s, 4 s … up to the longest interval) in one statement, with `SKIP LOCKED` so
+ * several workers never poll the same trace at once. The inner scan reads the head of the
+ * partial index `idx_ctp_request_id_tracking_due`, and the claimed keys are updated through the
+ * primary key (`= any(array(…))`: never a join the planner might turn into a scan of every
+ * trace), so its cost does not grow with finished traces.
+ */
+export const CLAIM_DUE_TRACES_SQL = `update "ctp_requestIdTracking" t
+        set next_poll_at = now() + least(?::int, (1000 * power(2, least(t.poll_attempts, 16)))::int) * interval '1 millisecond',
+            poll_attempts = t.poll_attempts + 1
+      where t.pkey = any(array(
+        select pkey from "ctp_requestIdTracking"
+         where status_ctp = 'IN_PROGRESS' and (next_poll_at is null or next_poll_at <= now())
+         order by next_poll_at nulls first
+         limit ? for update skip locked))
+      returning t.pkey, t.tenant, t."request_trace_ID", t.created_at`;
+
+/**
+ * One tick of the trace poller: claims the due traces, asks `/status` for each and resolves the
+ * terminal ones. Returns the number of traces resolved.
+ *
+ * The deadline never overrides the network: a trace past it is still asked once more, and a
+ * SUCCESS or FAILED there is applied (polls may be a minute apart, so the network may well have
+ * finished since the last one). Only a trace the SaaS reports still `IN_PROGRESS`, or does not
+ * know (404), fails with `TIMEOUT`. While the SaaS cannot answer, the trace waits for its next
+ * poll, up to `deadlineGraceMs` past the deadline; after that it fails with `TIMEOUT` whose
+ * details say the outcome is unknown (the entity cannot stay blocked for ever, and an operator
+ * reading the failure knows to check with the network).
  */
 export async function pollDueTraces(
   em: EntityManager,
@@ -34,18 +59,9 @@ export async function pollDueTraces(
   options: PollOptions,
   logger?: Logger,
 ): Promise<number> {
-  const due = await em.fork().execute<DueTrace[]>(
-    `update "ctp_requestIdTracking" t
-        set next_poll_at = now() + least(?::int, (1000 * power(2, least(t.poll_attempts, 16)))::int) * interval '1 millisecond',
-            poll_attempts = t.poll_attempts + 1
-      where t.pkey in (
-        select pkey from "ctp_requestIdTracking"
-         where status_ctp = 'IN_PROGRESS' and (next_poll_at is null or next_poll_at <= now())
-         order by next_poll_at nulls first
-         limit ? for update skip locked)
-      returning t.pkey, t.tenant, t."request_trace_ID", t.created_at`,
-    [options.maxIntervalMs, options.batchSize],
-  );
+  const due = await em
+    .fork()
+    .execute<DueTrace[]>(CLAIM_DUE_TRACES_SQL, [options.maxIntervalMs, options.batchSize]);
   let resolved = 0;
   const queue = [...due];
   const worker = async () => {
@@ -57,6 +73,12 @@ export async function pollDueTraces(
   return resolved;
 }
 
+const timeout = (details: string): TraceOutcome['error'] => ({
+  code: 'TIMEOUT',
+  message: 'Request Timed Out',
+  details,
+});
+
 async function pollOne(
   em: EntityManager,
   saas: SaasClient,
@@ -66,28 +88,44 @@ async function pollOne(
 ): Promise<boolean> {
   const requestTraceId = trace.request_trace_ID;
   const log = logger?.child({ tenant: trace.tenant, requestTraceId });
-  if (Date.now() - new Date(trace.created_at).getTime() > options.deadlineMs) {
-    const result = await resolveTraceOutcome(em, trace.tenant, {
+  const overdueMs = Date.now() - new Date(trace.created_at).getTime() - options.deadlineMs;
+  let outcome: TraceOutcome | null;
+  try {
+    outcome = outcomeOf(await saas.getStatus(trace.tenant, requestTraceId));
+  } catch (error) {
+    const unknownTrace = error instanceof SaasError && error.status === 404;
+    if (overdueMs > 0 && unknownTrace) {
+      outcome = {
+        requestTraceId,
+        status: 'FAILED',
+        error: timeout(`no result within ${options.deadlineMs} ms; the SaaS does not know the trace`),
+      };
+    } else if (overdueMs > options.deadlineGraceMs) {
+      outcome = {
+        requestTraceId,
+        status: 'FAILED',
+        error: timeout(
+          `no result within ${options.deadlineMs} ms, and the SaaS could not be asked for ${options.deadlineGraceMs} ms more: outcome unknown`,
+        ),
+      };
+    } else {
+      // The next tick tries again (its next poll is already scheduled); nothing is lost.
+      if (error instanceof SaasError)
+        log?.warn({ code: error.code, status: error.status, overdueMs }, 'trace poll failed');
+      else log?.error({ err: error, overdueMs }, 'trace poll failed');
+      return false;
+    }
+  }
+  if (outcome === null) {
+    if (overdueMs <= 0) return false;
+    outcome = {
       requestTraceId,
       status: 'FAILED',
-      error: {
-        code: 'TIMEOUT',
-        message: 'Request Timed Out',
-        details: `no result within ${options.deadlineMs} ms`,
-      },
-    });
-    log?.warn({ result }, 'trace failed: deadline passed');
-    return result === 'resolved';
+      error: timeout(`no result within ${options.deadlineMs} ms; the SaaS still reports IN_PROGRESS`),
+    };
   }
-  try {
-    const outcome = outcomeOf(await saas.getStatus(trace.tenant, requestTraceId));
-    if (outcome === null) return false;
-    return (await resolveTraceOutcome(em, trace.tenant, outcome)) === 'resolved';
-  } catch (error) {
-    // The next tick tries again (its next poll is already scheduled); nothing is lost.
-    if (error instanceof SaasError)
-      log?.warn({ code: error.code, status: error.status }, 'trace poll failed');
-    else log?.error({ err: error }, 'trace poll failed');
-    return false;
-  }
+  const result = await resolveTraceOutcome(em, trace.tenant, outcome);
+  if (overdueMs > 0)
+    log?.warn({ result, status: outcome.status, overdueMs }, 'trace resolved at its deadline');
+  return result === 'resolved';
 }

@@ -2,34 +2,69 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 
 /**
  * What the sweeper re-drives. PostgreSQL is the source of truth, Redis is not: a job can be
- * lost with Redis's last second of AOF, or end failed after its worker died too often. Every
- * operation still `QUEUED` after `olderThanMs`, and every webhook recorded but unprocessed, is
- * handed back to the worker (the job ids make a re-enqueue of a live job a no-op).
+ * lost with Redis's last second of AOF, or end failed once its retries are spent. Only what is
+ * still retryable comes back: a `QUEUED` operation within its re-drive budget whose last
+ * re-drive is old enough (backoff), and a webhook neither processed nor parked. A permanent
+ * error never gets here: it ends its operation (or parks its webhook) where it happens.
  */
+
+/**
+ * Stale `QUEUED` operations the sweeper may re-drive: within `maxRedrives`, the n-th re-drive no
+ * sooner than `olderThanMs * 4^n` after the previous one. Reads `idx_ctp_operation_queued`.
+ */
+export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives from ctp_operation
+      where status = 'QUEUED' and updated_at < now() - ? * interval '1 millisecond'
+        and redrives < ?
+        and (last_redriven_at is null
+             or last_redriven_at < now() - ? * power(4, redrives) * interval '1 millisecond')
+      order by updated_at limit ?`;
+
 export async function findStaleQueuedOperations(
   em: EntityManager,
-  olderThanMs: number,
-  limit: number,
-): Promise<{ id: string; tenant: string }[]> {
-  return em.fork().execute(
-    `select id, tenant from ctp_operation
-      where status = 'QUEUED' and updated_at < now() - ? * interval '1 millisecond'
-      order by updated_at limit ?`,
-    [olderThanMs, limit],
-  );
+  options: { olderThanMs: number; maxRedrives: number; limit: number },
+): Promise<{ id: string; tenant: string; redrives: number }[]> {
+  const rows = await em
+    .fork()
+    .execute<{ id: string; tenant: string; redrives: number }[]>(STALE_QUEUED_OPERATIONS_SQL, [
+      options.olderThanMs,
+      options.maxRedrives,
+      options.olderThanMs,
+      options.limit,
+    ]);
+  return rows.map((row) => ({ ...row, redrives: Number(row.redrives) }));
 }
+
+/**
+ * Counts one re-drive of an operation's failed job, before it happens: true for the one sweeper
+ * whose count matched (two sweepers never both re-drive), false if another did or the operation
+ * moved on. A crash after this and before the re-drive spends one of the budget: conservative,
+ * still bounded.
+ */
+export async function claimRedrive(
+  em: EntityManager,
+  operationId: string,
+  redrives: number,
+): Promise<boolean> {
+  const rows = await em.fork().execute<{ id: string }[]>(
+    `update ctp_operation set redrives = redrives + 1, last_redriven_at = now()
+      where id = ?::uuid and status = 'QUEUED' and redrives = ?
+      returning id`,
+    [operationId, redrives],
+  );
+  return rows.length === 1;
+}
+
+/** Webhooks recorded but neither processed nor parked. Reads `idx_ctp_webhook_inbox_unprocessed`. */
+export const UNPROCESSED_WEBHOOKS_SQL = `select webhook_id, tenant from ctp_webhook_inbox
+      where processed_at is null and parked_at is null and received_at < now() - ? * interval '1 millisecond'
+      order by received_at limit ?`;
 
 export async function findUnprocessedWebhooks(
   em: EntityManager,
   olderThanMs: number,
   limit: number,
 ): Promise<{ webhook_id: string; tenant: string }[]> {
-  return em.fork().execute(
-    `select webhook_id, tenant from ctp_webhook_inbox
-      where processed_at is null and received_at < now() - ? * interval '1 millisecond'
-      order by received_at limit ?`,
-    [olderThanMs, limit],
-  );
+  return em.fork().execute(UNPROCESSED_WEBHOOKS_SQL, [olderThanMs, limit]);
 }
 
 /** Entities with pending automatic updates older than `olderThanMs` (their promote job may be lost). */

@@ -9,7 +9,7 @@ export const QUEUE_NAMES = {
   operations: 'ctp-operations',
   /** Resolving webhook deliveries taken in by the api. */
   resolutions: 'ctp-resolutions',
-  /** Job schedulers: the trace poller and the sweeper. */
+  /** Job schedulers: the trace poller, the sweeper and retention. */
   maintenance: 'ctp-maintenance',
 } as const;
 export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
@@ -35,6 +35,8 @@ export const JOBS = {
   },
   pollTraces: { queue: QUEUE_NAMES.maintenance, name: 'poll-traces', payload: z.strictObject({}) },
   sweep: { queue: QUEUE_NAMES.maintenance, name: 'sweep', payload: z.strictObject({}) },
+  /** Deletes finished outbox and inbox rows past their retention, in small batches. */
+  prune: { queue: QUEUE_NAMES.maintenance, name: 'prune', payload: z.strictObject({}) },
 } as const;
 
 export type JobKind = keyof typeof JOBS;
