@@ -52,10 +52,13 @@ export async function submitJobState(queues: Queues, operationId: string): Promi
   };
 }
 
-/** Runs a failed submit job again (BullMQ's retry: attempts start over). False unless it had failed. */
+/**
+ * Runs a failed submit job again with a full set of attempts (a plain `retry` keeps the attempts
+ * it used up, so the job would run once and fail again). False unless it had failed.
+ */
 export async function retryFailedSubmitJob(queues: Queues, operationId: string): Promise<boolean> {
   const job = await queues[JOBS.submit.queue].getJob(jobIdFor('submit', operationId));
   if (job === undefined || (await job.getState()) !== 'failed') return false;
-  await job.retry('failed');
+  await job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
   return true;
 }

@@ -101,7 +101,10 @@ describe('console actions', () => {
       entityId: 'job-retry',
       details: { result: 'done', reason: 'credentials fixed' },
     });
-    expect(await (await queue.getJob(jobId))?.getState()).toBe('waiting');
+    const retried = await queue.getJob(jobId);
+    expect(await retried?.getState()).toBe('waiting');
+    // Its attempts start over: a retry that kept them would run the job once and fail it again.
+    expect(retried?.attemptsMade).toBe(0);
     expect(await page(location)).toContain('the submit job runs again');
   });
 
