@@ -90,8 +90,10 @@ describe('an address that can be cleaned', () => {
     );
 
     const stored = await api.db.orm.em.fork().findOneOrFail(CtpOperation, { id: operationId });
-    const sent = (stored.requestBody?.body.paymentInstrument as { billingAddress: Record<string, string> })
-      .billingAddress;
+    const instrument = stored.requestBody?.body.paymentInstrument as
+      | { billingAddress: Record<string, string> }
+      | undefined;
+    const sent = instrument?.billingAddress;
     expect(sent).toEqual({
       line1: `Villa 12 + ${words(5)}`,
       line2: words(8).slice(50),
