@@ -1,7 +1,10 @@
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type CallOptions,
+  DEV_KEYS,
   dumpRecords,
+  ENBD,
   entityBody,
   errorOf,
   kitBody,
@@ -185,6 +188,28 @@ describe('client text', () => {
       expect(await dumpRecords(api.db)).toBe(before);
     },
   );
+
+  it('a NUL in a header never reaches the api: the HTTP parser refuses the request (400), nothing written', async () => {
+    const before = await dumpRecords(api.db);
+    const { hostname, port } = new URL(api.baseUrl);
+    const head = [
+      'POST /v1/ctp/entities/ct-e/sync HTTP/1.1',
+      `Host: ${hostname}:${port}`,
+      `Authorization: Bearer ${DEV_KEYS[ENBD]}`,
+      'Idempotency-Key: key\u0000nul',
+      'Content-Length: 0',
+      'Connection: close',
+    ];
+    const answer = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const socket = connect(Number(port), hostname, () => socket.write(`${head.join('\r\n')}\r\n\r\n`));
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    expect(await dumpRecords(api.db)).toBe(before);
+  });
 
   it('keeps text trimmed, and judges lengths on the trimmed text', async () => {
     const answer = await api.call('PUT', '/v1/entities/ct-trim', {
