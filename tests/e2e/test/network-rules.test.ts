@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { CtpOperation } from '@ctp/core/entities';
 import { TEST_API_KEY } from '@ctp/saas-sim/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
@@ -111,5 +112,35 @@ describe('the network data rules', () => {
     });
     // Our record keeps what the client wrote.
     expect((await p.call('GET', '/v1/entities/nr-e')).body).toMatchObject({ address });
+
+    // A later address change reaches the network by the automatic CTP_UPDATE_KIT, cleaned too.
+    const moved = { ...address, line1: 'Tower "B"; Floor 3', line2: undefined, city: 'Abu Dhabi' };
+    expect((await p.call('PATCH', '/v1/entities/nr-e', { address: moved })).status).toBe(200);
+    const update = await until(
+      async () =>
+        (
+          await p.db.orm.em
+            .fork()
+            .find(CtpOperation, { tenant: TENANT, entityId: 'nr-e', event: 'CTP_UPDATE_KIT' })
+        )[0],
+    );
+    expect(await p.settled(update.id)).toMatchObject({
+      status: 'SUCCESS',
+      adjustments: [{ field: 'address.line1', message: expect.stringContaining('replaced') }],
+    });
+    expect(
+      p.sim.simulator.state().tenants[TENANT]?.consumers.find((c) => c.externalConsumerId === 'nr-e')
+        ?.paymentInstruments[0]?.billingAddress,
+    ).toEqual({ line1: "Tower 'B', Floor 3", city: 'Abu Dhabi', postalCode: '00000', countryCode: 'AE' });
   });
 });
+
+async function until<T>(find: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await find();
+    if (found !== undefined) return found;
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
