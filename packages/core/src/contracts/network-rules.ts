@@ -22,12 +22,12 @@ export const NETWORK_RULES = {
 
 /** The characters the network refuses in any billing-address field. */
 export const ADDRESS_FORBIDDEN_CHARACTERS = '[]{}:&$^!=;*#`<>"\u201d@';
-const FORBIDDEN = /[[\]{}:&$^!=;*#`<>"\u201d@]/;
-const FORBIDDEN_ALL = new RegExp(FORBIDDEN.source, 'g');
+// A character class of exactly those characters (escaping the ones a class gives a meaning).
+const FORBIDDEN_CLASS = `[${ADDRESS_FORBIDDEN_CHARACTERS.replace(/[\\\][^-]/g, '\\$&')}]`;
+const FORBIDDEN = new RegExp(FORBIDDEN_CLASS);
+const FORBIDDEN_ALL = new RegExp(FORBIDDEN_CLASS, 'g');
 
-export const NETWORK_MESSAGES = {
-  forbidden: `must not contain any of ${[...ADDRESS_FORBIDDEN_CHARACTERS].join(' ')}`,
-} as const;
+const FORBIDDEN_MESSAGE = `must not contain any of ${[...ADDRESS_FORBIDDEN_CHARACTERS].join(' ')}`;
 
 /** A billing-address field as the network takes it: no forbidden character, at most `max`. */
 export function networkAddressText(max: number, min = 0): z.ZodString {
@@ -35,7 +35,7 @@ export function networkAddressText(max: number, min = 0): z.ZodString {
     .string()
     .min(min)
     .max(max)
-    .refine((text) => !FORBIDDEN.test(text), NETWORK_MESSAGES.forbidden);
+    .refine((text) => !FORBIDDEN.test(text), FORBIDDEN_MESSAGE);
 }
 
 const countryCode = z.string().regex(/^[A-Z]{2}$/, 'ISO 3166-1 alpha-2 country code');
@@ -131,7 +131,6 @@ function wrap(text: string, width: number): string[] | null {
 }
 
 const LINE_FIELDS = ['line1', 'line2', 'line3'] as const;
-const quoted = (characters: readonly string[]) => characters.map((c) => `"${c}"`).join(', ');
 
 /**
  * The billing address the network will take for `address`, with what had to change, or the
@@ -149,7 +148,7 @@ export function fitBillingAddress(address: CustomerAddress): AddressFit {
     if (replaced.length > 0) {
       adjustments.push({
         field: `address.${field}`,
-        message: `${quoted(replaced)} replaced: the network refuses ${quoted([...ADDRESS_FORBIDDEN_CHARACTERS])} in an address`,
+        message: `replaced ${replaced.join(' ')}: characters the network refuses in an address`,
       });
     }
     if (text === '' && required) {
