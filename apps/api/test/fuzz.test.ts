@@ -45,8 +45,50 @@ const pathId = fc.oneof(
   printable.map(encodeURIComponent),
   fc.constant('x'.repeat(80)),
 );
+/**
+ * Text PostgreSQL cannot store (NUL) or would alter (a lone surrogate), card numbers and plain
+ * text, for a string field of a well-formed body: the api must refuse the first three with 400.
+ */
+const hostileText = fc.oneof(
+  fc.string({
+    unit: fc.constantFrom('a', ' ', '\u0000', '\ud800', '\udfff', '\u00e9', '#', '&'),
+    maxLength: 20,
+  }),
+  fc.constantFrom('4111111111111111', 'card 4111 1111 1111 1111', '5555-5555-5555-4444', 'Aisha'),
+);
+const entityFields = [
+  'firstName',
+  'lastName',
+  'email',
+  'line1',
+  'line2',
+  'city',
+  'state',
+  'postalCode',
+  'version',
+];
+const withHostileText = fc
+  .tuple(fc.subarray(entityFields, { minLength: 1 }), hostileText)
+  .map(([fields, text]) => {
+    const valid = entityBody({
+      consent: { accepted: true, version: 'v1', acceptedAt: '2026-01-02T03:04:05Z' },
+    });
+    const address = { ...(valid.address as Record<string, unknown>) };
+    const consent = { ...(valid.consent as Record<string, unknown>) };
+    for (const field of fields) {
+      if (field === 'version') consent.version = text;
+      else if (field in address || ['line2', 'state'].includes(field)) address[field] = text;
+      else valid[field] = text;
+    }
+    return { raw: JSON.stringify({ ...valid, address, consent }), type: 'application/json' };
+  });
 const body = fc.oneof(
   fc.jsonValue().map((value) => ({ raw: JSON.stringify(value), type: 'application/json' })),
+  withHostileText,
+  fc.record({ nameOnCard: hostileText }).map(({ nameOnCard }) => ({
+    raw: JSON.stringify(kitBody({ nameOnCard })),
+    type: 'application/json',
+  })),
   fc
     .record({ kitNo: fc.oneof(fc.constant('fz-k'), printable) })
     .map((value) => ({ raw: JSON.stringify(value), type: 'application/json' })),

@@ -12,6 +12,11 @@ import type { ConsumerRecord, InstrumentRecord, Network } from './network.ts';
  * the command (already enrolled, already removed, disabled where the command needs ACTIVE).
  * The statuses allowed follow the platform's own rules (`EVENT_RULES` in core), seen from the
  * network's side.
+ *
+ * The network's data rules (Visa's field lengths and refused characters, `ctp-saas.md` "Network
+ * data rules (v2)") are not here: they are part of the wire schemas every body is parsed with
+ * (`@ctp/core/contracts`, `network-rules.ts`, shared with the platform's edge and client), so a
+ * body that breaks one is refused with 400 INVALID_REQUEST naming the field before any command.
  */
 
 const ON_NETWORK: readonly NetworkStatus[] = ['ACTIVE', 'DISABLED'];

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { CTP_EVENTS } from '../lifecycle/events.ts';
 import { CTP_STATUSES, OPERATION_STATUSES, TRACE_STATUSES } from '../lifecycle/statuses.ts';
+import { clientText } from './client-text.ts';
+import type { DataAdjustment } from './network-rules.ts';
 import { externalIdSchema } from './platform-api.ts';
 
 /**
@@ -10,17 +12,20 @@ import { externalIdSchema } from './platform-api.ts';
 
 export const kitRefBodySchema = z.strictObject({ kitNo: externalIdSchema }).meta({ id: 'KitRef' });
 
-/** `Idempotency-Key`: optional, up to 255 visible ASCII characters. */
+/** `Idempotency-Key`: optional, up to 255 visible ASCII characters, not a card number (it is stored and logged). */
 export const idempotencyHeadersSchema = z.object({
-  'idempotency-key': z
-    .string()
-    .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1 to 255 visible ASCII characters')
+  'idempotency-key': clientText(
+    { max: 255, trim: false },
+    z
+      .string()
+      .regex(/^[\x21-\x7e]{1,255}$/, { message: 'must be 1 to 255 visible ASCII characters', abort: true }),
+  )
     .optional()
     .meta({ description: 'The same key with the same request answers the first answer for 24 h' }),
 });
 
 export const operationPathSchema = z.object({ operationId: z.uuid() });
-export const tracePathSchema = z.object({ requestTraceId: z.string().min(1).max(128) });
+export const tracePathSchema = z.object({ requestTraceId: clientText({ max: 128, trim: false }) });
 
 const errorOfOperation = z.object({ code: z.string(), message: z.string(), details: z.string().optional() });
 
@@ -44,6 +49,13 @@ export const operationViewSchema = z
     status: z.enum(OPERATION_STATUSES),
     requestTraceId: z.string().optional(),
     error: errorOfOperation.optional(),
+    adjustments: z
+      .array(z.object({ field: z.string(), message: z.string() }) satisfies z.ZodType<DataAdjustment>)
+      .optional()
+      .meta({
+        description:
+          "What was changed in the SaaS request to meet the card network's data rules without changing meaning (a long address line wrapped, a refused character replaced); the stored record is as written",
+      }),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
   })

@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { isLuhnValid } from '../cards/pan.ts';
 import { ERROR_STATUS } from '../errors/domain-error.ts';
 import { CTP_STATUSES } from '../lifecycle/statuses.ts';
-import { addressSchema, consentSchema, phoneSchema } from './saas.ts';
+import { clientText } from './client-text.ts';
+import { fitBillingAddress, NETWORK_RULES } from './network-rules.ts';
 
 /**
  * Our HTTP API's bodies and answers for the platform records (`/v1/entities/...`) and the error
@@ -10,32 +11,80 @@ import { addressSchema, consentSchema, phoneSchema } from './saas.ts';
  * with them and generates `/openapi.json` from them; `.meta({ id })` names an OpenAPI component.
  *
  * Field formats are the SaaS wire's (`saas.ts`: phone digits, `en_AE` locales, ISO country
- * codes, its length limits), so a stored entity or kit can always be sent to the SaaS as it is.
- * Request bodies are strict: an unknown field is a client bug and answers 400.
+ * codes), and a customer's address is one the network takes once cleaned (`fitBillingAddress`),
+ * so a stored entity or kit can always be sent. Every string a client writes is `clientText`
+ * (no NUL, no lone surrogate, no card number but in `pan`). Request bodies are strict: an
+ * unknown field is a client bug and answers 400.
  */
 
+/** A formatted value: the format is judged first and alone, then the rules of client text. */
+const formatted = (pattern: RegExp, message: string, max: number) =>
+  clientText({ max, trim: false }, z.string().regex(pattern, { message, abort: true }));
+
 /** `entityId` and `kitNo`: 1–64 of [A-Za-z0-9._-], not only dots (`.`/`..` are not addressable in a URL). */
-export const externalIdSchema = z
-  .string()
-  .regex(/^(?!\.+$)[A-Za-z0-9._-]{1,64}$/, 'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"');
+export const externalIdSchema = formatted(
+  /^(?!\.+$)[A-Za-z0-9._-]{1,64}$/,
+  'must be 1 to 64 characters of A-Z, a-z, 0-9, ".", "_" or "-"',
+  64,
+);
 
 export const entityPathSchema = z.object({ entityId: externalIdSchema });
 export const kitPathSchema = z.object({ entityId: externalIdSchema, kitNo: externalIdSchema });
 
-const personName = z.string().min(1).max(100);
+const personName = clientText({ max: 100 });
+const countryCode = formatted(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code', 2);
 
-export const platformPhoneSchema = phoneSchema.meta({
-  id: 'Phone',
-  description: 'E.164 parts: country calling code and subscriber number, digits only',
-  example: { countryCode: '971', number: '501234567' },
-});
+export const platformPhoneSchema = z
+  .strictObject({
+    countryCode: formatted(/^[0-9]{1,3}$/, 'must be 1 to 3 digits', 3),
+    number: formatted(/^[0-9]{4,14}$/, 'must be 4 to 14 digits', 14),
+  })
+  .meta({
+    id: 'Phone',
+    description: 'E.164 parts: country calling code and subscriber number, digits only',
+    example: { countryCode: '971', number: '501234567' },
+  });
 
-export const platformAddressSchema = addressSchema.meta({
-  id: 'Address',
-  example: { line1: '1 Sheikh Zayed Rd', city: 'Dubai', postalCode: '00000', countryCode: 'AE' },
-});
+/**
+ * What the network takes is decided here, at the edge, before anything is stored or queued
+ * (`fitBillingAddress`): an address that can be sent after cleaning (a long line wrapped, a
+ * character the network refuses replaced) is taken as written, and its operations send and
+ * record the cleaned form; one that cannot is refused, naming the field.
+ */
+export const platformAddressSchema = z
+  .strictObject({
+    line1: clientText({ max: 200 }),
+    line2: clientText({ min: 0, max: 200 }).optional(),
+    city: clientText({ max: NETWORK_RULES.cityMax }),
+    state: clientText({ min: 0, max: 100 }).optional(),
+    postalCode: clientText({ max: NETWORK_RULES.postalCodeMax }),
+    countryCode,
+  })
+  .superRefine(
+    (address, context) => {
+      const fit = fitBillingAddress(address);
+      if (!fit.ok)
+        for (const { field, message } of fit.problems)
+          context.addIssue({ code: 'custom', path: [field], message });
+    },
+    {
+      // Judged once every field is well-formed; until then their own problems say enough.
+      when: (payload) => payload.issues.length === 0,
+    },
+  )
+  .meta({
+    id: 'Address',
+    description: `Lines of up to 200 characters are wrapped at word boundaries into the network's ${NETWORK_RULES.addressLines} lines of ${NETWORK_RULES.addressLineMax} (refused when they do not fit); characters the network refuses in an address are replaced in what is sent. Both are recorded as the operation's \`adjustments\`.`,
+    example: { line1: '1 Sheikh Zayed Rd', city: 'Dubai', postalCode: '00000', countryCode: 'AE' },
+  });
 
-export const platformConsentSchema = consentSchema.meta({ id: 'Consent' });
+export const platformConsentSchema = z
+  .strictObject({
+    accepted: z.boolean(),
+    version: clientText({ max: 32 }),
+    acceptedAt: clientText({ max: 64, trim: false }, z.iso.datetime({ offset: true })),
+  })
+  .meta({ id: 'Consent' });
 
 /**
  * A union, not `.nullable()`: the OpenAPI generator would otherwise make the shared `Consent`
@@ -46,11 +95,11 @@ const nullableConsent = z.union([platformConsentSchema, z.null()]);
 const entityFields = {
   firstName: personName,
   lastName: personName,
-  email: z.email().max(254),
+  email: clientText({ max: 254, trim: false }, z.email()),
   phone: platformPhoneSchema,
   address: platformAddressSchema,
-  locale: z.string().regex(/^[a-z]{2}_[A-Z]{2}$/, 'must be a locale like en_AE'),
-  countryCode: z.string().regex(/^[A-Z]{2}$/, 'must be an ISO 3166-1 alpha-2 country code'),
+  locale: formatted(/^[a-z]{2}_[A-Z]{2}$/, 'must be a locale like en_AE', 5),
+  countryCode,
 };
 
 /** `PUT /v1/entities/{entityId}`: the whole customer; an absent `consent` removes a stored one. */
@@ -85,8 +134,8 @@ export type EntityPatch = z.infer<typeof entityPatchSchema>;
 /** The SaaS wire's expiry format: two-digit month, four-digit year. */
 export const expirySchema = z
   .strictObject({
-    month: z.string().regex(/^(0[1-9]|1[0-2])$/, 'must be a two-digit month, 01 to 12'),
-    year: z.string().regex(/^20[0-9]{2}$/, 'must be a four-digit year, 20YY'),
+    month: formatted(/^(0[1-9]|1[0-2])$/, 'must be a two-digit month, 01 to 12', 2),
+    year: formatted(/^20[0-9]{2}$/, 'must be a four-digit year, 20YY', 4),
   })
   .meta({ id: 'Expiry', example: { month: '12', year: '2029' } });
 export type Expiry = z.infer<typeof expirySchema>;
@@ -108,7 +157,10 @@ export const panSchema = z
   .refine(isLuhnValid, 'must pass the Luhn check')
   .meta({ description: 'The card number: 13 to 19 digits, Luhn-valid. Stored encrypted, answered masked.' });
 
-/** `PUT /v1/entities/{entityId}/kits/{kitNo}`. The PAN is encrypted at once and never answered. */
+/**
+ * `PUT /v1/entities/{entityId}/kits/{kitNo}`. The PAN is encrypted at once and never answered;
+ * it is the one field a card number may be in.
+ */
 export const kitBodySchema = z
   .strictObject({
     pan: panSchema,
@@ -117,7 +169,7 @@ export const kitBodySchema = z
       // Judged only once month and year are well-formed; until then their own problems say enough.
       when: (payload) => payload.issues.length === 0,
     }),
-    nameOnCard: z.string().min(1).max(100),
+    nameOnCard: clientText({ max: NETWORK_RULES.nameOnCardMax }),
   })
   .meta({ id: 'KitInput' });
 export type KitBody = z.infer<typeof kitBodySchema>;
@@ -183,7 +235,7 @@ export const errorAnswerSchema = z
       error: {
         code: 'VALIDATION_FAILED',
         message: 'request is not valid',
-        details: [{ field: 'phone.number', message: 'Invalid string: must match pattern /^[0-9]{4,14}$/' }],
+        details: [{ field: 'phone.number', message: 'must be 4 to 14 digits' }],
       },
     },
   });

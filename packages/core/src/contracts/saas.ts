@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isLuhnValid } from '../cards/pan.ts';
 import { CTP_EVENTS } from '../lifecycle/events.ts';
 import { NETWORK_STATUSES, TRACE_STATUSES } from '../lifecycle/statuses.ts';
+import { billingAddressSchema, externalConsumerIdSchema, nameOnCardSchema } from './network-rules.ts';
 
 /**
  * The CTP SaaS wire contract (`../shared/contracts/ctp-saas.md`) as zod schemas. The simulator
@@ -23,7 +24,7 @@ export const consentSchema = z.strictObject({
 });
 
 export const consumerSchema = z.strictObject({
-  externalConsumerId: id,
+  externalConsumerId: externalConsumerIdSchema,
   firstName: z.string().min(1).max(100),
   lastName: z.string().min(1).max(100),
   emails: z.array(z.email()).min(1).max(5),
@@ -33,14 +34,8 @@ export const consumerSchema = z.strictObject({
   consent: consentSchema.optional(),
 });
 
-export const addressSchema = z.strictObject({
-  line1: z.string().min(1).max(200),
-  line2: z.string().max(200).optional(),
-  city: z.string().min(1).max(100),
-  state: z.string().max(100).optional(),
-  postalCode: z.string().min(1).max(20),
-  countryCode,
-});
+/** The network's rules for a billing address (`network-rules.ts`). */
+export const addressSchema = billingAddressSchema;
 
 export const expirationDateSchema = z.strictObject({
   month: z.string().regex(/^(0[1-9]|1[0-2])$/, 'two-digit month'),
@@ -56,7 +51,7 @@ export const paymentInstrumentSchema = z.strictObject({
   externalInstrumentId: id,
   accountNumber: accountNumberSchema,
   expirationDate: expirationDateSchema,
-  nameOnCard: z.string().min(1).max(100),
+  nameOnCard: nameOnCardSchema,
   billingAddress: addressSchema,
 });
 
@@ -67,29 +62,29 @@ export const addCustomerAndPaymentInstrumentRequestSchema = z.strictObject({
   paymentInstrument: paymentInstrumentSchema,
 });
 export const addPaymentInstrumentRequestSchema = z.strictObject({
-  externalConsumerId: id,
+  externalConsumerId: externalConsumerIdSchema,
   clickToPayCustomerId: id,
   paymentInstrument: paymentInstrumentSchema,
 });
 export const removeCustomerRequestSchema = z.strictObject({
-  externalConsumerId: id,
+  externalConsumerId: externalConsumerIdSchema,
   clickToPayCustomerId: id,
   reason,
 });
 export const removePaymentInstrumentRequestSchema = z.strictObject({
-  externalConsumerId: id,
+  externalConsumerId: externalConsumerIdSchema,
   clickToPayCustomerId: id,
   clickToPayPaymentInstrumentId: id,
   externalInstrumentId: id,
   reason,
 });
 export const updateCustomerDataRequestSchema = z.strictObject({
-  externalConsumerId: id,
+  externalConsumerId: externalConsumerIdSchema,
   clickToPayCustomerId: id,
   consumer: consumerSchema,
 });
 export const updatePaymentInstrumentRequestSchema = z.strictObject({
-  externalConsumerId: id,
+  externalConsumerId: externalConsumerIdSchema,
   clickToPayCustomerId: id,
   clickToPayPaymentInstrumentId: id,
   paymentInstrument: paymentInstrumentSchema,

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import type { DataAdjustment } from '../contracts/network-rules.ts';
 import { CTP_EVENTS } from '../lifecycle/events.ts';
 import { OPERATION_STATUSES, type OperationStatus } from '../lifecycle/statuses.ts';
 import type { RequestPlan } from '../lifecycle/transitions.ts';
@@ -57,6 +58,12 @@ export const CtpOperation = defineEntity({
      * request under a key whose work it may already have done.
      */
     requestBody: p.json<FrozenSaasRequest>().nullable(),
+    /**
+     * What the frozen request changed in our records' data to meet the card network's rules
+     * without changing meaning (an address line wrapped, a refused character replaced). Empty
+     * or null when it sends the data as stored.
+     */
+    dataAdjustments: p.json<DataAdjustment[]>().nullable(),
     reason: p.text().nullable(),
     version: versionColumn,
     createdAt: createdAtColumn,

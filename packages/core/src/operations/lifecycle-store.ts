@@ -1,4 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import type { DataAdjustment } from '../contracts/network-rules.ts';
 import type { Consent, PostalAddress } from '../entities/business-entity.ts';
 import type { FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
@@ -409,6 +410,7 @@ export interface NewOperation {
   readonly requestHash: string;
   readonly statusBefore: RequestPlan;
   readonly requestBody: FrozenSaasRequest | null;
+  readonly dataAdjustments: readonly DataAdjustment[];
   readonly reason: string | null;
 }
 
@@ -503,8 +505,8 @@ export class StepWrites {
   insertOperation(operation: NewOperation): void {
     this.#add(
       `insert into ctp_operation (id, tenant, event, entity_id, kit_number, status, attempts, idempotency_key,
-         request_hash, status_before, request_body, reason, version, created_at, updated_at)
-       values (?::uuid, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?::jsonb, ?::jsonb, ?, 1, now(), now())`,
+         request_hash, status_before, request_body, data_adjustments, reason, version, created_at, updated_at)
+       values (?::uuid, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?, 1, now(), now())`,
       [
         operation.id,
         operation.tenant,
@@ -515,6 +517,7 @@ export class StepWrites {
         operation.requestHash,
         json(operation.statusBefore),
         operation.requestBody === null ? null : json(operation.requestBody),
+        operation.dataAdjustments.length === 0 ? null : json(operation.dataAdjustments),
         operation.reason,
       ],
     );

@@ -148,6 +148,7 @@ export function startOperation(
   const kitNumber = request.kitNo ?? null;
   const reason = request.reason ?? null;
   writes.applySnapshot(records, plan.pending, { cause: `${request.event} requested`, operationId: id });
+  const frozen = freezeSaasRequest({ event: request.event, kitNumber, reason }, records);
   writes.insertOperation({
     id,
     tenant: request.tenant,
@@ -157,7 +158,8 @@ export function startOperation(
     idempotencyKey: request.idempotencyKey ?? null,
     requestHash: fingerprint,
     statusBefore: plan,
-    requestBody: freezeSaasRequest({ event: request.event, kitNumber, reason }, records),
+    requestBody: frozen.request,
+    dataAdjustments: frozen.adjustments,
     reason,
   });
   writes.outbox(

@@ -1,3 +1,4 @@
+import { type DataAdjustment, fitBillingAddress } from '../contracts/network-rules.ts';
 import type { CtpOperation, FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { Kit } from '../entities/kit.ts';
 import { consumerBody, type InstrumentSource, paymentInstrumentBody } from '../saas/bodies.ts';
@@ -15,12 +16,16 @@ export class UnbuildableRequest extends Error {
 /**
  * The SaaS request of an operation, built from the records as they are now (so an update sends
  * the latest data). `decryptPan` is called only for events that send a card, just before the
- * call; the PAN lives in the returned body and nowhere else.
+ * call; the PAN lives in the returned body and nowhere else. The billing address is sent as the
+ * network's rules take it; what that changed is added to `adjustments`. An address that cannot
+ * be made to fit (stored before the API's edge refused such addresses) makes the request
+ * unbuildable, so its operation fails with the reason instead of being refused later.
  */
 export function buildSaasRequest<K extends InstrumentSource>(
   operation: Pick<CtpOperation, 'event' | 'kitNumber' | 'reason'>,
   records: RecordsView<K>,
   decryptPan: (kit: K) => string,
+  adjustments: DataAdjustment[] = [],
 ): SaasRequest {
   const entity = records.entity;
   const kitEntry = operation.kitNumber == null ? undefined : records.kits.get(operation.kitNumber);
@@ -28,7 +33,17 @@ export function buildSaasRequest<K extends InstrumentSource>(
   const kit = () => required(kitEntry?.kit, 'kit');
   const instrumentId = () =>
     required(kitEntry?.payment?.clickToPayPaymentInstumentId, 'clickToPayPaymentInstrumentId');
-  const instrument = () => paymentInstrumentBody(kit(), decryptPan(kit()), entity.address);
+  const instrument = () => {
+    const fit = fitBillingAddress(entity.address);
+    if (!fit.ok) {
+      const problems = fit.problems.map(({ field, message }) => `address.${field} ${message}`);
+      throw new UnbuildableRequest(
+        `the address breaks the card network's data rules: ${problems.join('; ')}`,
+      );
+    }
+    adjustments.push(...fit.adjustments);
+    return paymentInstrumentBody(kit(), decryptPan(kit()), fit.address);
+  };
   const reason = operation.reason == null ? {} : { reason: operation.reason };
 
   switch (operation.event) {
@@ -95,22 +110,24 @@ const NO_PAN = '';
 
 /**
  * The request of an operation as it starts, to be stored with it: built from the records now,
- * with the PAN left out. `null` when the records cannot make one (the submit step fails the
- * operation with the reason).
+ * with the PAN left out, and what was changed in it to meet the network's data rules (stored
+ * with the operation as its `data_adjustments`). `request` is `null` when the records cannot
+ * make one (the submit step fails the operation with the reason).
  */
 export function freezeSaasRequest(
   operation: Pick<CtpOperation, 'event' | 'kitNumber' | 'reason'>,
   records: RecordsView,
-): FrozenSaasRequest | null {
+): { readonly request: FrozenSaasRequest | null; readonly adjustments: DataAdjustment[] } {
+  const adjustments: DataAdjustment[] = [];
   try {
-    const request = buildSaasRequest(operation, records, () => NO_PAN);
+    const request = buildSaasRequest(operation, records, () => NO_PAN, adjustments);
     const body: Record<string, unknown> = structuredClone(request.body);
     const instrument = body.paymentInstrument;
     if (instrument !== null && typeof instrument === 'object')
       delete (instrument as Record<string, unknown>).accountNumber;
-    return { event: request.event, body };
+    return { request: { event: request.event, body }, adjustments };
   } catch (error) {
-    if (error instanceof UnbuildableRequest) return null;
+    if (error instanceof UnbuildableRequest) return { request: null, adjustments: [] };
     throw error;
   }
 }

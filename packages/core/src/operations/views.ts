@@ -29,6 +29,7 @@ export function operationView(operation: CtpOperation): OperationView {
     status: operation.status,
     ...(operation.requestTraceId ? { requestTraceId: operation.requestTraceId } : {}),
     ...errorOf(operation),
+    ...(operation.dataAdjustments?.length ? { adjustments: operation.dataAdjustments } : {}),
     createdAt: operation.createdAt.toISOString(),
     updatedAt: operation.updatedAt.toISOString(),
   };

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { BillingAddress } from '../contracts/network-rules.ts';
 import type { consumerSchema, paymentInstrumentSchema } from '../contracts/saas.ts';
 import type { BusinessEntity } from '../entities/business-entity.ts';
 import type { Kit } from '../entities/kit.ts';
@@ -39,23 +40,20 @@ export function consumerBody(entity: ConsumerSource): ConsumerBody {
   };
 }
 
+/**
+ * `billingAddress` is the customer's address as the network takes it (`fitBillingAddress`:
+ * wrapped, refused characters replaced), not the stored one.
+ */
 export function paymentInstrumentBody(
   kit: InstrumentSource,
   pan: string,
-  billingAddress: Pick<BusinessEntity, 'address'>['address'],
+  billingAddress: BillingAddress,
 ): PaymentInstrumentBody {
   return {
     externalInstrumentId: kit.kitNo,
     accountNumber: pan,
     expirationDate: { month: String(kit.expiryMonth).padStart(2, '0'), year: String(kit.expiryYear) },
     nameOnCard: kit.nameOnCard,
-    billingAddress: {
-      line1: billingAddress.line1,
-      ...(billingAddress.line2 ? { line2: billingAddress.line2 } : {}),
-      city: billingAddress.city,
-      ...(billingAddress.state ? { state: billingAddress.state } : {}),
-      postalCode: billingAddress.postalCode,
-      countryCode: billingAddress.countryCode,
-    },
+    billingAddress: { ...billingAddress },
   };
 }
