@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261201123910_retry_bounds_and_retention extends Migration {
-  override name = 'Migration20261201123910_retry_bounds_and_retention';
+export class Migration20261201123900_retry_bounds_and_retention extends Migration {
+  override name = 'Migration20261201123900_retry_bounds_and_retention';
 
   override up(): void | Promise<void> {
     this.addSql(
