@@ -107,8 +107,17 @@ export const startApp = (app: string, env: Record<string, string>, name = app): 
   startProcess(name, `apps/${app}/src/main.ts`, env);
 
 /** The project's simulator on `port`, its webhooks to `webhookUrl`, with the settings both runs share. */
-export const startSimulator = (port: number, webhookUrl: string, env: Record<string, string> = {}): Started =>
-  startApp('saas-sim', { ...env, ...SIMULATOR_ENV, SAAS_SIM_PORT: String(port), WEBHOOK_URL: webhookUrl });
+export const startSimulator = (
+  port: number,
+  webhookUrl: string,
+  env: Record<string, string> = {},
+  name = 'saas-sim',
+): Started =>
+  startApp(
+    'saas-sim',
+    { ...env, ...SIMULATOR_ENV, SAAS_SIM_PORT: String(port), WEBHOOK_URL: webhookUrl },
+    name,
+  );
 
 export async function stopProcesses(processes: readonly Started[]): Promise<void> {
   for (const { child } of processes) child.kill('SIGTERM');

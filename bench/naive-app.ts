@@ -7,10 +7,12 @@ import pg from 'pg';
 import { Pool } from 'undici';
 
 /**
- * The naive baseline (`bench/naive.ts` starts it): the same I/O per registration as the real
- * pipeline and nothing else. `node naive-app.ts api` takes registrations and webhooks,
- * `node naive-app.ts worker` calls the SaaS. No outbox, no locks, no validation, no
- * idempotency, no retries, no encryption: a floor, not a design to copy.
+ * The naive baseline (`bench/naive.ts` starts it): the exchanges of one registration in the real
+ * pipeline (client → api, a BullMQ job, the SaaS call, its webhook, a stream entry) with the
+ * fewest statements that can carry them. `node naive-app.ts api` takes registrations and
+ * webhooks, `node naive-app.ts worker` calls the SaaS. No outbox, no locks, no validation, no
+ * idempotency, no signature check, no job retries, no encryption of the card number: a floor to
+ * measure against, not a design to copy.
  */
 
 const config = loadConfig(process.env);

@@ -9,6 +9,7 @@ import {
   freePort,
   type LoadResult,
   measureLoad,
+  type Started,
   startProcess,
   startSimulator,
   stopProcesses,
@@ -47,7 +48,6 @@ const SEED = [
   `insert into naive_card
    select 'b' || i || 'k', 'b' || i, '4111111111111111', '12', '2030', 'BENCH'
    from generate_series(0, $1::int - 1) as i`,
-  'analyze',
 ];
 
 export async function measureNaive(
@@ -74,15 +74,16 @@ export async function measureNaive(
   };
   const app = (name: string, role: string, extra: Record<string, string> = {}) =>
     startProcess(name, 'bench/naive-app.ts', { ...env, ...extra }, [role]);
-  const processes: ReturnType<typeof startProcess>[] = [];
+  const processes: Started[] = [];
   const redis = createRedis(redisUrl);
   const api = `http://127.0.0.1:${apiPort}`;
   try {
     for (const statement of SCHEMA) await db.query(statement);
     const ids = customerIds(operations);
-    for (const statement of SEED) await db.query(statement, statement === 'analyze' ? [] : [ids.length]);
+    for (const statement of SEED) await db.query(statement, [ids.length]);
+    await db.query('analyze');
     processes.push(
-      startSimulator(simPort, webhookUrl, env),
+      startSimulator(simPort, webhookUrl, env, 'naive-saas-sim'),
       app('naive-api', 'api'),
       app('naive-worker', 'worker'),
       ...Array.from({ length: workers - 1 }, () => app('naive-worker', 'worker', { WORKER_PORT: '0' })),
@@ -122,6 +123,8 @@ export async function measureNaive(
     await redis.del(env.NOTIFICATION_STREAM);
     await redis.quit();
     await db.end();
-    await dropDatabase(databaseUrl);
+    // BENCH_KEEP_DB=1 keeps this database too, as the end-to-end run keeps its own.
+    if (process.env.BENCH_KEEP_DB === '1') console.log(`kept database ${databaseUrl}`);
+    else await dropDatabase(databaseUrl);
   }
 }
