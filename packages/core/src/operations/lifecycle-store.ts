@@ -414,23 +414,57 @@ export interface NewOperation {
 
 const json = (value: unknown) => JSON.stringify(value);
 
+/** One write of a step: its statement, given the guard condition its rows depend on (if any). */
+interface Write {
+  readonly text: (guard: string | null) => string;
+  readonly params: readonly unknown[];
+}
+
 /**
  * The writes of one lifecycle step, sent as one statement of data-modifying CTEs (every CTE
  * runs, in the caller's transaction; each row is written at most once per statement). The
  * relay is woken in the same statement, so at commit.
+ *
+ * A step that moves a row only from the status it read (`finishOperation`, `resolveTrace`)
+ * guards on it: the guard locks that row if it still has that status (`FOR UPDATE` re-checks the
+ * newest committed version), and every write of the step, the guarded update included, depends
+ * on the guard's rows. A writer that moved the row first (the entity lock should make that
+ * impossible; the guard makes it harmless) leaves the step's statement without any effect: no
+ * status revert, no history, no notification. The statement then reports `applied = false`,
+ * `SqlSession` throws `LostRace` and runs the step again from a fresh read.
  */
 export class StepWrites {
-  readonly #ctes: string[] = [];
-  readonly #params: unknown[] = [];
+  readonly #writes: Write[] = [];
+  readonly #guards: { readonly sql: string; readonly params: readonly unknown[] }[] = [];
   readonly #history: unknown[][] = [];
   readonly #outbox: OutboxRow[] = [];
   #wake = false;
 
-  #add(sql: string, params: readonly unknown[]): string {
-    const name = `w${this.#ctes.length}`;
-    this.#ctes.push(`${name} as (${sql})`);
-    this.#params.push(...params);
-    return name;
+  /** An `update ... where ...` (ending with its condition, so the guard can be added). */
+  #update(sql: string, params: readonly unknown[]): string {
+    return this.#push({ text: (guard) => (guard === null ? sql : `${sql} and ${guard}`), params });
+  }
+
+  /** An insert of the rows `values` (each `(?, ...)`) into `target` (`table (columns)`). */
+  #insert(target: string, values: readonly string[], params: readonly unknown[], returning = ''): string {
+    const rows = values.join(', ');
+    return this.#push({
+      text: (guard) =>
+        guard === null
+          ? `insert into ${target} values ${rows} ${returning}`
+          : `insert into ${target} select * from (values ${rows}) v where ${guard} ${returning}`,
+      params,
+    });
+  }
+
+  #push(write: Write): string {
+    this.#writes.push(write);
+    return `w${this.#writes.length - 1}`;
+  }
+
+  /** Every write of the step happens only if `sql` (a locking select) finds its row. */
+  #guard(sql: string, params: readonly unknown[]): void {
+    this.#guards.push({ sql, params });
   }
 
   /**
@@ -444,17 +478,18 @@ export class StepWrites {
     const entity = records.entity;
     let customerRef: string;
     if (records.customer === null) {
-      const name = this.#add(
-        `insert into ctp_customer (tenant, entity_id, "clickToPayCustomerId", ctp_entity_status,
-           business_entity_fkey, version, created_at, updated_at)
-         values (?, ?, ?, ?, ?::bigint, 1, now(), now()) returning pkey`,
+      const name = this.#insert(
+        `ctp_customer (tenant, entity_id, "clickToPayCustomerId", ctp_entity_status, business_entity_fkey,
+           version, created_at, updated_at)`,
+        ['(?, ?, ?, ?, ?::bigint, 1, now(), now())'],
         [entity.tenant, entity.entityId, ids.clickToPayCustomerId ?? null, next.entity, entity.pkey],
+        'returning pkey',
       );
       customerRef = `(select pkey from ${name})`;
     } else {
       const customerId = ids.clickToPayCustomerId ?? records.customer.clickToPayCustomerId;
       if (next.entity !== before.entity || customerId !== records.customer.clickToPayCustomerId) {
-        this.#add(
+        this.#update(
           `update ctp_customer set ctp_entity_status = ?, "clickToPayCustomerId" = ?, updated_at = now(),
              version = version + 1 where pkey = ?::bigint`,
           [next.entity, customerId, records.customer.pkey],
@@ -472,10 +507,10 @@ export class StepWrites {
       const payment = entry.payment;
       if (payment === null) {
         if (status === 'UNREGISTERED') continue;
-        this.#add(
-          `insert into ctp_payment (tenant, "clickToPayPaymentInstumentId", ctp_kit_status, ctcustomer_pkey,
-             kit_pkey, version, created_at, updated_at)
-           values (?, ?, ?, ${customerRef}, ?::bigint, 1, now(), now())`,
+        this.#insert(
+          `ctp_payment (tenant, "clickToPayPaymentInstumentId", ctp_kit_status, ctcustomer_pkey, kit_pkey,
+             version, created_at, updated_at)`,
+          [`(?, ?, ?, ${customerRef}, ?::bigint, 1, now(), now())`],
           [
             entity.tenant,
             instrumentId ?? null,
@@ -487,7 +522,7 @@ export class StepWrites {
       } else {
         const nextId = instrumentId ?? payment.clickToPayPaymentInstumentId;
         if (status !== payment.ctpKitStatus || nextId !== payment.clickToPayPaymentInstumentId) {
-          this.#add(
+          this.#update(
             `update ctp_payment set ctp_kit_status = ?, "clickToPayPaymentInstumentId" = ?, updated_at = now(),
                version = version + 1 where pkey = ?::bigint`,
             [status, nextId, payment.pkey],
@@ -501,10 +536,10 @@ export class StepWrites {
 
   /** A new `QUEUED` operation. */
   insertOperation(operation: NewOperation): void {
-    this.#add(
-      `insert into ctp_operation (id, tenant, event, entity_id, kit_number, status, attempts, idempotency_key,
-         request_hash, status_before, request_body, reason, version, created_at, updated_at)
-       values (?::uuid, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?::jsonb, ?::jsonb, ?, 1, now(), now())`,
+    this.#insert(
+      `ctp_operation (id, tenant, event, entity_id, kit_number, status, attempts, idempotency_key,
+         request_hash, status_before, request_body, reason, version, created_at, updated_at)`,
+      [`(?::uuid, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?::jsonb, ?::jsonb, ?, 1, now(), now())`],
       [
         operation.id,
         operation.tenant,
@@ -521,8 +556,8 @@ export class StepWrites {
   }
 
   /**
-   * Ends an operation (`canMoveOperation` decides), guarded by the status it was read with: a
-   * concurrent writer that moved it first makes this write nothing.
+   * Ends an operation (`canMoveOperation` decides), guarded by the status it was read with: if a
+   * concurrent writer moved it first, no write of this step happens.
    */
   finishOperation(
     operation: Pick<OperationRow, 'id' | 'status'>,
@@ -532,7 +567,11 @@ export class StepWrites {
     if (!canMoveOperation(operation.status, to)) {
       throw new Error(`operation ${operation.id} cannot move from ${operation.status} to ${to}`);
     }
-    this.#add(
+    this.#guard('select 1 from ctp_operation where id = ?::uuid and status = ? for update', [
+      operation.id,
+      operation.status,
+    ]);
+    this.#update(
       `update ctp_operation set status = ?, completed_at = now(), updated_at = now(), version = version + 1,
          error_code = coalesce(?, error_code), error_message = coalesce(?, error_message),
          error_details = coalesce(?, error_details)
@@ -548,13 +587,20 @@ export class StepWrites {
     );
   }
 
-  /** A trace turns terminal (`resolveTrace` decided), only if it still is `IN_PROGRESS`. */
+  /**
+   * A trace turns terminal (`resolveTrace` decided), guarded by its being `IN_PROGRESS`: if a
+   * concurrent writer resolved it first, no write of this step happens.
+   */
   resolveTrace(
     tracePkey: string,
     to: TerminalTraceStatus,
     error: { code: string; message: string; details: string } | null,
   ): void {
-    this.#add(
+    this.#guard(
+      `select 1 from "ctp_requestIdTracking" where pkey = ?::bigint and status_ctp = 'IN_PROGRESS' for update`,
+      [tracePkey],
+    );
+    this.#update(
       `update "ctp_requestIdTracking" set status_ctp = ?, resolved_at = now(), next_poll_at = null,
          error_code = ?, error_message = ?, error_details = ?, updated_at = now(), version = version + 1
        where pkey = ?::bigint and status_ctp = 'IN_PROGRESS'`,
@@ -564,10 +610,10 @@ export class StepWrites {
 
   markWebhookProcessed(webhookId: string): void {
     const statement = markWebhookProcessed(webhookId);
-    this.#add(statement.sql, statement.params);
+    this.#update(statement.sql, statement.params);
   }
 
-  /** A job to enqueue once committed, to wake an automatic update waiting for the entity. */
+  /** A job or notification to publish once committed (the relay is woken at commit). */
   outbox(row: OutboxRow): void {
     this.#outbox.push(row);
   }
@@ -591,22 +637,24 @@ export class StepWrites {
     ]);
   }
 
-  /** Every write as one statement (null: nothing to write); wakes the relay at commit if it wrote an outbox row. */
+  /**
+   * Every write as one statement (null: nothing to write); wakes the relay at commit if it wrote
+   * an outbox row. Its one row says whether it `applied` (always, unless a guard lost its row).
+   */
   statement(): Statement | null {
     if (this.#history.length > 0) {
-      this.#add(
-        `insert into ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause,
-           operation_id, request_trace_id, created_at)
-         values ${this.#history.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::uuid, ?, now())').join(', ')}`,
+      this.#insert(
+        `ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause, operation_id,
+           request_trace_id, created_at)`,
+        this.#history.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::uuid, ?, now())'),
         this.#history.flat(),
       );
       this.#history.length = 0;
     }
     if (this.#outbox.length > 0) {
-      this.#add(
-        `insert into ctp_outbox (tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at,
-           created_at)
-         values ${this.#outbox.map(() => '(?, ?, ?, ?::uuid, ?, ?::jsonb, 0, now(), now())').join(', ')}`,
+      this.#insert(
+        'ctp_outbox (tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at, created_at)',
+        this.#outbox.map(() => '(?, ?, ?, ?::uuid, ?, ?::jsonb, 0, now(), now())'),
         this.#outbox.flatMap((row) => [
           row.tenant,
           row.kind,
@@ -619,9 +667,30 @@ export class StepWrites {
       this.#wake = true;
       this.#outbox.length = 0;
     }
-    if (this.#ctes.length === 0) return null;
-    const wake = this.#wake ? `pg_notify('${OUTBOX_CHANNEL}', '')` : '1';
-    return sql(`with ${this.#ctes.join(',\n')} select ${wake}`, this.#params);
+    if (this.#writes.length === 0) return null;
+    const guarded = this.#guards.length > 0;
+    const condition = guarded
+      ? this.#guards.map((_, i) => `exists (select 1 from g${i})`).join(' and ')
+      : null;
+    const ctes = [
+      ...this.#guards.map((guard, i) => `g${i} as (${guard.sql})`),
+      ...this.#writes.map((write, i) => `w${i} as (${write.text(condition)})`),
+    ];
+    const params = [
+      ...this.#guards.flatMap((guard) => guard.params),
+      ...this.#writes.flatMap((w) => w.params),
+    ];
+    const notify = `pg_notify('${OUTBOX_CHANNEL}', '')`;
+    const wake = !this.#wake
+      ? '1'
+      : condition === null
+        ? notify
+        : `case when ${condition} then ${notify} end`;
+    return {
+      sql: `with ${ctes.join(',\n')} select ${condition ?? 'true'} as applied, ${wake} as wake`,
+      params,
+      guarded,
+    };
   }
 
   /** The statements to send with the commit. */

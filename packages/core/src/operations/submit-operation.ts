@@ -1,4 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import type { Logger } from 'pino';
 import type { CtpOperation, FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { SaasClient } from '../saas/client.ts';
 import { SaasError } from '../saas/errors.ts';
@@ -9,13 +10,18 @@ import { buildSaasRequest, type EncryptedPan, thawSaasRequest, UnbuildableReques
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
+  readonly logger?: Logger;
   readonly saas: SaasClient;
   /** Decrypts a kit's PAN; called only for events that send a card. */
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly firstPollAfterMs: number;
 }
 
-export type SubmitResult = 'submitted' | 'not-queued' | 'failed';
+/**
+ * `accepted-after-end`: the SaaS accepted the request, but the operation had ended (or carried
+ * another trace) before the `202` could be recorded; see `recordAccepted`.
+ */
+export type SubmitResult = 'submitted' | 'not-queued' | 'failed' | 'accepted-after-end';
 
 export class IdempotencyConflict extends Error {
   override readonly name = 'IdempotencyConflict';
@@ -68,12 +74,20 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
     }
     throw error;
   }
-  await recordAccepted(deps.em, {
+  const recorded = await recordAccepted(deps.em, {
     operationId,
     requestTraceId: accepted.requestTraceId,
     firstPollAfterMs: deps.firstPollAfterMs,
   });
-  return 'submitted';
+  if (recorded !== 'not-queued') return 'submitted';
+  // The network does work our records have stopped waiting for. Retrying cannot help (the SaaS
+  // answers the same key with the same trace), and recording the trace would resolve an ended
+  // operation; so the job ends, and the mismatch is logged for an operator to re-sync the entity.
+  deps.logger?.error(
+    { operationId, tenant: operation.tenant, requestTraceId: accepted.requestTraceId },
+    'the SaaS accepted an operation that had already ended; the network may now differ from our records',
+  );
+  return 'accepted-after-end';
 }
 
 interface OperationToSubmit {
