@@ -1,6 +1,14 @@
 import { maskPansIn } from '@ctp/core/cards';
 import type { FieldProblem } from '@ctp/core/contracts';
-import { DomainError, ERROR_STATUS, type ErrorBody, type ErrorCode, errorBody } from '@ctp/core/errors';
+import {
+  DomainError,
+  ERROR_STATUS,
+  type ErrorBody,
+  type ErrorCode,
+  errorBody,
+  uniqueViolationError,
+  violatedUniqueConstraint,
+} from '@ctp/core/errors';
 import { ConnectionException, DriverException } from '@mikro-orm/core';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -90,6 +98,12 @@ function toProblem(error: unknown): Problem {
     const code = CODE_BY_HTTP_STATUS.get(error.status);
     if (code !== undefined && error.status < 500) return problem(code);
   }
+  // A unique violation no use case mapped: what its constraint means (409), never a 500.
+  const constraint = violatedUniqueConstraint(error);
+  if (constraint !== null) {
+    const mapped = uniqueViolationError(constraint);
+    return problem(mapped.code, mapped.message);
+  }
   if (isDatabaseUnavailable(error)) return problem('UNAVAILABLE');
   return problem('INTERNAL');
 }
@@ -133,6 +147,15 @@ function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 export function handleError(error: Error, c: Context<ApiEnv>): Response {
   const { status, body } = toProblem(error);
   if (status >= 500) c.var.logger.error({ err: error, status }, 'request failed');
+  else {
+    // Collisions no use case foresaw are rare and worth a look: which constraint, which route.
+    const constraint = violatedUniqueConstraint(error);
+    if (constraint !== null)
+      c.var.logger.warn(
+        { status, code: body.error.code, constraint },
+        'request refused by a unique constraint',
+      );
+  }
   if (status === 401) c.header('WWW-Authenticate', 'Bearer');
   if (status === 503) c.header('Retry-After', '5');
   // A last guard: no error answer carries a card number, whatever a message or field name holds.
