@@ -117,21 +117,33 @@ const UNREACHABLE = new Set([
   'EPIPE',
 ]);
 
-/**
- * The database is down, unreachable or refusing connections: 503, as nothing was written and
- * the client may retry. SQLSTATE class 08 is "connection exception"; 57P01–57P03 are a server
- * shutting down or starting; 53300 is "too many connections".
- */
 /** What the pg driver says when a connection dies under a query (no SQLSTATE to go by). */
 const CONNECTION_LOST =
   /connection terminated|connection error|client was closed|connection is closed|server closed the connection/i;
 
+/**
+ * SQLSTATEs after which nothing was written and a retry may succeed: 55P03 a lock wait past
+ * `lock_timeout` (the entity is busy), 57014 a statement cancelled by `statement_timeout`.
+ */
+const BUSY = new Set(['55P03', '57014']);
+
+/**
+ * The database is down, unreachable, refusing connections or too busy to answer in time: 503, as
+ * nothing was written and the client may retry. SQLSTATE class 08 is "connection exception";
+ * 57P01–57P03 are a server shutting down or starting; 53300 is "too many connections".
+ */
 function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (error instanceof ConnectionException) return true;
   if (error instanceof Error && CONNECTION_LOST.test(error.message)) return true;
   if (error instanceof DriverException) {
     const code = error.code ?? error.sqlState ?? '';
-    if (UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300')
+    if (
+      UNREACHABLE.has(code) ||
+      BUSY.has(code) ||
+      code.startsWith('08') ||
+      /^57P0[123]$/.test(code) ||
+      code === '53300'
+    )
       return true;
   }
   // A driver error wrapped by another layer: look at its cause (a few levels, no cycles).
