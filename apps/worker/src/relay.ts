@@ -34,9 +34,10 @@ export interface RelayDependencies {
   /** How long a claim keeps other relays off the rows (default 30 s; at least twice the deadline). */
   readonly claimLeaseMs?: number;
   /**
-   * Called once per resolved trace, after its outcome notification is published (metrics). The
-   * relay sees every outcome exactly once whichever path resolved it (webhook, poller, deadline,
-   * operator), and a claimed row is published by one worker only.
+   * Called per resolved trace, after its outcome notification is published (metrics). The relay
+   * sees every outcome whichever path resolved it (webhook, poller, deadline, operator), once:
+   * a claimed row is published by one worker, unless its lease ran out first (a crash, a publish
+   * slower than the lease), when it may be counted again.
    */
   readonly onTraceResolved?: (trace: ResolvedTrace) => void;
 }

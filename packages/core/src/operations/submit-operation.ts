@@ -160,7 +160,7 @@ async function requestOf(
 ) {
   const frozen = operation.requestBody;
   if (frozen != null) return thawSaasRequest(frozen, kit, decryptPan);
-  const records = await loadCtpRecords(em, operation.tenant, operation.entityId, { lock: false });
+  const records = await loadCtpRecords(em, operation.tenant, operation.entityId);
   if (records === null) throw new UnbuildableRequest('the entity no longer exists');
   return buildSaasRequest(operation, records, decryptPan);
 }
