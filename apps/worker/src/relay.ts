@@ -31,7 +31,7 @@ export interface RelayDependencies {
   readonly pollIntervalMs?: number;
   /** Deadline of one batch's Redis calls (default 5 s). */
   readonly redisTimeoutMs?: number;
-  /** How long a claim keeps other relays off the rows (default 30 s; at least twice the deadline). */
+  /** How long a claim keeps other relays off the rows (default 15 s; at least twice the deadline: a dead relay's rows wait this long). */
   readonly claimLeaseMs?: number;
   /**
    * Called per resolved trace, after its outcome notification is published (metrics). The relay
@@ -91,7 +91,7 @@ export class OutboxRelay {
     this.#batchSize = deps.batchSize ?? 500;
     this.#pollIntervalMs = deps.pollIntervalMs ?? 1_000;
     this.#redisTimeoutMs = deps.redisTimeoutMs ?? 5_000;
-    this.#claimLeaseMs = deps.claimLeaseMs ?? 30_000;
+    this.#claimLeaseMs = deps.claimLeaseMs ?? 15_000;
     // A lease shorter than a publish may take would let a second relay publish the same rows
     // while the first still waits for Redis: harmless, but wasted work on every slow call.
     if (this.#claimLeaseMs < 2 * this.#redisTimeoutMs) {

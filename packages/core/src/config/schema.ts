@@ -135,7 +135,7 @@ export const envSchema = z.object({
   /** Deadline of the outbox relay's Redis calls for one batch. */
   OUTBOX_RELAY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
   /** A relay's lease on the rows it claimed; at least twice the Redis deadline. */
-  OUTBOX_CLAIM_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(30_000),
+  OUTBOX_CLAIM_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   /** First `/status` poll of a new trace; the webhook usually resolves it before. */
   TRACE_FIRST_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACE_POLL_MAX_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
