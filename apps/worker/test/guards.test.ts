@@ -1,9 +1,14 @@
 import { CtpCustomer, CtpOperation, CtpOutbox, CtpRequestIdTracking } from '@ctp/core/entities';
 import {
+  aggregateFrom,
   failQueuedOperation,
+  lockEntity,
+  readAggregate,
   recordAccepted,
   requestOperation,
   resolveTraceOutcome,
+  SqlSession,
+  StepWrites,
   submitOperation,
 } from '@ctp/core/operations';
 import { SaasClient } from '@ctp/core/saas';
@@ -147,6 +152,31 @@ describe('a step that loses the race of its guarded update commits nothing', () 
     expect(trace.resolvedAt ?? null).toBeNull();
     // Read again under the lock, the trace is terminal: nothing to resolve.
     expect(resolved).toBe('already-terminal');
+  });
+});
+
+describe('guarded writes', () => {
+  it('create CTP rows too, the kit row naming the customer row the same statement created', async () => {
+    const id = await queued('g-rows-op');
+    await seedEntity(db.orm, T, 'g-rows', ['g-rows-k']);
+    await SqlSession.transaction(db.orm.em, async (session) => {
+      const [, read] = await session.run([lockEntity(T, 'g-rows'), readAggregate(T, 'g-rows')]);
+      const records = aggregateFrom(read);
+      if (records === null) throw new Error('no aggregate');
+      const writes = new StepWrites();
+      writes.applySnapshot(records, { entity: 'ACTIVE', kits: { 'g-rows-k': 'ACTIVE' } }, { cause: 'test' });
+      writes.finishOperation({ id, status: 'QUEUED' }, 'FAILED', null);
+      await session.run(writes.statements(), { commit: true });
+    });
+    expect(await customerStatus('g-rows')).toBe('ACTIVE');
+    const [payment] = await db.orm.em.fork().execute<{ status: string; same: boolean }[]>(
+      `select p.ctp_kit_status as status, p.ctcustomer_pkey = c.pkey as same
+           from ctp_payment p join kit k on k.pkey = p.kit_pkey
+           join ctp_customer c on c.tenant = k.tenant and c.entity_id = 'g-rows'
+          where k.kit_no = 'g-rows-k'`,
+    );
+    expect(payment).toEqual({ status: 'ACTIVE', same: true });
+    expect((await db.orm.em.fork().findOneOrFail(CtpOperation, { id })).status).toBe('FAILED');
   });
 });
 

@@ -114,9 +114,10 @@ describe('the outbox relay and an unreachable Redis', () => {
     while (!settled && seen === 0) seen = await idleInTransaction();
     expect(seen).toBe(0);
     await expect(relaying).rejects.toThrow(/deadline|timed out/i);
-    // Nothing was published: the row is still to be relayed, by whichever relay gets it next.
+    // Nothing was published and the lease was given back: the next attempt may take the row.
     const row = await db.orm.em.fork().findOneOrFail(CtpOutbox, { operationId });
     expect(row.publishedAt ?? null).toBeNull();
+    expect(row.claimedUntil ?? null).toBeNull();
   });
 
   it('a claimed row waits for its lease; an expired lease is relayed again (as after a crash)', async () => {
