@@ -31,7 +31,10 @@ export interface RelayDependencies {
   readonly pollIntervalMs?: number;
   /** Deadline of one batch's Redis calls (default 5 s). */
   readonly redisTimeoutMs?: number;
-  /** How long a claim keeps other relays off the rows (default 15 s; at least twice the deadline: a dead relay's rows wait this long). */
+  /**
+   * How long a claim keeps other relays off the rows (default 15 s, at least twice the deadline):
+   * the rows of a relay that died wait this long.
+   */
   readonly claimLeaseMs?: number;
   /**
    * Called per resolved trace, after its outcome notification is published (metrics). The relay
