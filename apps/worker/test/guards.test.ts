@@ -240,4 +240,28 @@ describe('recording the SaaS 202', () => {
     expect(await submitting).toBe('accepted-after-end');
     expect(await db.orm.em.fork().count(CtpRequestIdTracking, { operation: id })).toBe(0);
   });
+
+  it('the submit step reports a failure it could not record (the operation moved first) as not-queued', async () => {
+    const id = await queued('g-unbuildable');
+    // No frozen request and an entity that no longer exists: the request cannot be built.
+    await db.orm.em
+      .fork()
+      .execute(`update ctp_operation set request_body = null, entity_id = 'g-gone' where id = ?::uuid`, [id]);
+    const other = await writerWithoutEntityLock([
+      [`update ctp_operation set status = 'IN_PROGRESS', request_trace_id = 't-g-unb' where id = $1`, [id]],
+    ]);
+    const saas = new SaasClient({ baseUrl: sim.url, apiKey: TEST_API_KEY });
+    const submitting = submitOperation(
+      { em: db.orm.em, saas, decryptPan: () => '4111111111111111', firstPollAfterMs: 0 },
+      id,
+    );
+    await someoneWaitsForALock();
+    await commit(other);
+    expect(await submitting).toBe('not-queued');
+    expect(await db.orm.em.fork().findOneOrFail(CtpOperation, { id })).toMatchObject({
+      status: 'IN_PROGRESS',
+      errorCode: null,
+    });
+    expect(await notifications(id)).toBe(0);
+  });
 });

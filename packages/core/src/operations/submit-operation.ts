@@ -50,13 +50,15 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
     const request = await requestOf(em, found, deps.decryptPan);
     accepted = await deps.saas.submitRequest(operation.tenant, request, { idempotencyKey: operation.id });
   } catch (error) {
+    // `failQueuedOperation` is false when the operation is no longer `QUEUED` (another step
+    // ended or recorded it first): then this submission failed nothing.
     if (error instanceof UnbuildableRequest) {
-      await failQueuedOperation(deps.em, operationId, {
+      const failed = await failQueuedOperation(deps.em, operationId, {
         code: 'UNBUILDABLE_REQUEST',
         message: 'Request Not Sent',
         details: error.message,
       });
-      return 'failed';
+      return failed ? 'failed' : 'not-queued';
     }
     if (error instanceof SaasError && error.code === 'IDEMPOTENCY_KEY_REUSED') {
       // The SaaS holds other work under this operation's key: its outcome is unknown, so the
@@ -65,12 +67,12 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
       throw new IdempotencyConflict(operationId, error.message);
     }
     if (error instanceof SaasError && !error.retryable) {
-      await failQueuedOperation(deps.em, operationId, {
+      const failed = await failQueuedOperation(deps.em, operationId, {
         code: error.code,
         message: error.code === 'CONFLICT' ? 'Request Conflicts With Network State' : 'Request Refused',
         details: error.details === undefined ? error.message : JSON.stringify(error.details),
       });
-      return 'failed';
+      return failed ? 'failed' : 'not-queued';
     }
     throw error;
   }
