@@ -6,7 +6,7 @@ import { createMetricsRegistry, createSaasMetrics } from '@ctp/core/metrics';
 import { createRedis } from '@ctp/core/queues';
 import { handleShutdown, redisReadinessCheck, startHttpServer } from '@ctp/core/runtime';
 import { SaasClient } from '@ctp/core/saas';
-import { createOrm, databaseReadinessChecks } from '@ctp/db';
+import { createOrm, databaseReadinessChecks, databaseTimeoutsOf } from '@ctp/db';
 import { createApiApp } from './app.ts';
 
 const config = loadConfigOrExit();
@@ -17,7 +17,7 @@ try {
     current: config.PAN_ENCRYPTION_KEY,
     previous: config.PAN_ENCRYPTION_PREVIOUS_KEYS,
   });
-  const orm = await createOrm({ databaseUrl: config.DATABASE_URL });
+  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, timeouts: databaseTimeoutsOf(config) });
   // Before serving: a request must never meet a configured key that is not in the table yet.
   const { keys } = await syncConfiguredApiKeys(orm.em, config.API_KEYS, config.API_KEY_PEPPER);
   logger.info({ keys, panKeyId: panCipher.currentKeyId }, 'API keys synced');

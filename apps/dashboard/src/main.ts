@@ -3,7 +3,7 @@ import { createLogger } from '@ctp/core/logging';
 import { createMetricsRegistry } from '@ctp/core/metrics';
 import { createRedis } from '@ctp/core/queues';
 import { handleShutdown, redisReadinessCheck, startHttpServer } from '@ctp/core/runtime';
-import { createOrm, databaseReadinessChecks } from '@ctp/db';
+import { createOrm, databaseReadinessChecks, databaseTimeoutsOf } from '@ctp/db';
 import { createDashboardApp } from './app.ts';
 import { closeQueues, openQueues } from './queues.ts';
 
@@ -11,7 +11,7 @@ const config = loadConfigOrExit();
 const logger = createLogger({ name: 'dashboard', level: config.LOG_LEVEL });
 
 try {
-  const orm = await createOrm({ databaseUrl: config.DATABASE_URL });
+  const orm = await createOrm({ databaseUrl: config.DATABASE_URL, timeouts: databaseTimeoutsOf(config) });
   const redis = createRedis(config.REDIS_URL);
   redis.on('error', (error) => logger.warn({ err: error }, 'redis connection error'));
   const queues = openQueues(redis, config.QUEUE_PREFIX);

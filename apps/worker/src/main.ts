@@ -2,13 +2,13 @@ import { loadConfigOrExit } from '@ctp/core/config';
 import { createLogger } from '@ctp/core/logging';
 import { createMetricsRegistry, metricsRoutes } from '@ctp/core/metrics';
 import { handleShutdown, healthRoutes, startHttpServer } from '@ctp/core/runtime';
-import { createOrm, databaseReadinessChecks } from '@ctp/db';
+import { createOrm, databaseReadinessChecks, databaseTimeoutsOf } from '@ctp/db';
 import { Hono } from 'hono';
 import { startWorkerRuntime } from './runtime.ts';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
-const orm = await createOrm({ databaseUrl: config.DATABASE_URL });
+const orm = await createOrm({ databaseUrl: config.DATABASE_URL, timeouts: databaseTimeoutsOf(config) });
 const metrics = createMetricsRegistry('worker');
 const runtime = await startWorkerRuntime({ config, orm, logger, metrics });
 

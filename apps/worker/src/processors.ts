@@ -101,6 +101,7 @@ function submitProcessor(deps: ProcessorDependencies) {
       result = await submitOperation(
         {
           em: deps.orm.em,
+          logger: deps.logger,
           saas: deps.saas,
           decryptPan: deps.decryptPan,
           firstPollAfterMs: deps.config.TRACE_FIRST_POLL_MS,

@@ -29,10 +29,18 @@ export interface RelayDependencies {
   readonly batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (a lost connection, a missed wake-up). */
   readonly pollIntervalMs?: number;
+  /** Deadline of one batch's Redis calls (default 5 s). */
+  readonly redisTimeoutMs?: number;
   /**
-   * Called once per resolved trace, after its outcome notification is published (metrics). The
-   * relay sees every outcome exactly once whichever path resolved it (webhook, poller, deadline,
-   * operator), and a claimed row is published by one worker only.
+   * How long a claim keeps other relays off the rows (default 15 s, at least twice the deadline):
+   * the rows of a relay that died wait this long.
+   */
+  readonly claimLeaseMs?: number;
+  /**
+   * Called per resolved trace, after its outcome notification is published (metrics). The relay
+   * sees every outcome whichever path resolved it (webhook, poller, deadline, operator), once:
+   * a claimed row is published by one worker, unless its lease ran out first (a crash, a publish
+   * slower than the lease), when it may be counted again.
    */
   readonly onTraceResolved?: (trace: ResolvedTrace) => void;
 }
@@ -41,18 +49,40 @@ const JOB_BY_TOPIC = new Map<string, JobKind>(
   Object.entries(JOB_TOPICS).map(([kind, topic]) => [topic, kind as JobKind]),
 );
 
+/** Rejects with `what` after `ms` unless `work` settled first. */
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within the ${ms} ms deadline`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Moves committed outbox rows to where they go: jobs to BullMQ (job id = the row's key, so a
- * re-relay of a live job is a no-op) and notifications to the stream. One transaction per batch:
- * rows are claimed `FOR UPDATE SKIP LOCKED` (several workers relay side by side without
- * double work), published, then marked published. If the process dies in between, the
- * transaction rolls back and the rows are published again — at-least-once, made exactly-once by
- * the job ids and the notification ids.
+ * re-relay of a live job is a no-op) and notifications to the stream. Per batch, three steps, and
+ * no PostgreSQL transaction is open while Redis is called:
+ *
+ * 1. claim: one statement takes a lease on the next due rows (`claimed_until`), skipping rows
+ *    another relay holds (`FOR UPDATE SKIP LOCKED`, and unexpired leases), and commits;
+ * 2. publish them to Redis, under a deadline (a Redis that stops answering fails the batch in
+ *    seconds; commands already sent may still land, which the ids make harmless);
+ * 3. mark them published (and end the lease).
+ *
+ * A failed publish gives the lease back at once; a relay that dies after its claim leaves the
+ * lease to expire and the rows are published again — at-least-once, made exactly-once by the
+ * job ids and the notification ids.
  */
 export class OutboxRelay {
   readonly #deps: RelayDependencies;
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
+  readonly #redisTimeoutMs: number;
+  readonly #claimLeaseMs: number;
   #listener: pg.Client | null = null;
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -63,6 +93,13 @@ export class OutboxRelay {
     this.#deps = deps;
     this.#batchSize = deps.batchSize ?? 500;
     this.#pollIntervalMs = deps.pollIntervalMs ?? 1_000;
+    this.#redisTimeoutMs = deps.redisTimeoutMs ?? 5_000;
+    this.#claimLeaseMs = deps.claimLeaseMs ?? 15_000;
+    // A lease shorter than a publish may take would let a second relay publish the same rows
+    // while the first still waits for Redis: harmless, but wasted work on every slow call.
+    if (this.#claimLeaseMs < 2 * this.#redisTimeoutMs) {
+      throw new Error("the outbox claim lease must be at least twice the relay's Redis deadline");
+    }
   }
 
   async start(): Promise<void> {
@@ -78,48 +115,89 @@ export class OutboxRelay {
   }
 
   /**
-   * Publishes one batch; returns how many rows it moved. Two round trips: claim and mark the rows
-   * (begin, then one statement), publish them, commit. A failed publish rolls the marks back.
-   * The commit is asynchronous (`synchronous_commit = off`): if PostgreSQL itself crashes in the
-   * next fraction of a second the marks may be lost, and the rows are published again — which
-   * the job ids and the notification ids make harmless, as for any re-relay.
+   * Publishes one batch; returns how many rows it moved. The claim and the mark are each one
+   * round trip (`begin; ...; commit`), committed asynchronously (`synchronous_commit = off`): if
+   * PostgreSQL itself crashes in the next fraction of a second a claim or a mark may be lost, and
+   * the rows are published again — harmless, as for any re-relay.
    */
   async relayOnce(): Promise<number> {
-    const published = await SqlSession.transaction(this.#deps.orm.em, async (session) => {
-      const [, claimed] = await session.run([
-        sql('set local synchronous_commit = off'),
-        sql(
-          `with claimed as (
-             select id from ctp_outbox where published_at is null and available_at <= now()
-              order by id limit ? for update skip locked),
-           marked as (
-             update ctp_outbox o set published_at = now() from claimed where o.id = claimed.id
-             returning o.id, o.kind, o.topic, o.payload, o.operation_id)
-           select m.id, m.kind, m.topic, m.payload, t.event as trace_event, t.status_ctp as trace_status,
-                  t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
-             from marked m
-             left join "ctp_requestIdTracking" t on m.kind = 'notification' and t.operation_id = m.operation_id
-            order by m.id`,
-          [this.#batchSize],
-        ),
-      ]);
-      const rows = (claimed ?? []) as ClaimedRow[];
-      if (rows.length > 0) {
-        await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
-        await this.#deps.publisher.publish(
-          rows
-            .filter((row) => row.kind === 'notification')
-            .map((row) => ({
-              notificationId: String(row.payload.notificationId),
-              payload: String(row.payload.payload),
-            })),
-        );
-      }
-      await session.run([], { commit: true });
-      return rows;
-    });
-    this.#observeResolutions(published);
-    return published.length;
+    const rows = await this.#claim();
+    if (rows.length === 0) return 0;
+    try {
+      await withDeadline(this.#publish(rows), this.#redisTimeoutMs, 'Redis (outbox relay)');
+    } catch (error) {
+      // Give the lease back so the next attempt (after the loop's backoff) can take the rows.
+      await this.#release(rows).catch(() => undefined);
+      throw error;
+    }
+    await this.#mark(rows);
+    this.#observeResolutions(rows);
+    return rows.length;
+  }
+
+  async #claim(): Promise<ClaimedRow[]> {
+    const [, claimed] = await SqlSession.transaction(this.#deps.orm.em, (session) =>
+      session.run(
+        [
+          sql('set local synchronous_commit = off'),
+          sql(
+            `with claimed as (
+               select id from ctp_outbox
+                where published_at is null and available_at <= now()
+                  and (claimed_until is null or claimed_until <= now())
+                order by id limit ? for update skip locked),
+             leased as (
+               update ctp_outbox o set claimed_until = now() + ? * interval '1 millisecond'
+                 from claimed where o.id = claimed.id
+               returning o.id, o.kind, o.topic, o.payload, o.operation_id)
+             select l.id, l.kind, l.topic, l.payload, t.event as trace_event, t.status_ctp as trace_status,
+                    t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
+               from leased l
+               left join "ctp_requestIdTracking" t on l.kind = 'notification' and t.operation_id = l.operation_id
+              order by l.id`,
+            [this.#batchSize, this.#claimLeaseMs],
+          ),
+        ],
+        { commit: true },
+      ),
+    );
+    return (claimed ?? []) as ClaimedRow[];
+  }
+
+  async #publish(rows: readonly ClaimedRow[]): Promise<void> {
+    await this.#publishJobs(rows.filter((row) => row.kind === 'job'));
+    await this.#deps.publisher.publish(
+      rows
+        .filter((row) => row.kind === 'notification')
+        .map((row) => ({
+          notificationId: String(row.payload.notificationId),
+          payload: String(row.payload.payload),
+        })),
+    );
+  }
+
+  async #mark(rows: readonly ClaimedRow[]): Promise<void> {
+    await SqlSession.transaction(this.#deps.orm.em, (session) =>
+      session.run(
+        [
+          sql('set local synchronous_commit = off'),
+          sql(
+            `update ctp_outbox set published_at = now(), claimed_until = null
+              where id = any(string_to_array(?, ',')::bigint[]) and published_at is null`,
+            [rows.map((row) => row.id).join(',')],
+          ),
+        ],
+        { commit: true },
+      ),
+    );
+  }
+
+  async #release(rows: readonly ClaimedRow[]): Promise<void> {
+    await this.#deps.orm.em.fork().execute(
+      `update ctp_outbox set claimed_until = null
+          where id = any(string_to_array(?, ',')::bigint[]) and published_at is null`,
+      [rows.map((row) => row.id).join(',')],
+    );
   }
 
   #observeResolutions(rows: readonly ClaimedRow[]): void {
@@ -133,7 +211,7 @@ export class OutboxRelay {
     }
   }
 
-  async #publishJobs(rows: ClaimedRow[]): Promise<void> {
+  async #publishJobs(rows: readonly ClaimedRow[]): Promise<void> {
     const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
     for (const row of rows) {
       const kind = JOB_BY_TOPIC.get(row.topic);

@@ -174,6 +174,8 @@ export async function startWorkerRuntime(input: {
       dedupeTtlSeconds: 7 * DAY_S,
     }),
     logger,
+    redisTimeoutMs: config.OUTBOX_RELAY_REDIS_TIMEOUT_MS,
+    claimLeaseMs: config.OUTBOX_CLAIM_LEASE_MS,
     ...(traceMetrics ? { onTraceResolved: traceMetrics.observe } : {}),
   });
   if (input.metrics) {

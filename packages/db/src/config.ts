@@ -3,8 +3,49 @@ import { allEntities } from '@ctp/core/entities';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 
+/**
+ * Server-side limits every pooled connection carries (sent at connect, so they hold for the unit
+ * of work and for `SqlSession`'s transactions alike). `0` turns one off.
+ */
+export interface DatabaseTimeouts {
+  /** A statement running longer is cancelled (57014). */
+  readonly statementMs: number;
+  /** A lock wait longer than this fails (55P03) instead of queueing without end behind a stuck holder. */
+  readonly lockMs: number;
+  /**
+   * A session idle inside an open transaction this long is ended by the server, releasing its
+   * locks: a process that stalls mid-transaction cannot hold an entity's lock for ever.
+   */
+  readonly idleInTransactionMs: number;
+}
+
+/**
+ * Generous for an OLTP service whose statements take milliseconds, tight enough that a stuck
+ * holder or a runaway statement is cut off in seconds, not hours.
+ */
+export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
+  statementMs: 30_000,
+  lockMs: 10_000,
+  idleInTransactionMs: 60_000,
+};
+
+/** The timeouts of the process's configuration (`DATABASE_*_TIMEOUT_MS`). */
+export function databaseTimeoutsOf(config: {
+  readonly DATABASE_STATEMENT_TIMEOUT_MS: number;
+  readonly DATABASE_LOCK_TIMEOUT_MS: number;
+  readonly DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: number;
+}): DatabaseTimeouts {
+  return {
+    statementMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+    lockMs: config.DATABASE_LOCK_TIMEOUT_MS,
+    idleInTransactionMs: config.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+  };
+}
+
 export interface OrmConfigInput {
   databaseUrl: string;
+  /** Defaults: `DEFAULT_DATABASE_TIMEOUTS`. */
+  timeouts?: Partial<DatabaseTimeouts>;
   /** PostgreSQL schema (search path) for the entities; `public` when absent. */
   schema?: string;
   debug?: boolean;
@@ -15,9 +56,16 @@ export const migrationsPath = fileURLToPath(new URL('./migrations', import.meta.
 
 // Annotated: the inferred type spells out every entity's properties, down to types that
 // `declaration` output cannot name from this package (TS2742).
-export function createOrmConfig({ databaseUrl, schema, debug = false }: OrmConfigInput): Options {
+export function createOrmConfig({ databaseUrl, schema, debug = false, timeouts }: OrmConfigInput): Options {
+  const limits = { ...DEFAULT_DATABASE_TIMEOUTS, ...timeouts };
   return defineConfig({
     clientUrl: databaseUrl,
+    // Passed to every `pg` connection of the pool as startup parameters.
+    driverOptions: {
+      statement_timeout: limits.statementMs,
+      lock_timeout: limits.lockMs,
+      idle_in_transaction_session_timeout: limits.idleInTransactionMs,
+    },
     ...(schema === undefined ? {} : { schema }),
     entities: [...allEntities],
     extensions: [Migrator],

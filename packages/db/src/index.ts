@@ -1,4 +1,11 @@
-export { createOrmConfig, migrationsPath, type OrmConfigInput } from './config.ts';
+export {
+  createOrmConfig,
+  type DatabaseTimeouts,
+  DEFAULT_DATABASE_TIMEOUTS,
+  databaseTimeoutsOf,
+  migrationsPath,
+  type OrmConfigInput,
+} from './config.ts';
 export { databaseName, dropDatabase, ensureDatabase, withDatabaseName } from './database-admin.ts';
 export { DEFAULT_DATABASE_URL, readDatabaseUrl } from './database-url.ts';
 export { createMigratedDatabase, type MigratedDatabase } from './migrated-database.ts';

@@ -1,6 +1,14 @@
 import { maskPansIn } from '@ctp/core/cards';
 import type { FieldProblem } from '@ctp/core/contracts';
-import { DomainError, ERROR_STATUS, type ErrorBody, type ErrorCode, errorBody } from '@ctp/core/errors';
+import {
+  DomainError,
+  ERROR_STATUS,
+  type ErrorBody,
+  type ErrorCode,
+  errorBody,
+  uniqueViolationError,
+  violatedUniqueConstraint,
+} from '@ctp/core/errors';
 import { ConnectionException, DriverException } from '@mikro-orm/core';
 import type { Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
@@ -90,6 +98,12 @@ function toProblem(error: unknown): Problem {
     const code = CODE_BY_HTTP_STATUS.get(error.status);
     if (code !== undefined && error.status < 500) return problem(code);
   }
+  // A unique violation no use case mapped: what its constraint means (409), never a 500.
+  const constraint = violatedUniqueConstraint(error);
+  if (constraint !== null) {
+    const mapped = uniqueViolationError(constraint);
+    return problem(mapped.code, mapped.message);
+  }
   if (isDatabaseUnavailable(error)) return problem('UNAVAILABLE');
   return problem('INTERNAL');
 }
@@ -103,21 +117,33 @@ const UNREACHABLE = new Set([
   'EPIPE',
 ]);
 
-/**
- * The database is down, unreachable or refusing connections: 503, as nothing was written and
- * the client may retry. SQLSTATE class 08 is "connection exception"; 57P01–57P03 are a server
- * shutting down or starting; 53300 is "too many connections".
- */
 /** What the pg driver says when a connection dies under a query (no SQLSTATE to go by). */
 const CONNECTION_LOST =
   /connection terminated|connection error|client was closed|connection is closed|server closed the connection/i;
 
+/**
+ * SQLSTATEs after which nothing was written and a retry may succeed: 55P03 a lock wait past
+ * `lock_timeout` (the entity is busy), 57014 a statement cancelled by `statement_timeout`.
+ */
+const BUSY = new Set(['55P03', '57014']);
+
+/**
+ * The database is down, unreachable, refusing connections or too busy to answer in time: 503, as
+ * nothing was written and the client may retry. SQLSTATE class 08 is "connection exception";
+ * 57P01–57P03 are a server shutting down or starting; 53300 is "too many connections".
+ */
 function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (error instanceof ConnectionException) return true;
   if (error instanceof Error && CONNECTION_LOST.test(error.message)) return true;
   if (error instanceof DriverException) {
     const code = error.code ?? error.sqlState ?? '';
-    if (UNREACHABLE.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300')
+    if (
+      UNREACHABLE.has(code) ||
+      BUSY.has(code) ||
+      code.startsWith('08') ||
+      /^57P0[123]$/.test(code) ||
+      code === '53300'
+    )
       return true;
   }
   // A driver error wrapped by another layer: look at its cause (a few levels, no cycles).
@@ -133,6 +159,15 @@ function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
 export function handleError(error: Error, c: Context<ApiEnv>): Response {
   const { status, body } = toProblem(error);
   if (status >= 500) c.var.logger.error({ err: error, status }, 'request failed');
+  else {
+    // Collisions no use case foresaw are rare and worth a look: which constraint, which route.
+    const constraint = violatedUniqueConstraint(error);
+    if (constraint !== null)
+      c.var.logger.warn(
+        { status, code: body.error.code, constraint },
+        'request refused by a unique constraint',
+      );
+  }
   if (status === 401) c.header('WWW-Authenticate', 'Bearer');
   if (status === 503) c.header('Retry-After', '5');
   // A last guard: no error answer carries a card number, whatever a message or field name holds.

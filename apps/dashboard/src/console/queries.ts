@@ -273,7 +273,7 @@ export async function entityDetail(
   entityId: string,
 ): Promise<EntityDetail | null> {
   const db = em.fork();
-  const records = await loadCtpRecords(db, tenant, entityId, { lock: false });
+  const records = await loadCtpRecords(db, tenant, entityId);
   if (records === null) return null;
   const [operations, traces, audit, statusHistory] = await Promise.all([
     db.find(CtpOperation, { tenant, entityId }, { orderBy: { createdAt: 'desc' }, limit: 100 }),

@@ -157,6 +157,17 @@ export const envSchema = z.object({
   /** SaaS operation submissions per second, per tenant, across all workers. */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /**
+   * Server-side limits on every database connection (statement, lock wait, idle inside a
+   * transaction); 0 turns one off. A stalled process cannot hold an entity's lock for ever.
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
+  /** Deadline of the outbox relay's Redis calls for one batch. */
+  OUTBOX_RELAY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
+  /** A relay's lease on the rows it claimed; at least twice the Redis deadline. */
+  OUTBOX_CLAIM_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   /** First `/status` poll of a new trace; the webhook usually resolves it before. */
   TRACE_FIRST_POLL_MS: z.coerce.number().int().min(0).default(5_000),
   TRACE_POLL_MAX_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),

@@ -31,6 +31,13 @@ export const CtpOutbox = defineEntity({
       .defaultRaw('now()')
       .onCreate(() => new Date()),
     publishedAt: p.datetime().nullable(),
+    /**
+     * A relay's lease on the row: claimed (and committed) before it publishes, so no transaction
+     * is held across Redis. Until it passes, other relays leave the row alone; a relay that died
+     * leaves it to expire, and the row is relayed again (job ids and notification ids make that
+     * harmless).
+     */
+    claimedUntil: p.datetime().nullable(),
     createdAt: createdAtColumn,
   },
   indexes: [{ name: 'idx_ctp_outbox_unpublished', properties: ['id'], where: { publishedAt: null } }],

@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   INVALID_STATE: 409,
   OPERATION_IN_PROGRESS: 409,
+  /** A write collided with another made at the same time (a unique constraint no use case maps). */
+  CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,

@@ -59,7 +59,7 @@ export interface KitChangeForSync extends EntityChangeForSync {
 /** Runs inside an entity change's transaction (the api's `onEntityChanged` hook). */
 export async function syncOnEntityChange(tx: EntityManager, change: EntityChangeForSync): Promise<number> {
   if (change.created || change.changed.length === 0) return 0;
-  const records = await loadCtpRecords(tx, change.tenant, change.entityId, { lock: false });
+  const records = await loadCtpRecords(tx, change.tenant, change.entityId);
   if (records === null) return 0;
   const snapshot = snapshotOf(records);
   const syncs: PendingSync[] = [];
@@ -80,7 +80,7 @@ export async function syncOnEntityChange(tx: EntityManager, change: EntityChange
 /** Runs inside a card change's transaction (new expiry, name on card, reissued PAN). */
 export async function syncOnKitChange(tx: EntityManager, change: KitChangeForSync): Promise<number> {
   if (change.created || change.changed.length === 0) return 0;
-  const records = await loadCtpRecords(tx, change.tenant, change.entityId, { lock: false });
+  const records = await loadCtpRecords(tx, change.tenant, change.entityId);
   const status = records === null ? undefined : snapshotOf(records).kits[change.kitNo];
   if (status === undefined || !SYNCED_STATUSES.includes(status)) return 0;
   return queueSyncs(tx, change.tenant, change.entityId, [{ event: 'CTP_UPDATE_KIT', kitNo: change.kitNo }]);
@@ -121,19 +121,6 @@ export function schedulePromotion(tx: EntityManager, tenant: string, entityId: s
 /** The outbox row of a promote job (each its own job: promotion is idempotent). */
 export function promotionOutboxRow(tenant: string, entityId: string): OutboxRow {
   return outboxJobRow('promoteSyncs', { tenant, key: randomUUID(), data: { tenant, entityId } });
-}
-
-/** Called by the steps that end an operation: if syncs wait for this entity, promote one. */
-export async function schedulePromotionIfPending(
-  tx: EntityManager,
-  tenant: string,
-  entityId: string,
-): Promise<void> {
-  const pending = await tx.execute<{ one: number }[]>(
-    'select 1 as one from ctp_pending_sync where tenant = ? and entity_id = ? limit 1',
-    [tenant, entityId],
-  );
-  if (pending.length > 0) schedulePromotion(tx, tenant, entityId);
 }
 
 export type PromotionResult = 'started' | 'waiting' | 'idle';

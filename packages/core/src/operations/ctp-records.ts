@@ -1,4 +1,4 @@
-import { type EntityManager, LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
 import { CtpCustomer } from '../entities/ctp-customer.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
@@ -15,39 +15,27 @@ export interface CtpRecords {
 }
 
 /**
- * Loads the aggregate. With `lock`, the business_entity row is locked (`FOR UPDATE`) for the
- * rest of the transaction: every lifecycle step of one entity takes this lock first, so two
- * steps on the same entity (a request and a resolve, a webhook and the poller) run one after
- * the other and each sees the other's statuses.
+ * Loads the aggregate through the unit of work, for reads (answers, the dashboard, the request a
+ * submission builds) and for the automatic-sync hook in a records change's transaction. It takes
+ * no lock: the lifecycle steps lock the entity and read it in SQL (`lockEntity`,
+ * `readAggregate`).
  */
 export async function loadCtpRecords(
   em: EntityManager,
   tenant: string,
   entityId: string,
-  options: { lock: boolean },
 ): Promise<CtpRecords | null> {
-  const entity = await em.findOne(
-    BusinessEntity,
-    { tenant, entityId },
-    options.lock ? { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true } : {},
-  );
-  return entity === null ? null : loadCtpRecordsOf(em, entity, options);
+  const entity = await em.findOne(BusinessEntity, { tenant, entityId });
+  return entity === null ? null : loadCtpRecordsOf(em, entity);
 }
 
-/** The aggregate of an entity already loaded (and locked, if the caller needs it). */
-export async function loadCtpRecordsOf(
-  em: EntityManager,
-  entity: BusinessEntity,
-  options: { lock: boolean },
-): Promise<CtpRecords> {
+/** The aggregate of an entity already loaded. */
+export async function loadCtpRecordsOf(em: EntityManager, entity: BusinessEntity): Promise<CtpRecords> {
   const [customer, kits] = await Promise.all([
-    em.findOne(CtpCustomer, { businessEntity: entity }, options.lock ? { refresh: true } : {}),
+    em.findOne(CtpCustomer, { businessEntity: entity }),
     em.find(Kit, { businessEntity: entity }, { orderBy: { kitNo: 'asc' } }),
   ]);
-  const payments =
-    kits.length === 0
-      ? []
-      : await em.find(CtpPayment, { kit: { $in: kits } }, options.lock ? { refresh: true } : {});
+  const payments = kits.length === 0 ? [] : await em.find(CtpPayment, { kit: { $in: kits } });
   const byKit = new Map(payments.map((payment) => [payment.kit.pkey, payment]));
   return {
     entity,
@@ -105,7 +93,7 @@ export interface HistoryChange {
   readonly to: string;
 }
 
-/** The columns of one status-history row (written by `StepWrites` and `recordAccepted`). */
+/** The columns of one status-history row (`StepWrites`; `recordAccepted` writes its one row in SQL). */
 export function historyRow(owner: HistoryOwner, change: HistoryChange, why: StatusCause) {
   return {
     tenant: owner.tenant,

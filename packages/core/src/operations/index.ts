@@ -4,7 +4,6 @@ export * from './ctp-records.ts';
 export * from './fail-operation.ts';
 export * from './lifecycle-store.ts';
 export * from './network-change.ts';
-export * from './operation-status.ts';
 export * from './outbox.ts';
 export * from './poll-traces.ts';
 export * from './process-webhook.ts';

@@ -1,7 +1,12 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { DomainError, notFound } from '../errors/domain-error.ts';
+import {
+  IDEMPOTENCY_KEY_CONSTRAINT,
+  IN_FLIGHT_CONSTRAINT,
+  uniqueViolationError,
+  violatedUniqueConstraint,
+} from '../errors/unique-violation.ts';
 import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
 import { snapshotOf } from './ctp-records.ts';
@@ -60,14 +65,17 @@ export async function requestOperation(
       acceptInTransaction(session, request, fingerprint, commitWithStarted),
     );
   } catch (error) {
-    // Two requests raced: the database's unique indexes decided. Answer as if they had queued.
-    if (error instanceof UniqueConstraintViolationException) {
-      if (request.idempotencyKey !== undefined) {
-        const replay = await findReplay(em.fork(), request, fingerprint);
-        if (replay !== null) return replay;
-      }
-      throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
+    // Two requests raced past the entity lock (the same key on two entities, a writer without the
+    // lock): the unique index decided, and its name says what the answer is. Any other unique
+    // violation goes to the caller as it is (the api answers 409 CONFLICT and logs it).
+    const constraint = violatedUniqueConstraint(error);
+    if (constraint === IDEMPOTENCY_KEY_CONSTRAINT) {
+      const replay = await findReplay(em.fork(), request, fingerprint);
+      if (replay !== null) return replay;
+      // The claiming row is gone again (it cannot be deleted today): a conflict, not a replay.
+      throw uniqueViolationError(constraint);
     }
+    if (constraint === IN_FLIGHT_CONSTRAINT) throw uniqueViolationError(constraint);
     throw error;
   }
 }

@@ -52,7 +52,10 @@ export function outcomeOf(result: TraceResult): TraceOutcome | null {
  * network's ids are stored, the operation ends and its notification is written to the outbox.
  * The entity lock serialises the two paths; the second finds the trace terminal (the lifecycle
  * refuses to move it) and changes nothing. `webhookId` marks the inbox row processed in the
- * same commit. Four statements: lock, read, write (one statement of CTEs), commit.
+ * same commit. Four statements: lock, read, write (one statement of CTEs), commit. The writes
+ * are guarded by the trace still being `IN_PROGRESS` and the operation still having the status
+ * read: a writer that moved either first leaves this step without effect, and it runs again
+ * from a fresh read (`StepWrites`).
  */
 export async function resolveTraceOutcome(
   em: EntityManager,

@@ -5,7 +5,24 @@ import pg, { type Pool, type PoolClient, type QueryResult } from 'pg';
 export interface Statement {
   readonly sql: string;
   readonly params: readonly unknown[];
+  /**
+   * The statement's first row says whether its guard held (`applied`); when it did not, the
+   * statement wrote nothing and the step is run again from a fresh read (see `StepWrites`).
+   */
+  readonly guarded?: boolean;
 }
+
+/**
+ * A step's guarded writes found their rows moved by another writer since the step read them
+ * (the entity lock should make this impossible; the guard makes it harmless). The statement
+ * wrote nothing; `SqlSession.transaction` runs the step again from a fresh read.
+ */
+export class LostRace extends Error {
+  override readonly name = 'LostRace';
+}
+
+/** How often a step is run again after a lost race before the caller sees `LostRace`. */
+const LOST_RACE_ATTEMPTS = 3;
 
 export const sql = (text: string, params: readonly unknown[] = []): Statement => ({ sql: text, params });
 
@@ -30,7 +47,21 @@ export class SqlSession {
     this.#format = format;
   }
 
+  /**
+   * Runs `work` in one transaction; again (from its first statement, on a fresh connection) when
+   * a guarded statement reports a lost race, up to 3 times in all.
+   */
   static async transaction<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await SqlSession.#once(em, work);
+      } catch (error) {
+        if (!(error instanceof LostRace) || attempt >= LOST_RACE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  static async #once<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
     const connection = em.getConnection() as unknown as { getNativeClient(): Promise<Pool> };
     const platform = em.getPlatform();
     const pool = await connection.getNativeClient();
@@ -74,6 +105,15 @@ export class SqlSession {
     const raw = (await this.#client.query(parts.join(';\n'))) as QueryResult | QueryResult[];
     if (commit) this.#done = true;
     const results = Array.isArray(raw) ? raw : [raw];
-    return results.slice(begin ? 1 : 0, begin ? 1 + statements.length : statements.length).map((r) => r.rows);
+    const rows = results
+      .slice(begin ? 1 : 0, begin ? 1 + statements.length : statements.length)
+      .map((r) => r.rows);
+    // A guarded statement that did not apply wrote nothing (committed or not, the step has no
+    // effect); before a commit the transaction is rolled back by `transaction`.
+    statements.forEach((statement, i) => {
+      if (statement.guarded === true && (rows[i]?.[0] as { applied?: boolean } | undefined)?.applied !== true)
+        throw new LostRace('a guarded write found its rows changed by another writer; nothing was written');
+    });
+    return rows;
   }
 }

@@ -1,4 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import type { Logger } from 'pino';
 import type { CtpOperation, FrozenSaasRequest } from '../entities/ctp-operation.ts';
 import type { SaasClient } from '../saas/client.ts';
 import { SaasError } from '../saas/errors.ts';
@@ -9,13 +10,18 @@ import { buildSaasRequest, type EncryptedPan, thawSaasRequest, UnbuildableReques
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
+  readonly logger?: Logger;
   readonly saas: SaasClient;
   /** Decrypts a kit's PAN; called only for events that send a card. */
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly firstPollAfterMs: number;
 }
 
-export type SubmitResult = 'submitted' | 'not-queued' | 'failed';
+/**
+ * `accepted-after-end`: the SaaS accepted the request, but the operation had ended (or carried
+ * another trace) before the `202` could be recorded; see `recordAccepted`.
+ */
+export type SubmitResult = 'submitted' | 'not-queued' | 'failed' | 'accepted-after-end';
 
 export class IdempotencyConflict extends Error {
   override readonly name = 'IdempotencyConflict';
@@ -44,13 +50,15 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
     const request = await requestOf(em, found, deps.decryptPan);
     accepted = await deps.saas.submitRequest(operation.tenant, request, { idempotencyKey: operation.id });
   } catch (error) {
+    // `failQueuedOperation` is false when the operation is no longer `QUEUED` (another step
+    // ended or recorded it first): then this submission failed nothing.
     if (error instanceof UnbuildableRequest) {
-      await failQueuedOperation(deps.em, operationId, {
+      const failed = await failQueuedOperation(deps.em, operationId, {
         code: 'UNBUILDABLE_REQUEST',
         message: 'Request Not Sent',
         details: error.message,
       });
-      return 'failed';
+      return failed ? 'failed' : 'not-queued';
     }
     if (error instanceof SaasError && error.code === 'IDEMPOTENCY_KEY_REUSED') {
       // The SaaS holds other work under this operation's key: its outcome is unknown, so the
@@ -59,21 +67,29 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
       throw new IdempotencyConflict(operationId, error.message);
     }
     if (error instanceof SaasError && !error.retryable) {
-      await failQueuedOperation(deps.em, operationId, {
+      const failed = await failQueuedOperation(deps.em, operationId, {
         code: error.code,
         message: error.code === 'CONFLICT' ? 'Request Conflicts With Network State' : 'Request Refused',
         details: error.details === undefined ? error.message : JSON.stringify(error.details),
       });
-      return 'failed';
+      return failed ? 'failed' : 'not-queued';
     }
     throw error;
   }
-  await recordAccepted(deps.em, {
+  const recorded = await recordAccepted(deps.em, {
     operationId,
     requestTraceId: accepted.requestTraceId,
     firstPollAfterMs: deps.firstPollAfterMs,
   });
-  return 'submitted';
+  if (recorded !== 'not-queued') return 'submitted';
+  // The network does work our records have stopped waiting for. Retrying cannot help (the SaaS
+  // answers the same key with the same trace), and recording the trace would resolve an ended
+  // operation; so the job ends, and the mismatch is logged for an operator to re-sync the entity.
+  deps.logger?.error(
+    { operationId, tenant: operation.tenant, requestTraceId: accepted.requestTraceId },
+    'the SaaS accepted an operation that had already ended; the network may now differ from our records',
+  );
+  return 'accepted-after-end';
 }
 
 interface OperationToSubmit {
@@ -146,7 +162,7 @@ async function requestOf(
 ) {
   const frozen = operation.requestBody;
   if (frozen != null) return thawSaasRequest(frozen, kit, decryptPan);
-  const records = await loadCtpRecords(em, operation.tenant, operation.entityId, { lock: false });
+  const records = await loadCtpRecords(em, operation.tenant, operation.entityId);
   if (records === null) throw new UnbuildableRequest('the entity no longer exists');
   return buildSaasRequest(operation, records, decryptPan);
 }

@@ -50,7 +50,7 @@ export async function getCtpEntityView(
   tenant: string,
   entityId: string,
 ): Promise<CtpEntityView> {
-  const records = await loadCtpRecords(em.fork(), tenant, entityId, { lock: false });
+  const records = await loadCtpRecords(em.fork(), tenant, entityId);
   if (records === null) throw notFound('entity');
   return {
     entityId,

@@ -94,7 +94,7 @@ export async function getEntity(em: EntityManager, request: EntityRequest): Prom
 }
 
 async function loadView(em: EntityManager, entity: BusinessEntity): Promise<EntityAnswer> {
-  const { customer, kits } = await loadCtpRecordsOf(em, entity, { lock: false });
+  const { customer, kits } = await loadCtpRecordsOf(em, entity);
   return entityView(entity, customer, [...kits.values()]);
 }
 

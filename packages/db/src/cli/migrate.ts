@@ -16,7 +16,8 @@ function report(verb: string, names: readonly string[]): void {
 }
 
 async function withOrm(databaseUrl: string, run: (orm: Orm) => Promise<void>): Promise<void> {
-  const orm = await createOrm({ databaseUrl });
+  // A migration may build an index over millions of rows: no statement timeout for it.
+  const orm = await createOrm({ databaseUrl, timeouts: { statementMs: 0 } });
   try {
     await run(orm);
   } finally {

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type Server, type Socket } from 'node:net';
+import { CtpOutbox } from '@ctp/core/entities';
+import { createLogger } from '@ctp/core/logging';
+import { NotificationPublisher } from '@ctp/core/notifications';
+import { requestOperation, SqlSession, sql } from '@ctp/core/operations';
+import { createRedis, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
+import { createOrm, type Orm } from '@ctp/db';
+import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OutboxRelay } from '../src/relay.ts';
+import { seedEntity } from './fixtures.ts';
+
+/**
+ * The relay never holds a PostgreSQL transaction across Redis (issue 12, item 14): it claims
+ * rows with a lease and commits, publishes under a deadline, then marks them. With a Redis that
+ * accepts connections and never answers, no connection sits `idle in transaction` and the relay's
+ * call fails by its deadline instead of hanging. The pool's connections carry statement, lock and
+ * idle-in-transaction timeouts.
+ */
+
+const T = 'ENBDTABBY';
+const suffix = randomBytes(4).toString('hex');
+let db: TestDatabase;
+let silent: Server;
+const sockets = new Set<Socket>();
+const clients: Redis[] = [];
+const queuesToClose: Queue[] = [];
+const logger = createLogger({ name: 'relay-test', level: 'silent' });
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // A "Redis" that takes connections and never answers (a paused server, a black-holed network).
+  silent = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+  });
+  silent.listen(0, '127.0.0.1');
+  await once(silent, 'listening');
+});
+
+afterAll(async () => {
+  await Promise.all(queuesToClose.map((queue) => queue.close().catch(() => undefined)));
+  for (const client of clients) client.disconnect();
+  for (const socket of sockets) socket.destroy();
+  silent?.close();
+  await db?.drop();
+});
+
+function relayTo(
+  redisUrl: string,
+  prefix: string,
+  options: { redisTimeoutMs?: number; claimLeaseMs?: number } = {},
+) {
+  const connection = createRedis(redisUrl);
+  clients.push(connection);
+  const queues = Object.fromEntries(
+    Object.values(QUEUE_NAMES).map((name) => {
+      const queue = new Queue(name, { connection, prefix });
+      queuesToClose.push(queue);
+      return [name, queue];
+    }),
+  ) as Record<QueueName, Queue>;
+  const relay = new OutboxRelay({
+    orm: db.orm,
+    databaseUrl: db.databaseUrl,
+    queues,
+    publisher: new NotificationPublisher(connection, {
+      stream: `relay-test-${suffix}`,
+      maxLength: 1_000,
+      dedupeTtlSeconds: 60,
+    }),
+    logger,
+    ...options,
+  });
+  return { relay, queues, connection };
+}
+
+async function idleInTransaction(): Promise<number> {
+  const rows = await db.orm.em.fork().execute<{ n: string }[]>(
+    `select count(*) as n from pg_stat_activity
+        where datname = current_database() and state like 'idle in transaction%'`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function queuedOperation(entityId: string): Promise<string> {
+  await seedEntity(db.orm, T, entityId, [`${entityId}-k`]);
+  const { operation } = await requestOperation(db.orm.em, {
+    tenant: T,
+    event: 'CTP_REGISTER_ENTITY_AND_KIT',
+    entityId,
+    kitNo: `${entityId}-k`,
+  });
+  return operation.id;
+}
+
+describe('the outbox relay and an unreachable Redis', () => {
+  it('holds no transaction while Redis does not answer, and gives up by its deadline', async () => {
+    const operationId = await queuedOperation('r-silent');
+    const { port } = silent.address() as { port: number };
+    const { relay } = relayTo(`redis://127.0.0.1:${port}`, `{rs-${suffix}}`, { redisTimeoutMs: 500 });
+    let settled = false;
+    const relaying = relay.relayOnce().finally(() => {
+      settled = true;
+    });
+    relaying.catch(() => undefined);
+    // Until the relay gives up, no connection of this database may sit idle in a transaction.
+    let seen = 0;
+    while (!settled && seen === 0) seen = await idleInTransaction();
+    expect(seen).toBe(0);
+    await expect(relaying).rejects.toThrow(/deadline|timed out/i);
+    // Nothing was published and the lease was given back: the next attempt may take the row.
+    const row = await db.orm.em.fork().findOneOrFail(CtpOutbox, { operationId });
+    expect(row.publishedAt ?? null).toBeNull();
+    expect(row.claimedUntil ?? null).toBeNull();
+  });
+
+  it('a claimed row waits for its lease; an expired lease is relayed again (as after a crash)', async () => {
+    const operationId = await queuedOperation('r-lease');
+    const prefix = `{rl-${suffix}}`;
+    const { relay, queues } = relayTo(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', prefix);
+    // Another relay claimed the row and died before publishing it.
+    await db.orm.em
+      .fork()
+      .execute(
+        `update ctp_outbox set claimed_until = now() + interval '1 hour' where operation_id = ?::uuid`,
+        [operationId],
+      );
+    await relay.relayOnce();
+    expect((await db.orm.em.fork().findOneOrFail(CtpOutbox, { operationId })).publishedAt ?? null).toBeNull();
+    await db.orm.em
+      .fork()
+      .execute(
+        `update ctp_outbox set claimed_until = now() - interval '1 second' where operation_id = ?::uuid`,
+        [operationId],
+      );
+    await relay.relayOnce();
+    const row = await db.orm.em.fork().findOneOrFail(CtpOutbox, { operationId });
+    expect(row.publishedAt).toBeInstanceOf(Date);
+    expect(await queues[QUEUE_NAMES.operations].getJob(String(row.payload.jobId))).toBeDefined();
+    await queues[QUEUE_NAMES.operations].obliterate({ force: true });
+  });
+});
+
+describe('the pool sets statement, lock and idle-in-transaction timeouts', () => {
+  const settings = `select current_setting('statement_timeout') as statement,
+    current_setting('lock_timeout') as lock,
+    current_setting('idle_in_transaction_session_timeout') as idle`;
+
+  it('on the connections of the unit of work and of SqlSession, by default', async () => {
+    const [viaOrm] = await db.orm.em.fork().execute(settings);
+    const [rows] = await SqlSession.transaction(db.orm.em, (session) => session.run([sql(settings)]));
+    for (const row of [viaOrm, rows?.[0]]) {
+      expect(row).toMatchObject({ statement: '30s', lock: '10s', idle: '1min' });
+    }
+  });
+
+  it('as configured', async () => {
+    let orm: Orm | undefined;
+    try {
+      orm = await createOrm({
+        databaseUrl: db.databaseUrl,
+        timeouts: { statementMs: 5_000, lockMs: 2_000, idleInTransactionMs: 15_000 },
+      });
+      const [row] = await orm.em.fork().execute(settings);
+      expect(row).toMatchObject({ statement: '5s', lock: '2s', idle: '15s' });
+    } finally {
+      await orm?.close();
+    }
+  });
+});
