@@ -61,9 +61,10 @@ export async function submitOperation(deps: SubmitDependencies, operationId: str
       return failed ? 'failed' : 'not-queued';
     }
     if (error instanceof SaasError && error.code === 'IDEMPOTENCY_KEY_REUSED') {
-      // The SaaS holds other work under this operation's key: its outcome is unknown, so the
-      // operation must not fail (statuses would revert while the network may have done it).
-      // Retried with backoff and visible as stuck until an operator looks at it.
+      // The SaaS holds other work under this operation's key. No retry can change that answer,
+      // so the worker fails the operation once (`permanentFailureOf` in its processor) instead of
+      // calling the SaaS again and again; the failure's details say that what the network did
+      // under the key is unknown and must be checked before the operation is retried.
       throw new IdempotencyConflict(operationId, error.message);
     }
     if (error instanceof SaasError && !error.retryable) {
