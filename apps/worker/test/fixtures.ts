@@ -1,6 +1,7 @@
 import { createPanCipher } from '@ctp/core/cards';
 import { DEV_DEFAULTS } from '@ctp/core/config';
 import { BusinessEntity, Kit } from '@ctp/core/entities';
+import { requestOperation } from '@ctp/core/operations';
 import type { Orm } from '@ctp/db';
 
 export const cipher = createPanCipher({ current: DEV_DEFAULTS.PAN_ENCRYPTION_KEY });
@@ -46,4 +47,16 @@ export async function seedEntity(
     });
   });
   await em.flush();
+}
+
+/** A customer with one card (`<entityId>-k`) and its registration accepted: a `QUEUED` operation. */
+export async function queuedRegistration(orm: Orm, tenant: string, entityId: string): Promise<string> {
+  await seedEntity(orm, tenant, entityId, [`${entityId}-k`]);
+  const { operation } = await requestOperation(orm.em, {
+    tenant,
+    event: 'CTP_REGISTER_ENTITY_AND_KIT',
+    entityId,
+    kitNo: `${entityId}-k`,
+  });
+  return operation.id;
 }

@@ -5,7 +5,6 @@ import {
   lockEntity,
   readAggregate,
   recordAccepted,
-  requestOperation,
   resolveTraceOutcome,
   SqlSession,
   StepWrites,
@@ -16,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import type { Pool, PoolClient } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator, TEST_API_KEY } from '../../saas-sim/src/testing.ts';
-import { cipher, seedEntity } from './fixtures.ts';
+import { cipher, queuedRegistration, seedEntity } from './fixtures.ts';
 
 /**
  * Guards that guard (issue 12, item 13): a step whose guarded update loses a race to a writer it
@@ -50,16 +49,7 @@ afterAll(async () => {
   await db?.drop();
 });
 
-async function queued(entityId: string): Promise<string> {
-  await seedEntity(db.orm, T, entityId, [`${entityId}-k`]);
-  const { operation } = await requestOperation(db.orm.em, {
-    tenant: T,
-    event: 'CTP_REGISTER_ENTITY_AND_KIT',
-    entityId,
-    kitNo: `${entityId}-k`,
-  });
-  return operation.id;
-}
+const queued = (entityId: string) => queuedRegistration(db.orm, T, entityId);
 
 /** Resolves once another backend of this database waits for a lock (the step under test). */
 async function someoneWaitsForALock(): Promise<'blocked'> {

@@ -3,7 +3,6 @@ import { DEV_DEFAULTS, loadConfig } from '@ctp/core/config';
 import { CtpOperation } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import { createMetricsRegistry, type Registry } from '@ctp/core/metrics';
-import { requestOperation } from '@ctp/core/operations';
 import { createRedis, JOBS } from '@ctp/core/queues';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import type { Redis } from 'ioredis';
@@ -11,7 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator, TEST_API_KEY } from '../../saas-sim/src/testing.ts';
 import { startWorkerRuntime, type WorkerRuntime } from '../src/runtime.ts';
-import { seedEntity } from './fixtures.ts';
+import { queuedRegistration } from './fixtures.ts';
 
 /** The worker's metrics move when their events happen: jobs, SaaS calls, resolutions, outbox, stream. */
 
@@ -81,16 +80,7 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
   }
 }
 
-async function register(entityId: string): Promise<string> {
-  await seedEntity(db.orm, T, entityId, [`${entityId}-k`]);
-  const { operation } = await requestOperation(db.orm.em, {
-    tenant: T,
-    event: 'CTP_REGISTER_ENTITY_AND_KIT',
-    entityId,
-    kitNo: `${entityId}-k`,
-  });
-  return operation.id;
-}
+const register = (entityId: string) => queuedRegistration(db.orm, T, entityId);
 
 const statusOf = async (id: string) => (await db.orm.em.fork().findOneOrFail(CtpOperation, { id })).status;
 

@@ -1,10 +1,10 @@
 import { CtpOperation, CtpOutbox, Kit } from '@ctp/core/entities';
-import { requestOperation, thawSaasRequest } from '@ctp/core/operations';
+import { thawSaasRequest } from '@ctp/core/operations';
 import { SaasClient } from '@ctp/core/saas';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator, TEST_API_KEY } from '../../saas-sim/src/testing.ts';
-import { cipher, seedEntity } from './fixtures.ts';
+import { cipher, queuedRegistration } from './fixtures.ts';
 import { eventually, type RuntimeHarness, startRuntime, testConfig } from './harness.ts';
 
 /** Item 11: a permanent error fails its operation once, with its reason, and is never re-driven. */
@@ -15,16 +15,7 @@ let sim: RunningSimulator;
 let harness: RuntimeHarness;
 const ids = { conflict: '', unreadable: '' };
 
-async function started(entityId: string): Promise<string> {
-  await seedEntity(db.orm, T, entityId, [`${entityId}-k`]);
-  const { operation } = await requestOperation(db.orm.em, {
-    tenant: T,
-    event: 'CTP_REGISTER_ENTITY_AND_KIT',
-    entityId,
-    kitNo: `${entityId}-k`,
-  });
-  return operation.id;
-}
+const started = (entityId: string) => queuedRegistration(db.orm, T, entityId);
 
 const operation = (id: string) => db.orm.em.fork().findOneOrFail(CtpOperation, { id }, { refresh: true });
 

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { CtpOutbox } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import { NotificationPublisher } from '@ctp/core/notifications';
-import { requestOperation, SqlSession, sql } from '@ctp/core/operations';
+import { SqlSession, sql } from '@ctp/core/operations';
 import { createRedis, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
 import { createOrm, type Orm } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutboxRelay } from '../src/relay.ts';
-import { seedEntity } from './fixtures.ts';
+import { queuedRegistration } from './fixtures.ts';
 
 /**
  * The relay never holds a PostgreSQL transaction across Redis (issue 12, item 14): it claims
@@ -88,16 +88,7 @@ async function idleInTransaction(): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-async function queuedOperation(entityId: string): Promise<string> {
-  await seedEntity(db.orm, T, entityId, [`${entityId}-k`]);
-  const { operation } = await requestOperation(db.orm.em, {
-    tenant: T,
-    event: 'CTP_REGISTER_ENTITY_AND_KIT',
-    entityId,
-    kitNo: `${entityId}-k`,
-  });
-  return operation.id;
-}
+const queuedOperation = (entityId: string) => queuedRegistration(db.orm, T, entityId);
 
 describe('the outbox relay and an unreachable Redis', () => {
   it('holds no transaction while Redis does not answer, and gives up by its deadline', async () => {
