@@ -3,28 +3,25 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-/**
- * Where promtool is, or null. It comes with Debian's `prometheus` package, which `.ci/run`
- * installs; on a machine without it the promtool tests skip and say so, except in CI (`CI` set),
- * where a missing promtool is a failure rather than a silently weaker run.
- */
-export async function findPromtool(): Promise<string | null> {
-  const path = process.env.PROMTOOL ?? 'promtool';
-  try {
-    await run(path, ['--version']);
-    return path;
-  } catch {
-    if (process.env.CI) {
-      throw new Error(
-        `promtool not found (${path}) although CI is set: .ci/run installs Debian's prometheus package`,
-      );
-    }
-    return null;
-  }
-}
+let found: Promise<string | null> | undefined;
 
-export const PROMTOOL_MISSING =
-  "promtool is not installed (Debian's prometheus package: apt-get install prometheus; or set PROMTOOL)";
+/**
+ * The promtool to run. It comes with Debian's `prometheus` package, which `.ci/run` installs; on
+ * a machine without it the test skips and says so, except in CI (`CI` set), where a missing
+ * promtool fails the test rather than passing a weaker run.
+ */
+export async function promtoolOrSkip(ctx: { skip(note?: string): never }): Promise<string> {
+  const path = process.env.PROMTOOL ?? 'promtool';
+  found ??= run(path, ['--version']).then(
+    () => path,
+    () => null,
+  );
+  const tool = await found;
+  if (tool !== null) return tool;
+  const missing = `promtool is not installed (${path}): Debian's prometheus package, or set PROMTOOL`;
+  if (process.env.CI !== undefined) throw new Error(`${missing}; CI is set, and .ci/run installs it`);
+  return ctx.skip(missing);
+}
 
 /** Runs promtool; resolves with its output whatever its exit code. */
 export async function promtool(

@@ -1,20 +1,15 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { dashboardExpressions, loadDashboard, readYaml } from '../src/files.ts';
-import { findPromtool, PROMTOOL_MISSING, promtool } from '../src/promtool.ts';
+import { promtool, promtoolOrSkip } from '../src/promtool.ts';
 
 // biome-ignore lint/suspicious/noTemplateCurlyInString: Grafana's variable syntax, not a JavaScript template.
 const DATASOURCE = '${datasource}';
 
 describe('deploy/grafana/ctp.json', () => {
-  let tool: string | null = null;
-  beforeAll(async () => {
-    tool = await findPromtool();
-  });
-
   it('is a dashboard with panels, unique ids and a grid 24 wide', () => {
     const dashboard = loadDashboard();
     const ids = dashboard.panels.map((panel) => panel.id);
@@ -57,7 +52,7 @@ describe('deploy/grafana/ctp.json', () => {
   });
 
   it('has expressions that are valid PromQL (promtool, as recording rules)', async (ctx) => {
-    if (tool === null) return ctx.skip(PROMTOOL_MISSING);
+    const tool = await promtoolOrSkip(ctx);
     const dir = await mkdtemp(join(tmpdir(), 'ctp-dashboard-'));
     try {
       const rules = dashboardExpressions().map((e, i) => ({

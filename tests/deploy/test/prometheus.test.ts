@@ -1,7 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadAlertRules, readRepoFile, readYaml, repoPath } from '../src/files.ts';
-import { findPromtool, PROMTOOL_MISSING, promtool } from '../src/promtool.ts';
+import { promtool, promtoolOrSkip } from '../src/promtool.ts';
 
 const ruleTests = z.object({
   rule_files: z.array(z.string()),
@@ -22,27 +22,22 @@ const anchorOf = (heading: string) =>
     .replaceAll(' ', '-');
 
 describe('deploy/prometheus', () => {
-  let tool: string | null = null;
-  beforeAll(async () => {
-    tool = await findPromtool();
-  });
-
   it('has alert rules that promtool accepts', async (ctx) => {
-    if (tool === null) return ctx.skip(PROMTOOL_MISSING);
+    const tool = await promtoolOrSkip(ctx);
     const result = await promtool(tool, ['check', 'rules', repoPath('deploy/prometheus/alerts.yml')]);
     expect(result.output).toContain('SUCCESS');
     expect(result.code).toBe(0);
   });
 
   it('has alerts that fire on their fixtures and stay silent on the others (promtool test rules)', async (ctx) => {
-    if (tool === null) return ctx.skip(PROMTOOL_MISSING);
+    const tool = await promtoolOrSkip(ctx);
     const result = await promtool(tool, ['test', 'rules', repoPath('deploy/prometheus/alerts.test.yml')]);
     expect(result.output).toContain('SUCCESS');
     expect(result.code).toBe(0);
   });
 
   it('has a scrape config that promtool accepts, loading the alert rules', async (ctx) => {
-    if (tool === null) return ctx.skip(PROMTOOL_MISSING);
+    const tool = await promtoolOrSkip(ctx);
     const result = await promtool(tool, ['check', 'config', repoPath('deploy/prometheus/prometheus.yml')]);
     expect(result.code, result.output).toBe(0);
     expect(result.output).toMatch(/alerts\.yml\s+SUCCESS: \d+ rules found/);
