@@ -10,12 +10,20 @@ import { promtool, promtoolOrSkip } from '../src/promtool.ts';
 const DATASOURCE = '${datasource}';
 
 describe('deploy/grafana/ctp.json', () => {
-  it('is a dashboard with panels, unique ids and a grid 24 wide', () => {
+  it('is a dashboard with panels, unique ids, on a grid 24 wide where no two panels overlap', () => {
     const dashboard = loadDashboard();
     const ids = dashboard.panels.map((panel) => panel.id);
     expect(new Set(ids).size).toBe(ids.length);
     const off = dashboard.panels.filter((panel) => panel.gridPos.x + panel.gridPos.w > 24);
     expect(off).toEqual([]);
+    const overlapping = dashboard.panels.flatMap((a, i) =>
+      dashboard.panels.slice(i + 1).flatMap((b) => {
+        const [p, q] = [a.gridPos, b.gridPos];
+        const overlap = p.x < q.x + q.w && q.x < p.x + p.w && p.y < q.y + q.h && q.y < p.y + p.h;
+        return overlap ? [`${a.title} / ${b.title}`] : [];
+      }),
+    );
+    expect(overlapping).toEqual([]);
     expect(dashboard.panels.filter((panel) => panel.type !== 'row').length).toBeGreaterThan(10);
   });
 
