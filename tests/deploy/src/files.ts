@@ -24,7 +24,7 @@ const alertRule = z.object({
 });
 export type AlertRule = z.infer<typeof alertRule>;
 
-export const alertRulesFile = z.object({
+const alertRulesFile = z.object({
   groups: z.array(z.object({ name: z.string(), rules: z.array(alertRule).min(1) })).min(1),
 });
 
@@ -48,7 +48,6 @@ const panel = z.object({
   datasource: z.object({ type: z.literal('prometheus'), uid: z.string() }).optional(),
   targets: z.array(target).optional(),
 });
-export type Panel = z.infer<typeof panel>;
 
 /** The part of Grafana's dashboard model the provisioned file must have. */
 export const dashboardShape = z.object({
