@@ -5,6 +5,6 @@ import { defineConfig } from 'vitest/config';
 // for minutes, alone (`pnpm test:chaos`).
 export default defineConfig({
   test: {
-    projects: ['packages/*', 'apps/*', 'tests/e2e', 'tests/chaos'],
+    projects: ['packages/*', 'apps/*', 'tests/e2e', 'tests/chaos', 'tests/deploy'],
   },
 });
