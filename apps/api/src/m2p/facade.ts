@@ -13,6 +13,7 @@ import type { CtpEvent } from '@ctp/core/lifecycle';
 import type { Logger } from '@ctp/core/logging';
 import {
   applyNetworkStatusChange,
+  findOperationByIdempotencyKey,
   getCtpEntityView,
   getOperationView,
   getTraceView,
@@ -63,7 +64,11 @@ export async function requestAndAwaitAcceptance(
   const { tenant, event, entityId, kitNo, idempotencyKey } = request;
   // CTP enabled for the tenant (M2P's last registration rule) is issue 14's tenant settings,
   // not built yet: every tenant is enabled. Its check belongs here, after the kit check below.
-  if (request.consent !== undefined && kitNo !== undefined) {
+  // A key already used is the first answer again (or 422): no consent is written for a replay.
+  const replay =
+    idempotencyKey !== undefined &&
+    (await findOperationByIdempotencyKey(orm.em.fork(), tenant, idempotencyKey)) !== null;
+  if (request.consent !== undefined && kitNo !== undefined && !replay) {
     await recordConsent(deps, tenant, entityId, kitNo, request.consent);
   }
   const { operation } = await requestOperation(orm.em, {
