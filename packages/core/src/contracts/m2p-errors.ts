@@ -56,7 +56,7 @@ export type M2pErrorKind = keyof typeof M2P_ERRORS;
 
 /** What our error says, as the api's error handler sees it. */
 export interface OurError {
-  readonly code: ErrorCode;
+  readonly code: ErrorCode | (string & {});
   readonly message: string;
   readonly details?: unknown;
 }
@@ -97,14 +97,17 @@ function invalidStateKind(details: unknown): M2pErrorKind {
   return 'INVALID_STATE';
 }
 
-export function m2pErrorKind(error: OurError): M2pErrorKind {
+const isKind = (code: string): code is M2pErrorKind => Object.hasOwn(M2P_ERRORS, code);
+
+/** The table's row for our error; `null` for a code the table has no row for yet. */
+export function m2pErrorKind(error: OurError): M2pErrorKind | null {
   switch (error.code) {
     case 'NOT_FOUND':
       return NOT_FOUND_KINDS.get(error.message) ?? 'NOT_FOUND';
     case 'INVALID_STATE':
       return invalidStateKind(error.details);
     default:
-      return error.code;
+      return isKind(error.code) ? error.code : null;
   }
 }
 
@@ -115,7 +118,14 @@ export function m2pErrorKind(error: OurError): M2pErrorKind {
  */
 export function m2pExceptionOf(error: OurError): M2pException {
   const kind = m2pErrorKind(error);
-  const { errorCode, shortMessage } = M2P_ERRORS[kind];
+  // A code added to our vocabulary before it has a row here still answers in M2P's shape.
+  const { errorCode, shortMessage } =
+    kind === null
+      ? {
+          errorCode: error.code.startsWith('CTP_') ? error.code : `CTP_${error.code}`,
+          shortMessage: error.message,
+        }
+      : M2P_ERRORS[kind];
   let detailMessage: string = error.message;
   if (kind === 'NOT_A_REGISTERED_CUSTOMER' || kind === 'TRACE_NOT_FOUND') detailMessage = shortMessage;
   if (error.code === 'VALIDATION_FAILED' && Array.isArray(error.details)) {
