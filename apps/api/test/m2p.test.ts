@@ -89,6 +89,17 @@ describe('M2P-compatible API: authentication and the envelope', () => {
     });
     expect(malformed.status).toBe(400);
     expect(exceptionOf(malformed).errorCode).toBe('CTP_VALIDATION_FAILED');
+
+    const notJson = await api.call('POST', `${BASE}/addKit`, {
+      raw: 'entityId=x',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(notJson.status).toBe(415);
+    expect(exceptionOf(notJson).errorCode).toBe('CTP_UNSUPPORTED_MEDIA_TYPE');
+
+    const tooLarge = await m2p('addKit', { entityId: 'x'.repeat(70_000) });
+    expect(tooLarge.status).toBe(413);
+    expect(exceptionOf(tooLarge).errorCode).toBe('CTP_PAYLOAD_TOO_LARGE');
   });
 });
 
