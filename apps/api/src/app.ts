@@ -19,6 +19,8 @@ import type { ApiEnv } from './http/env.ts';
 import { handleError, handleNotFound, validationHook } from './http/errors.ts';
 import { limitBody, requestContext, requireApiKey } from './http/middleware.ts';
 import { tenantRateLimit } from './http/rate-limit.ts';
+import { handleM2pError, handleM2pNotFound, isM2pPath, M2P_PATHS, requireM2pApiKey } from './m2p/http.ts';
+import { createM2pRoutes } from './m2p/routes.ts';
 import { createCtpOperationRoutes } from './routes/ctp-operations.ts';
 import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
@@ -46,6 +48,8 @@ export interface ApiDependencies {
   readonly metrics?: Registry;
   /** `/readyz` checks; PostgreSQL answering when absent. */
   readonly readinessChecks?: readonly ReadinessCheck[];
+  /** `M2P_ACCEPT_WAIT_MS`: how long an M2P-compatible mutation waits for the SaaS's trace [10 s]. */
+  readonly m2pAcceptWaitMs?: number;
 }
 
 /** The one route under `/v1` that authenticates by signature instead of an API key. */
@@ -61,6 +65,10 @@ function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly Op
     createCtpOperationRoutes(deps),
     createCtpReadRoutes(deps),
     createWebhookRoutes(deps),
+    createM2pRoutes({
+      ...deps,
+      ...(deps.m2pAcceptWaitMs === undefined ? {} : { acceptWaitMs: deps.m2pAcceptWaitMs }),
+    }),
   ];
 }
 
@@ -68,23 +76,30 @@ function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly Op
 export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   const { orm, logger } = deps;
   const app = new OpenAPIHono<ApiEnv>({ defaultHook: validationHook });
-  app.onError(handleError);
-  app.notFound(handleNotFound);
+  // The M2P-compatible paths answer every error in M2P's envelope, classified by the same handler.
+  app.onError((error, c) => (isM2pPath(c.req.path) ? handleM2pError(error, c) : handleError(error, c)));
+  app.notFound((c) => (isM2pPath(c.req.path) ? handleM2pNotFound(c) : handleNotFound(c)));
 
   // Outermost, so the latency covers every middleware and the status is the final one.
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   app.use(requestContext(logger));
   app.use(secureHeaders());
   app.use(limitBody(MAX_BODY_BYTES));
+  const authenticator = deps.authenticator ?? createApiKeyAuthenticator({ pepper: deps.apiKeyPepper });
   app.use(
     '/v1/*',
     requireApiKey({
       em: orm.em,
-      authenticator: deps.authenticator ?? createApiKeyAuthenticator({ pepper: deps.apiKeyPepper }),
+      authenticator,
       exempt: (method, path) => method === 'POST' && path === WEBHOOK_PATH,
     }),
   );
-  if (deps.rateLimit) app.use('/v1/*', tenantRateLimit(deps.rateLimit));
+  app.use(M2P_PATHS, requireM2pApiKey(orm.em, authenticator));
+  if (deps.rateLimit) {
+    const limit = tenantRateLimit(deps.rateLimit);
+    app.use('/v1/*', limit);
+    app.use(M2P_PATHS, limit);
+  }
 
   const webhookMetrics = deps.metrics && createWebhookMetrics(deps.metrics);
   const onDelivery = webhookMetrics && { onDelivery: webhookMetrics.delivered };

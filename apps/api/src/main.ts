@@ -43,6 +43,7 @@ try {
     apiKeyPepper: config.API_KEY_PEPPER,
     rateLimit: { redis, prefix: config.QUEUE_PREFIX, perSecond: config.API_RATE_LIMIT_PER_SECOND },
     metrics,
+    m2pAcceptWaitMs: config.M2P_ACCEPT_WAIT_MS,
     readinessChecks: [...databaseReadinessChecks(orm), redisReadinessCheck(redis, { critical: false })],
   });
   const server = await startHttpServer(app, { port: config.API_PORT, logger });

@@ -363,6 +363,14 @@ describe('the HTTP surface', () => {
         'GET /v1/ctp/operations/{operationId}',
         'GET /v1/ctp/traces/{requestTraceId}',
         'POST /v1/ctp/webhooks/saas',
+        ...[
+          'registerEntityAndKit',
+          'addKit',
+          'removeKit',
+          'removeEntity',
+          'fetchRequestStatus',
+          'fetchEntityDetails',
+        ].map((name) => `POST /Yappay/click-to-pay/v1/${name}`),
       ].sort(),
     );
     expect(doc.text).toContain('"bearerAuth"');

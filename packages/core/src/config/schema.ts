@@ -154,6 +154,12 @@ export const envSchema = z.object({
     .int()
     .min(2 * 24 * 3_600_000)
     .default(7 * 24 * 3_600_000),
+  /**
+   * How long an M2P-compatible mutation waits for the SaaS to accept its request, so that it can
+   * answer M2P's `requestTraceId`; past it the answer has `requestTraceId: null` and the operation
+   * runs on (its id is in the answer).
+   */
+  M2P_ACCEPT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   /** SaaS operation submissions per second, per tenant, across all workers. */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
