@@ -85,9 +85,9 @@ async function until(check: () => Promise<boolean>, timeoutMs = 15_000) {
 describe('M2P-compatible API: the status flow with M2P sample bodies', () => {
   let p: Pipeline;
   beforeAll(async () => {
-    // The network takes 2.5 s per request, so each mutation is seen in progress first (the GET right
-    // after the answer has that long; a stall of the test machine past it would fail the check).
-    p = await startPipeline({ simulator: { completionDelayMs: 2_500 } });
+    // The network takes 5 s per request, so each mutation is seen in progress first (the GET right
+    // after the answer has that long: CI's loaded 2-core machine has stalled for over a second).
+    p = await startPipeline({ simulator: { completionDelayMs: 5_000 } });
   });
   afterAll(async () => {
     await p?.close();
