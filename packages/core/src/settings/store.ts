@@ -61,6 +61,8 @@ export interface ReplacedSettings {
   readonly settings: CtpSettings;
   /** True when this is the first answer again, for a repeated `Idempotency-Key`. */
   readonly replayed: boolean;
+  /** The `ctp_audit_log` row of this change (null for a replay, which changed nothing). */
+  readonly auditId: string | null;
 }
 
 /** What makes two replacements "the same request" for the `Idempotency-Key` rule. */
@@ -116,7 +118,7 @@ export async function replaceCtpSettings(
             'IDEMPOTENCY_KEY_REUSED',
             'this Idempotency-Key was used for another request',
           );
-        return { settings: JSON.parse(earlier.after) as CtpSettings, replayed: true };
+        return { settings: JSON.parse(earlier.after) as CtpSettings, replayed: true, auditId: null };
       }
     }
     const before = settingsOf(
@@ -147,7 +149,8 @@ export async function replaceCtpSettings(
       ],
     );
     const after = settingsOf(written);
-    const audit = auditInsert(await nextAuditKey(tx), {
+    const auditId = await nextAuditKey(tx);
+    const audit = auditInsert(auditId, {
       actor,
       action: 'settings.update',
       target: `settings:${tenant}`,
@@ -161,6 +164,6 @@ export async function replaceCtpSettings(
       },
     });
     await tx.execute(audit.sql, [...audit.params], 'run');
-    return { settings: after, replayed: false };
+    return { settings: after, replayed: false, auditId };
   });
 }
