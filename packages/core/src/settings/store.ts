@@ -157,6 +157,7 @@ export async function replaceCtpSettings(
       tenant,
       details: {
         result: 'done',
+        message: `CTP settings replaced: mode ${before.mode} → ${after.mode}, auto-enrolment ${after.autoEnrol ? 'on' : 'off'}`,
         before: JSON.stringify(before.updatedAt === null ? null : valuesOf(before)),
         after: JSON.stringify(after),
         requestHash: fingerprint,
