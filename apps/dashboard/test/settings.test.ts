@@ -1,3 +1,4 @@
+import { findPans } from '@ctp/core/cards';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard, CREDENTIALS, type TestDashboard } from './helpers.ts';
@@ -96,6 +97,19 @@ describe('dashboard: tenant CTP settings', () => {
     for (const field of ['allowList.1', 'eligibleBins.0', 'defaultLocale', 'saasRatePerSecond'])
       expect(text).toContain(`<code>${field}</code>`);
     expect(text).toContain('e-1\ne/2');
+
+    // A card number typed into any field is refused and never echoed back.
+    const withPan = await post(`/settings/${TENANT}`, {
+      csrf,
+      mode: 'ALLOW_LIST',
+      allowList: '4111111111111111',
+      consentVersion: 'v 4111 1111 1111 1111',
+    });
+    expect(withPan.status).toBe(400);
+    const page = await withPan.text();
+    expect(page).toContain('<code>allowList.0</code>');
+    expect(page).toContain('<code>consentVersion</code>');
+    expect(findPans(page)).toEqual([]);
     expect(await stored()).toEqual([]);
     expect(await audits()).toEqual([]);
   });

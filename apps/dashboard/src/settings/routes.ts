@@ -1,3 +1,4 @@
+import { maskPansIn } from '@ctp/core/cards';
 import type { Logger } from '@ctp/core/logging';
 import {
   ctpSettingsBodySchema,
@@ -109,7 +110,19 @@ export function settingsRoutes({ orm, signer, logger }: SettingsRoutesDependenci
       const problems = parsed.error.issues.map(
         (issue) => [issue.path.map(String).join('.') || 'form', issue.message] as const,
       );
-      return c.html(settingsPage(page(c), { tenant, form, updatedAt: current.updatedAt, problems }), 400);
+      // What was typed comes back to be corrected, but never a card number typed into it.
+      const shown: SettingsForm = {
+        ...form,
+        allowList: maskPansIn(form.allowList),
+        eligibleBins: maskPansIn(form.eligibleBins),
+        consentVersion: maskPansIn(form.consentVersion),
+        defaultLocale: maskPansIn(form.defaultLocale),
+        saasRatePerSecond: maskPansIn(form.saasRatePerSecond),
+      };
+      return c.html(
+        settingsPage(page(c), { tenant, form: shown, updatedAt: current.updatedAt, problems }),
+        400,
+      );
     }
     const actor = c.var.session.user;
     const { auditId } = await replaceCtpSettings(orm.em.fork(), {
