@@ -86,14 +86,3 @@ export function settingsOfBody(body: CtpSettingsBody): CtpSettingsValues {
     saasRatePerSecond: body.saasRatePerSecond ?? null,
   };
 }
-
-/** Whether the settings let this entity start an enrolment. */
-export function mayEnrol(settings: Pick<CtpSettingsValues, 'mode' | 'allowList'>, entityId: string): boolean {
-  if (settings.mode === 'ALL') return true;
-  return settings.mode === 'ALLOW_LIST' && settings.allowList.includes(entityId);
-}
-
-/** Whether a card's PAN prefix is eligible (`eligibleBins` empty: every card is). */
-export function isEligibleBin(settings: Pick<CtpSettingsValues, 'eligibleBins'>, panPrefix: string): boolean {
-  return settings.eligibleBins.length === 0 || settings.eligibleBins.some((bin) => panPrefix.startsWith(bin));
-}
