@@ -26,6 +26,7 @@ import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
 import { createEntityRoutes } from './routes/entities.ts';
 import { createKitRoutes } from './routes/kits.ts';
+import { createSettingsRoutes } from './routes/settings.ts';
 import { createWebhookRoutes, type WebhookRoutesDependencies } from './routes/webhooks.ts';
 
 export interface ApiDependencies {
@@ -64,6 +65,7 @@ function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly Op
     createKitRoutes(deps),
     createCtpOperationRoutes(deps),
     createCtpReadRoutes(deps),
+    createSettingsRoutes(deps),
     createWebhookRoutes(deps),
     createM2pRoutes({
       ...deps,

@@ -362,6 +362,8 @@ describe('the HTTP surface', () => {
         'GET /v1/ctp/entities/{entityId}/network',
         'GET /v1/ctp/operations/{operationId}',
         'GET /v1/ctp/traces/{requestTraceId}',
+        'GET /v1/ctp/settings',
+        'PUT /v1/ctp/settings',
         'POST /v1/ctp/webhooks/saas',
         ...[
           'registerEntityAndKit',

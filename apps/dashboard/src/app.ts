@@ -18,6 +18,7 @@ import type { DashboardEnv } from './env.ts';
 import { limitBody, refuseUnstorableUrlText } from './http.ts';
 import { guardQueueWrites } from './queue-writes.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
+import { settingsRoutes } from './settings/routes.ts';
 import type { StuckThresholds } from './views/overview.ts';
 
 export interface DashboardDependencies {
@@ -107,5 +108,6 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
       ...(adminMetrics ? { adminMetrics } : {}),
     }),
   );
+  app.route('/', settingsRoutes({ orm, signer, logger }));
   return app;
 }

@@ -225,4 +225,37 @@ describe.skipIf(!chromiumAvailable && process.env.CI === undefined)('the dashboa
       ['queue.resume', CREDENTIALS.username, 'done'],
     ]);
   });
+  it("edits a tenant's CTP settings from the navigation; the api applies them at once; the edit is on record", async () => {
+    await page.goto(`${base}/`);
+    await page.getByRole('link', { name: 'CTP settings' }).click();
+    await page.getByRole('heading', { name: 'CTP settings' }).waitFor();
+    await page.getByRole('link', { name: 'ENBDTABBY' }).click();
+    await page.getByLabel('Mode').selectOption('OFF');
+    await page.getByLabel(/Eligible BINs/).fill('411111\n55555544');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await see('.notice', 'Saved');
+    await shot('11-tenant-settings');
+
+    await pipeline.customer('browser-settings', ['browser-settings-k']);
+    const refused = await pipeline.call('POST', '/v1/ctp/entities/browser-settings/registration', {
+      kitNo: 'browser-settings-k',
+    });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ error: { code: 'CTP_NOT_ENABLED' } });
+    const [row] = await pipeline.db.orm.em.fork().find(AuditLog, { action: 'settings.update' });
+    expect(row?.actor).toBe(CREDENTIALS.username);
+    expect(JSON.parse(String(row?.details.after))).toMatchObject({
+      mode: 'OFF',
+      eligibleBins: ['411111', '55555544'],
+    });
+
+    // Back to ALL from the page: the same registration is accepted.
+    await page.getByLabel('Mode').selectOption('ALL');
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    await see('.notice', 'Saved');
+    const accepted = await pipeline.call('POST', '/v1/ctp/entities/browser-settings/registration', {
+      kitNo: 'browser-settings-k',
+    });
+    expect(accepted.status).toBe(202);
+  });
 });

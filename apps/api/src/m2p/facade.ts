@@ -62,9 +62,9 @@ export async function requestAndAwaitAcceptance(
 ): Promise<M2pMutationResult> {
   const { orm } = deps;
   const { tenant, event, entityId, kitNo, idempotencyKey } = request;
-  // "CTP enabled for the tenant" (M2P's last registration rule) is the tenant settings of issue
-  // 14, not built yet: every tenant is enabled. Its check belongs to `requestOperation`, after the
-  // entity and kit checks there, so that v1 and M2P refuse alike and in M2P's order.
+  // "CTP enabled for the tenant" (M2P's last registration rule) is the tenant CTP settings: checked
+  // in `requestOperation`, after the entity and kit checks there, so that v1 and M2P refuse alike
+  // and in M2P's order (409 CTP_NOT_ENABLED).
   // A key already used is the first answer again (or 422): no consent is written for a replay.
   const replay =
     idempotencyKey !== undefined &&

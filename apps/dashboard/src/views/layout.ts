@@ -52,6 +52,7 @@ export function layout(page: PageContext | null, title: string, body: Html): Htm
       : html`<a href="/">Overview</a>
   <a href="/queues">Queues</a>
   <a href="/audit">Audit log</a>
+  <a href="/settings">CTP settings</a>
   <form method="get" action="/search" role="search">
     <input type="search" name="q" placeholder="Entity id or kit number" aria-label="Entity id or kit number" required>
   </form>

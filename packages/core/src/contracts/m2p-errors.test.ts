@@ -52,10 +52,10 @@ describe('the M2P error table', () => {
     expect(new Set(Object.values(M2P_ERRORS).map((row) => row.errorCode)).size).toBe(
       Object.keys(M2P_ERRORS).length,
     );
-    expect(m2pExceptionOf({ code: 'CTP_NOT_ENABLED', message: 'CTP is off for this tenant' })).toEqual({
-      detailMessage: 'CTP is off for this tenant',
-      shortMessage: 'CTP is off for this tenant',
-      errorCode: 'CTP_NOT_ENABLED',
+    expect(m2pExceptionOf({ code: 'CTP_NOT_MAPPED_YET', message: 'a refusal without a row' })).toEqual({
+      detailMessage: 'a refusal without a row',
+      shortMessage: 'a refusal without a row',
+      errorCode: 'CTP_NOT_MAPPED_YET',
       languageCode: 'en',
     });
   });

@@ -37,6 +37,10 @@ export const M2P_ERRORS = {
     errorCode: 'CTP_OPERATION_IN_PROGRESS',
     shortMessage: 'Another CTP request for this customer is in progress',
   },
+  CTP_NOT_ENABLED: {
+    errorCode: 'CTP_NOT_ENABLED',
+    shortMessage: 'Click to Pay is not enabled for this customer',
+  },
   CONFLICT: { errorCode: 'CTP_CONFLICT', shortMessage: 'Changed concurrently; nothing was done' },
   PAYLOAD_TOO_LARGE: { errorCode: 'CTP_PAYLOAD_TOO_LARGE', shortMessage: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: {

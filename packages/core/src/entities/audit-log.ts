@@ -33,6 +33,7 @@ export const AUDIT_ACTIONS = [
   'job.change_priority',
   'job.remove_children',
   'metrics.purge_history',
+  'settings.update',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -8,6 +8,7 @@ import { CtpPayment } from './ctp-payment.ts';
 import { CtpPendingSync } from './ctp-pending-sync.ts';
 import { CtpRequestIdTracking } from './ctp-request-id-tracking.ts';
 import { CtpStatusHistory } from './ctp-status-history.ts';
+import { CtpTenantSettings } from './ctp-tenant-settings.ts';
 import { CtpWebhookInbox } from './ctp-webhook-inbox.ts';
 import { Kit } from './kit.ts';
 
@@ -21,6 +22,7 @@ export * from './ctp-payment.ts';
 export * from './ctp-pending-sync.ts';
 export * from './ctp-request-id-tracking.ts';
 export * from './ctp-status-history.ts';
+export * from './ctp-tenant-settings.ts';
 export * from './ctp-webhook-inbox.ts';
 export * from './kit.ts';
 
@@ -38,4 +40,5 @@ export const allEntities = [
   AuditLog,
   CtpPendingSync,
   CtpStatusHistory,
+  CtpTenantSettings,
 ] as const;

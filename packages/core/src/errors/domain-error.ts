@@ -12,6 +12,8 @@ export const ERROR_STATUS = {
   OPERATION_IN_PROGRESS: 409,
   /** A write collided with another made at the same time (a unique constraint no use case maps). */
   CONFLICT: 409,
+  /** The tenant's CTP settings do not let this entity enrol (mode `OFF`, or not on the allow-list). */
+  CTP_NOT_ENABLED: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,

@@ -9,6 +9,7 @@ import {
 } from '../errors/unique-violation.ts';
 import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
+import { assertEnrolmentEnabled } from '../settings/enforce.ts';
 import { snapshotOf } from './ctp-records.ts';
 import {
   type AcceptedOperation,
@@ -120,6 +121,7 @@ async function acceptInTransaction(
 
   const kitNo = eventNamesKit(event) ? request.kitNo : undefined;
   if (eventNamesKit(event) && (kitNo === undefined || !records.kits.has(kitNo))) throw notFound('kit');
+  await assertEnrolmentEnabled(session, request);
   if (records.operationInFlight)
     throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
 
