@@ -1,18 +1,28 @@
 import { BusinessEntity, CtpOperation, Kit } from '@ctp/core/entities';
 import {
   aggregateFrom,
+  defineStatement,
   lockEntity,
   readAggregate,
   recordAccepted,
   requestOperation,
   resolveTraceOutcome,
   SqlSession,
-  sql,
 } from '@ctp/core/operations';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEntity } from './fixtures.ts';
+
+const noop = defineStatement<Record<string, never>>(
+  'test_noop',
+  'update ctp_outbox set attempts = attempts where false',
+);
+const insertSync = defineStatement<{ tenant: string; entity_id: string }>(
+  'test_insert_sync',
+  `insert into ctp_pending_sync (tenant, entity_id, event, kit_number)
+   values ($tenant::text, $entity_id::text, 'CTP_UPDATE_ENTITY', '')`,
+);
 
 let db: TestDatabase;
 let pool: Pool;
@@ -73,22 +83,8 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
     await seedEntity(db.orm, T, 'ss-err', ['ss-err-k']);
     const idle = pool.idleCount + pool.totalCount;
     const failing = SqlSession.transaction(db.orm.em, async (session) => {
-      await session.run([
-        sql(`update ctp_outbox set attempts = attempts where false`),
-        sql(
-          `insert into ctp_pending_sync (tenant, entity_id, event, kit_number) values (?, ?, 'CTP_UPDATE_ENTITY', '')`,
-          [T, 'ss-err'],
-        ),
-      ]);
-      await session.run(
-        [
-          sql(
-            `insert into ctp_pending_sync (tenant, entity_id, event, kit_number) values (?, ?, 'CTP_UPDATE_ENTITY', '')`,
-            [T, 'ss-err'],
-          ),
-        ],
-        { commit: true },
-      );
+      await session.run([noop({}), insertSync({ tenant: T, entity_id: 'ss-err' })]);
+      await session.run([insertSync({ tenant: T, entity_id: 'ss-err' })], { commit: true });
     });
     await expect(failing).rejects.toMatchObject({ name: 'UniqueConstraintViolationException' });
     // Nothing of the failed transaction stayed.
