@@ -134,7 +134,7 @@ export class OutboxRelay {
   }
 
   async #claim(): Promise<ClaimedRow[]> {
-    return SqlSession.execute(
+    return SqlSession.runAlone(
       this.#deps.orm.em.fork(),
       claimOutboxRows({ limit: this.#batchSize, lease_ms: this.#claimLeaseMs }),
     );
@@ -153,14 +153,17 @@ export class OutboxRelay {
   }
 
   async #mark(rows: readonly ClaimedRow[]): Promise<void> {
-    await SqlSession.execute(
+    await SqlSession.runAlone(
       this.#deps.orm.em.fork(),
       markOutboxPublished({ ids: rows.map((row) => row.id) }),
     );
   }
 
   async #release(rows: readonly ClaimedRow[]): Promise<void> {
-    await SqlSession.execute(this.#deps.orm.em.fork(), releaseOutboxRows({ ids: rows.map((row) => row.id) }));
+    await SqlSession.runAlone(
+      this.#deps.orm.em.fork(),
+      releaseOutboxRows({ ids: rows.map((row) => row.id) }),
+    );
   }
 
   #observeResolutions(rows: readonly ClaimedRow[]): void {

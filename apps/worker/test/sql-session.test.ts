@@ -127,3 +127,54 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
     expect(await db.orm.em.fork().count(Kit, {})).toBeGreaterThan(0);
   });
 });
+
+describe('SqlSession sends fixed texts with bound values only', () => {
+  const readKit = defineStatement<{ kit_no: string }>(
+    'test_read_kit',
+    'select pkey from kit where kit_no = $kit_no::text',
+  );
+
+  it('refuses a statement whose text carries one of its values (an inlined literal)', async () => {
+    const inlined = { ...readKit({ kit_no: 'ss-inline-k' }) };
+    const forged = {
+      ...inlined,
+      text: `select pkey from kit where kit_no = 'ss-inline-k' or $1::text is null`,
+    };
+    await expect(SqlSession.transaction(db.orm.em, (session) => session.run([forged]))).rejects.toThrow(
+      /refused/,
+    );
+    await expect(SqlSession.runAlone(db.orm.em, forged)).rejects.toThrow(/refused/);
+    // The defined one, with the same value bound, runs.
+    expect(await SqlSession.runAlone(db.orm.em, inlined)).toEqual([]);
+  });
+
+  it('gives one name one text: a text built per call cannot be defined twice', () => {
+    const build = (kitNo: string) =>
+      defineStatement<Record<string, never>>('test_built', `select pkey from kit where kit_no = '${kitNo}'`);
+    build('a');
+    expect(() => build('b')).toThrow(/another text/);
+  });
+
+  it('refuses to run inside an open ORM transaction', async () => {
+    await expect(
+      db.orm.em
+        .fork()
+        .transactional((tx) =>
+          SqlSession.transaction(tx, (session) => session.run([readKit({ kit_no: 'x' })])),
+        ),
+    ).rejects.toThrow(/inside an open ORM transaction/);
+    await expect(
+      db.orm.em.fork().transactional((tx) => SqlSession.runAlone(tx, readKit({ kit_no: 'x' }))),
+    ).rejects.toThrow(/inside an open ORM transaction/);
+  });
+
+  it('binds values as parameters: the server sees $n, never the value', async () => {
+    const probe = defineStatement<{ marker: string }, { query: string }>(
+      'test_own_query',
+      `select query from pg_stat_activity where pid = pg_backend_pid() and $marker::text is not null`,
+    );
+    const [row] = await SqlSession.runAlone(db.orm.em, probe({ marker: 'ss-marker-7f3a' }));
+    expect(row?.query).toContain('$1');
+    expect(row?.query).not.toContain('ss-marker-7f3a');
+  });
+});

@@ -48,7 +48,7 @@ export async function recordWebhook(
     key: input.webhookId,
     data: { webhookId: input.webhookId, tenant: input.body.tenant },
   });
-  const inserted = await SqlSession.execute(
+  const inserted = await SqlSession.runAlone(
     em,
     recordWebhookStatement({
       webhook_id: input.webhookId,

@@ -174,7 +174,7 @@ export class SqlSession {
    * One statement on its own (autocommit: it is its own transaction), one round trip. The
    * ORM-transaction rule and the statement checks are those of `transaction`.
    */
-  static async execute<Row>(em: EntityManager, statement: Statement<Row>): Promise<Row[]> {
+  static async runAlone<Row>(em: EntityManager, statement: Statement<Row>): Promise<Row[]> {
     if (em.isInTransaction())
       throw new Error('SqlSession refuses to run inside an open ORM transaction (it would be another one)');
     checkStatement(statement);

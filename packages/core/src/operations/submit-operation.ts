@@ -130,7 +130,7 @@ const readForSubmitStatement = defineStatement<
 
 /** The operation and, if its frozen request sends a card, the card: one statement. */
 async function readForSubmit(em: EntityManager, operationId: string): Promise<OperationToSubmit | null> {
-  const [row] = await SqlSession.execute(em, readForSubmitStatement({ operation_id: operationId }));
+  const [row] = await SqlSession.runAlone(em, readForSubmitStatement({ operation_id: operationId }));
   if (row === undefined) return null;
   return {
     operation: {
