@@ -9,6 +9,7 @@ import {
   resolveTraceOutcome,
   SqlSession,
 } from '@ctp/core/operations';
+import { sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,9 +31,7 @@ const T = 'ENBDTABBY';
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  pool = await (
-    db.orm.em.getConnection() as unknown as { getNativeClient(): Promise<Pool> }
-  ).getNativeClient();
+  pool = await sqlPool(db.orm);
 });
 afterAll(async () => {
   await db.drop();
@@ -166,6 +165,10 @@ describe('SqlSession sends fixed texts with bound values only', () => {
     await expect(
       db.orm.em.fork().transactional((tx) => SqlSession.runAlone(tx, readKit({ kit_no: 'x' }))),
     ).rejects.toThrow(/inside an open ORM transaction/);
+  });
+
+  it("runs on @ctp/db's pool, whose connections are pipelined", () => {
+    expect((pool.options as { pipeline?: boolean }).pipeline).toBe(true);
   });
 
   it('binds values as parameters: the server sees $n, never the value', async () => {
