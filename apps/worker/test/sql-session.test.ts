@@ -133,7 +133,7 @@ describe('SqlSession sends fixed texts with bound values only', () => {
     'select pkey from kit where kit_no = $kit_no::text',
   );
 
-  it('refuses a statement whose text carries one of its values (an inlined literal)', async () => {
+  it('refuses a text that is not the defined one (a value spliced in)', async () => {
     const inlined = { ...readKit({ kit_no: 'ss-inline-k' }) };
     const forged = {
       ...inlined,
