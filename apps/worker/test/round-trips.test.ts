@@ -1,5 +1,5 @@
 import { processWebhook, recordAccepted, recordWebhook, requestOperation } from '@ctp/core/operations';
-import { createOrm } from '@ctp/db';
+import { createOrm, sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,7 @@ import { seedEntity } from './fixtures.ts';
 /**
  * What one operation costs the database, counted, not timed: round trips (statements handed to
  * a connection in the same tick travel together, pipelined, so they count once) and commits
- * (`pg_stat_database.xact_commit`, read-only autocommit statements included). The steps are
+ * (transactions ended on the connections, read-only autocommit statements included). The steps are
  * the ones every operation takes: accept the request, record the SaaS's 202, take the webhook
  * in, process it (resolve the trace). The relay's claim and mark are per batch, not counted here.
  */
@@ -40,25 +40,33 @@ afterAll(async () => {
   await db.drop();
 });
 
-async function commits(): Promise<number> {
-  // A connection's counters reach the shared statistics at the latest when it ends: the steps
-  // run on their own ORM, closed before this reads.
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const [row] = await db.orm.em
-    .fork()
-    .getConnection()
-    .execute<{ n: string }[]>(
-      `select pg_stat_clear_snapshot(), (select xact_commit from pg_stat_database where datname = current_database())::text as n`,
+/**
+ * Transactions the pool's connections end: every `ReadyForQuery` that reports the connection idle
+ * (`I`) closes one, an autocommit statement's or an explicit `commit`'s (or a rollback's: none in
+ * this run). Counted on the connections themselves, so nothing else in the database (autovacuum,
+ * the statistics' flush delay) blurs it.
+ */
+function countTransactions(pool: pg.Pool): () => number {
+  let ended = 0;
+  const seen = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => {
+    if (seen.has(client)) return;
+    seen.add(client);
+    (client as unknown as { connection: NodeJS.EventEmitter }).connection.on(
+      'readyForQuery',
+      (message: { status: string }) => {
+        if (message.status === 'I') ended += 1;
+      },
     );
-  return Number(row?.n);
+  });
+  return () => ended;
 }
 
 describe('the cost of one operation', () => {
   it('round trips and commits per operation, from request to resolved trace', async () => {
     for (let i = 0; i < OPERATIONS; i++) await seedEntity(db.orm, T, `rt-${i}`, [`rt-${i}-k`]);
     const orm = await createOrm({ databaseUrl: db.databaseUrl });
-    await orm.em.fork().getConnection().execute('select 1');
-    const before = await commits();
+    const transactions = countTransactions(await sqlPool(orm));
     const startTrips = roundTrips;
     for (let i = 0; i < OPERATIONS; i++) {
       const { operation } = await requestOperation(orm.em.fork(), {
@@ -93,8 +101,8 @@ describe('the cost of one operation', () => {
       expect(await processWebhook(orm.em.fork(), webhookId)).toBe('processed');
     }
     const trips = (roundTrips - startTrips) / OPERATIONS;
+    const perOperation = transactions() / OPERATIONS;
     await orm.close();
-    const perOperation = ((await commits()) - before - 1) / OPERATIONS;
     console.log(`per operation: ${trips} round trips, ${perOperation} commits`);
     // Accept 2, record the 202 1, take the webhook in 1, process it 1 read + 2: 7 round trips;
     // a commit for each of the four steps and for the autocommit read.
