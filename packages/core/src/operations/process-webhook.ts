@@ -3,7 +3,7 @@ import { webhookBodySchema } from '../contracts/saas.ts';
 import { markWebhookProcessed, recordWebhookFailure } from './inbox-writes.ts';
 import { applyNetworkStatusChange } from './network-change.ts';
 import { outcomeOf, resolveTraceOutcome } from './resolve-trace.ts';
-import { queryBound } from './sql-session.ts';
+import { defineStatement, SqlSession } from './sql-session.ts';
 
 /** The trace of a completed request is not stored yet: its webhook beat the `202`. Retry later. */
 export class TraceNotYetKnown extends Error {
@@ -12,17 +12,21 @@ export class TraceNotYetKnown extends Error {
 
 export type WebhookProcessingResult = 'processed' | 'already-processed' | 'ignored' | 'parked';
 
+const readInboxRow = defineStatement<
+  { webhook_id: string },
+  { payload: unknown; processed_at: Date | null; parked_at: Date | null }
+>(
+  'ctp_read_inbox_row',
+  'select payload, processed_at, parked_at from ctp_webhook_inbox where webhook_id = $webhook_id::text',
+);
+
 /**
  * Handles one webhook delivery the api recorded in the inbox. A `request.completed` for a
  * trace we have not stored yet throws `TraceNotYetKnown` so the job retries with backoff; the
  * poller resolves the trace anyway once it is stored, whichever comes first.
  */
 export async function processWebhook(em: EntityManager, webhookId: string): Promise<WebhookProcessingResult> {
-  const [row] = await queryBound<{ payload: unknown; processed_at: Date | null; parked_at: Date | null }>(
-    em,
-    'select payload, processed_at, parked_at from ctp_webhook_inbox where webhook_id = ?',
-    [webhookId],
-  );
+  const [row] = await SqlSession.runAlone(em, readInboxRow({ webhook_id: webhookId }));
   if (row === undefined) return 'ignored';
   if (row.processed_at !== null) return 'already-processed';
   if (row.parked_at !== null) return 'parked';
