@@ -1,24 +1,20 @@
 import type { Logger } from '@ctp/core/logging';
 import type { ResolvedTrace } from '@ctp/core/metrics';
 import type { NotificationPublisher } from '@ctp/core/notifications';
-import { OUTBOX_CHANNEL, SqlSession, sql } from '@ctp/core/operations';
+import {
+  type ClaimedOutboxRow,
+  claimOutboxRows,
+  markOutboxPublished,
+  OUTBOX_CHANNEL,
+  releaseOutboxRows,
+  SqlSession,
+} from '@ctp/core/operations';
 import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '@ctp/core/queues';
 import type { Orm } from '@ctp/db';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
 
-/** An outbox row the relay claimed, with the trace its notification announces. */
-interface ClaimedRow {
-  id: string;
-  kind: 'job' | 'notification';
-  topic: string;
-  payload: Record<string, string>;
-  /** The resolved trace an outcome notification announces (null for other rows). */
-  trace_event: string | null;
-  trace_status: string | null;
-  trace_created_at: Date | null;
-  trace_resolved_at: Date | null;
-}
+type ClaimedRow = ClaimedOutboxRow;
 
 export interface RelayDependencies {
   readonly orm: Orm;
@@ -116,9 +112,11 @@ export class OutboxRelay {
 
   /**
    * Publishes one batch; returns how many rows it moved. The claim and the mark are each one
-   * round trip (`begin; ...; commit`), committed asynchronously (`synchronous_commit = off`): if
-   * PostgreSQL itself crashes in the next fraction of a second a claim or a mark may be lost, and
-   * the rows are published again — harmless, as for any re-relay.
+   * statement on its own (autocommit), one round trip. They used to commit asynchronously
+   * (`set local synchronous_commit = off` in a `begin; ...; commit` batch); with bound parameters
+   * that batch is pipelined, and between its statements the connection shows as idle in a
+   * transaction, which the relay never does while it talks to Redis. A commit per batch of up to
+   * `batchSize` rows is cheap enough to wait for.
    */
   async relayOnce(): Promise<number> {
     const rows = await this.#claim();
@@ -136,32 +134,10 @@ export class OutboxRelay {
   }
 
   async #claim(): Promise<ClaimedRow[]> {
-    const [, claimed] = await SqlSession.transaction(this.#deps.orm.em, (session) =>
-      session.run(
-        [
-          sql('set local synchronous_commit = off'),
-          sql(
-            `with claimed as (
-               select id from ctp_outbox
-                where published_at is null and available_at <= now()
-                  and (claimed_until is null or claimed_until <= now())
-                order by id limit ? for update skip locked),
-             leased as (
-               update ctp_outbox o set claimed_until = now() + ? * interval '1 millisecond'
-                 from claimed where o.id = claimed.id
-               returning o.id, o.kind, o.topic, o.payload, o.operation_id)
-             select l.id, l.kind, l.topic, l.payload, t.event as trace_event, t.status_ctp as trace_status,
-                    t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
-               from leased l
-               left join "ctp_requestIdTracking" t on l.kind = 'notification' and t.operation_id = l.operation_id
-              order by l.id`,
-            [this.#batchSize, this.#claimLeaseMs],
-          ),
-        ],
-        { commit: true },
-      ),
+    return SqlSession.runAlone(
+      this.#deps.orm.em.fork(),
+      claimOutboxRows({ limit: this.#batchSize, lease_ms: this.#claimLeaseMs }),
     );
-    return (claimed ?? []) as ClaimedRow[];
   }
 
   async #publish(rows: readonly ClaimedRow[]): Promise<void> {
@@ -177,26 +153,16 @@ export class OutboxRelay {
   }
 
   async #mark(rows: readonly ClaimedRow[]): Promise<void> {
-    await SqlSession.transaction(this.#deps.orm.em, (session) =>
-      session.run(
-        [
-          sql('set local synchronous_commit = off'),
-          sql(
-            `update ctp_outbox set published_at = now(), claimed_until = null
-              where id = any(string_to_array(?, ',')::bigint[]) and published_at is null`,
-            [rows.map((row) => row.id).join(',')],
-          ),
-        ],
-        { commit: true },
-      ),
+    await SqlSession.runAlone(
+      this.#deps.orm.em.fork(),
+      markOutboxPublished({ ids: rows.map((row) => row.id) }),
     );
   }
 
   async #release(rows: readonly ClaimedRow[]): Promise<void> {
-    await this.#deps.orm.em.fork().execute(
-      `update ctp_outbox set claimed_until = null
-          where id = any(string_to_array(?, ',')::bigint[]) and published_at is null`,
-      [rows.map((row) => row.id).join(',')],
+    await SqlSession.runAlone(
+      this.#deps.orm.em.fork(),
+      releaseOutboxRows({ ids: rows.map((row) => row.id) }),
     );
   }
 

@@ -4,7 +4,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { CtpOutbox } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import { NotificationPublisher } from '@ctp/core/notifications';
-import { SqlSession, sql } from '@ctp/core/operations';
+import { defineStatement, SqlSession } from '@ctp/core/operations';
 import { createRedis, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
 import { createOrm, type Orm } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
@@ -145,7 +145,8 @@ describe('the pool sets statement, lock and idle-in-transaction timeouts', () =>
 
   it('on the connections of the unit of work and of SqlSession, by default', async () => {
     const [viaOrm] = await db.orm.em.fork().execute(settings);
-    const [rows] = await SqlSession.transaction(db.orm.em, (session) => session.run([sql(settings)]));
+    const statement = defineStatement<Record<string, never>>('test_timeouts', settings)({});
+    const [rows] = await SqlSession.transaction(db.orm.em, (session) => session.run([statement]));
     for (const row of [viaOrm, rows?.[0]]) {
       expect(row).toMatchObject({ statement: '30s', lock: '10s', idle: '1min' });
     }

@@ -1,18 +1,29 @@
 import { BusinessEntity, CtpOperation, Kit } from '@ctp/core/entities';
 import {
   aggregateFrom,
+  defineStatement,
   lockEntity,
   readAggregate,
   recordAccepted,
   requestOperation,
   resolveTraceOutcome,
   SqlSession,
-  sql,
 } from '@ctp/core/operations';
+import { sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import type { Pool } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEntity } from './fixtures.ts';
+
+const noop = defineStatement<Record<string, never>>(
+  'test_noop',
+  'update ctp_outbox set attempts = attempts where false',
+);
+const insertSync = defineStatement<{ tenant: string; entity_id: string }>(
+  'test_insert_sync',
+  `insert into ctp_pending_sync (tenant, entity_id, event, kit_number)
+   values ($tenant::text, $entity_id::text, 'CTP_UPDATE_ENTITY', '')`,
+);
 
 let db: TestDatabase;
 let pool: Pool;
@@ -20,9 +31,7 @@ const T = 'ENBDTABBY';
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  pool = await (
-    db.orm.em.getConnection() as unknown as { getNativeClient(): Promise<Pool> }
-  ).getNativeClient();
+  pool = await sqlPool(db.orm);
 });
 afterAll(async () => {
   await db.drop();
@@ -73,22 +82,8 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
     await seedEntity(db.orm, T, 'ss-err', ['ss-err-k']);
     const idle = pool.idleCount + pool.totalCount;
     const failing = SqlSession.transaction(db.orm.em, async (session) => {
-      await session.run([
-        sql(`update ctp_outbox set attempts = attempts where false`),
-        sql(
-          `insert into ctp_pending_sync (tenant, entity_id, event, kit_number) values (?, ?, 'CTP_UPDATE_ENTITY', '')`,
-          [T, 'ss-err'],
-        ),
-      ]);
-      await session.run(
-        [
-          sql(
-            `insert into ctp_pending_sync (tenant, entity_id, event, kit_number) values (?, ?, 'CTP_UPDATE_ENTITY', '')`,
-            [T, 'ss-err'],
-          ),
-        ],
-        { commit: true },
-      );
+      await session.run([noop({}), insertSync({ tenant: T, entity_id: 'ss-err' })]);
+      await session.run([insertSync({ tenant: T, entity_id: 'ss-err' })], { commit: true });
     });
     await expect(failing).rejects.toMatchObject({ name: 'UniqueConstraintViolationException' });
     // Nothing of the failed transaction stayed.
@@ -129,5 +124,60 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
     });
     expect(again).toMatchObject({ replayed: true, operation: { id: operation.id } });
     expect(await db.orm.em.fork().count(Kit, {})).toBeGreaterThan(0);
+  });
+});
+
+describe('SqlSession sends fixed texts with bound values only', () => {
+  const readKit = defineStatement<{ kit_no: string }>(
+    'test_read_kit',
+    'select pkey from kit where kit_no = $kit_no::text',
+  );
+
+  it('refuses a text that is not the defined one (a value spliced in)', async () => {
+    const inlined = { ...readKit({ kit_no: 'ss-inline-k' }) };
+    const forged = {
+      ...inlined,
+      text: `select pkey from kit where kit_no = 'ss-inline-k' or $1::text is null`,
+    };
+    await expect(SqlSession.transaction(db.orm.em, (session) => session.run([forged]))).rejects.toThrow(
+      /refused/,
+    );
+    await expect(SqlSession.runAlone(db.orm.em, forged)).rejects.toThrow(/refused/);
+    // The defined one, with the same value bound, runs.
+    expect(await SqlSession.runAlone(db.orm.em, inlined)).toEqual([]);
+  });
+
+  it('gives one name one text: a text built per call cannot be defined twice', () => {
+    const build = (kitNo: string) =>
+      defineStatement<Record<string, never>>('test_built', `select pkey from kit where kit_no = '${kitNo}'`);
+    build('a');
+    expect(() => build('b')).toThrow(/another text/);
+  });
+
+  it('refuses to run inside an open ORM transaction', async () => {
+    await expect(
+      db.orm.em
+        .fork()
+        .transactional((tx) =>
+          SqlSession.transaction(tx, (session) => session.run([readKit({ kit_no: 'x' })])),
+        ),
+    ).rejects.toThrow(/inside an open ORM transaction/);
+    await expect(
+      db.orm.em.fork().transactional((tx) => SqlSession.runAlone(tx, readKit({ kit_no: 'x' }))),
+    ).rejects.toThrow(/inside an open ORM transaction/);
+  });
+
+  it("runs on @ctp/db's pool, whose connections are pipelined", () => {
+    expect((pool.options as { pipeline?: boolean }).pipeline).toBe(true);
+  });
+
+  it('binds values as parameters: the server sees $n, never the value', async () => {
+    const probe = defineStatement<{ marker: string }, { query: string }>(
+      'test_own_query',
+      `select query from pg_stat_activity where pid = pg_backend_pid() and $marker::text is not null`,
+    );
+    const [row] = await SqlSession.runAlone(db.orm.em, probe({ marker: 'ss-marker-7f3a' }));
+    expect(row?.query).toContain('$1');
+    expect(row?.query).not.toContain('ss-marker-7f3a');
   });
 });

@@ -11,4 +11,5 @@ export { DEFAULT_DATABASE_URL, readDatabaseUrl } from './database-url.ts';
 export { createMigratedDatabase, type MigratedDatabase } from './migrated-database.ts';
 export { createMigration, migrateDown, migrateUp, pendingMigrations } from './migrations.ts';
 export { createOrm, type Orm } from './orm.ts';
+export { sqlPool } from './pool.ts';
 export { databaseReadinessChecks } from './readiness.ts';

@@ -1,5 +1,6 @@
 import { hashApiKey } from '@ctp/core/auth';
 import { idempotencyHeadersSchema } from '@ctp/core/contracts';
+import { queryBound } from '@ctp/core/operations';
 import {
   ctpSettingsBodySchema,
   ctpSettingsSchema,
@@ -61,11 +62,11 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
  */
 async function actorOf(c: Context<ApiEnv>, orm: Orm, pepper: string): Promise<string> {
   const token = BEARER.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
-  const [row] = await orm.em
-    .fork()
-    .execute<{ pkey: string }[]>(`select pkey::text as pkey from api_key where key_hash = ?`, [
-      hashApiKey(token, pepper),
-    ]);
+  const [row] = await queryBound<{ pkey: string }>(
+    orm.em.fork(),
+    `select pkey::text as pkey from api_key where key_hash = ?`,
+    [hashApiKey(token, pepper)],
+  );
   return row === undefined ? 'api-key:unknown' : `api-key:${row.pkey}`;
 }
 

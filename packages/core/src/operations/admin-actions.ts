@@ -6,13 +6,15 @@ import { CtpRequestIdTracking } from '../entities/ctp-request-id-tracking.ts';
 import { DomainError } from '../errors/domain-error.ts';
 import { requestOperation } from './request-operation.ts';
 import { resolveTraceOutcome } from './resolve-trace.ts';
-import { type Statement, sql } from './sql-session.ts';
+import { defineStatement, executeOnOrm, queryBound, type Statement } from './sql-session.ts';
+import { pollTraceNow } from './trace-writes.ts';
 
 /**
  * What an operator may do from the dashboard, each as one use case that goes through the same
  * steps as the pipeline (no status column is written here) and leaves a row in `ctp_audit_log`
  * naming who did it, refused attempts included. An action that changes something commits its
  * audit row in its own transaction: a crash (or a failed insert) between them leaves neither.
+ * Every write of `ctp_audit_log` is in this module.
  */
 
 export interface AdminRequest {
@@ -43,27 +45,40 @@ export interface AuditEntry {
  * (`nextAuditKey`): so it can ride in a lifecycle step's own commit, and the action and its
  * record commit together or not at all.
  */
+const auditInsertStatement = defineStatement<{
+  pkey: string;
+  actor: string;
+  action: string;
+  target: string;
+  tenant: string | null;
+  entity_id: string | null;
+  details: string;
+}>(
+  'ctp_audit_insert',
+  `insert into ctp_audit_log (pkey, at, actor, action, target, tenant, entity_id, details)
+   values ($pkey::bigint, now(), $actor::text, $action::text, $target::text, $tenant::text, $entity_id::text,
+           $details::jsonb)`,
+);
+
 export function auditInsert(pkey: string, entry: AuditEntry): Statement {
-  return sql(
-    `insert into ctp_audit_log (pkey, at, actor, action, target, tenant, entity_id, details)
-     values (?::bigint, now(), ?, ?, ?, ?, ?, ?::jsonb)`,
-    [
-      pkey,
-      entry.actor,
-      entry.action,
-      // Targets are typed ids; one that is a card number is kept masked, as everywhere else.
-      maskPansIn(entry.target).slice(0, 255),
-      entry.tenant ?? null,
-      entry.entityId ?? null,
-      JSON.stringify(entry.details),
-    ],
-  );
+  return auditInsertStatement({
+    pkey,
+    actor: entry.actor,
+    action: entry.action,
+    // Targets are typed ids; one that is a card number is kept masked, as everywhere else.
+    target: maskPansIn(entry.target).slice(0, 255),
+    tenant: entry.tenant ?? null,
+    entity_id: entry.entityId ?? null,
+    details: JSON.stringify(entry.details),
+  });
 }
 
 /** A key for an audit row not written yet (a sequence value: never handed out twice). */
 export async function nextAuditKey(em: EntityManager): Promise<string> {
-  const [row] = await em.execute<{ pkey: string }[]>(
+  const [row] = await queryBound<{ pkey: string }>(
+    em,
     `select nextval(pg_get_serial_sequence('ctp_audit_log', 'pkey'))::text as pkey`,
+    [],
   );
   if (row === undefined) throw new Error('no audit key from the sequence');
   return row.pkey;
@@ -72,8 +87,7 @@ export async function nextAuditKey(em: EntityManager): Promise<string> {
 /** Appends one audit row, in the caller's transaction when `em` is inside one; returns its key. */
 export async function recordAudit(em: EntityManager, entry: AuditEntry): Promise<string> {
   const pkey = await nextAuditKey(em);
-  const statement = auditInsert(pkey, entry);
-  await em.execute(statement.sql, [...statement.params], 'run');
+  await executeOnOrm(em, auditInsert(pkey, entry));
   return pkey;
 }
 
@@ -136,15 +150,10 @@ export async function repollTraceNow(
   if (trace === null) return notFound(em, { ...target, actor: request.actor }, request, 'request trace');
   const scope = { ...target, actor: request.actor, tenant: trace.tenant, entityId: trace.entityId };
   return em.fork().transactional(async (tx) => {
-    const moved = await tx.nativeUpdate(
-      CtpRequestIdTracking,
-      { pkey: trace.pkey, statusCtp: 'IN_PROGRESS' },
-      { nextPollAt: new Date() },
-    );
-    const result =
-      moved === 1
-        ? { ok: true as const, message: 'the trace will be polled within a second' }
-        : refused('INVALID_STATE', `the trace is ${trace.statusCtp}, not IN_PROGRESS`);
+    const moved = await pollTraceNow(tx, trace.pkey);
+    const result = moved
+      ? { ok: true as const, message: 'the trace will be polled within a second' }
+      : refused('INVALID_STATE', `the trace is ${trace.statusCtp}, not IN_PROGRESS`);
     return audited(tx, scope, request, result);
   });
 }

@@ -3,7 +3,7 @@ import type { Consent, PostalAddress } from '../entities/business-entity.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
 import type { CtpStatus, OperationStatus } from '../lifecycle/statuses.ts';
 import type { RecordsView } from './ctp-records.ts';
-import { type Statement, sql } from './sql-session.ts';
+import { defineStatement, queryBound, type Statement } from './sql-session.ts';
 
 /**
  * The hot steps' reads of an entity's aggregate (entity, customer, kits and payments, the
@@ -164,19 +164,23 @@ export function aggregateOf(row: AggregateRow): Aggregate | null {
  * what was committed before it started, so a read in the locking statement itself could miss
  * what the previous holder of the lock wrote.
  */
+const lockEntityStatement = defineStatement<{ tenant: string; entity_id: string }>(
+  'ctp_lock_entity',
+  'select 1 as one from business_entity where tenant = $tenant::text and entity_id = $entity_id::text for update',
+);
+
 export function lockEntity(tenant: string, entityId: string): Statement {
-  return sql('select 1 as one from business_entity where tenant = ? and entity_id = ? for update', [
-    tenant,
-    entityId,
-  ]);
+  return lockEntityStatement({ tenant, entity_id: entityId });
 }
 
 /** The aggregate of an entity (after `lockEntity` when the step writes); see `aggregateFrom`. */
+const readAggregateStatement = defineStatement<{ tenant: string; entity_id: string }, AggregateRow>(
+  'ctp_read_aggregate',
+  `select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM} where e.tenant = $tenant::text and e.entity_id = $entity_id::text`,
+);
+
 export function readAggregate(tenant: string, entityId: string): Statement {
-  return sql(`select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM} where e.tenant = ? and e.entity_id = ?`, [
-    tenant,
-    entityId,
-  ]);
+  return readAggregateStatement({ tenant, entity_id: entityId });
 }
 
 /** The aggregate in the rows of `readAggregate` (null: the entity does not exist). */
@@ -210,7 +214,8 @@ export async function findOperationByIdempotencyKey(
   tenant: string,
   idempotencyKey: string,
 ): Promise<AcceptedOperation | null> {
-  const [row] = await em.execute<{ operation: AcceptedOperation }[]>(
+  const [row] = await queryBound<{ operation: AcceptedOperation }>(
+    em,
     `select ${ACCEPTED_OPERATION_JSON} as operation from ctp_operation o where o.tenant = ? and o.idempotency_key = ?`,
     [tenant, idempotencyKey],
   );
@@ -221,19 +226,24 @@ export async function findOperationByIdempotencyKey(
  * For a request: the aggregate (no row's columns when the entity does not exist) and, when the
  * client sent an `Idempotency-Key`, the operation it already started with it.
  */
+const readForRequestStatement = defineStatement<
+  { tenant: string; entity_id: string; idempotency_key: string | null },
+  AggregateRow & { replay: AcceptedOperation | null }
+>(
+  'ctp_read_for_request',
+  `select ${AGGREGATE_COLUMNS}, r.replay
+     from (select 1) one
+     left join (${AGGREGATE_FROM}) on e.tenant = $tenant::text and e.entity_id = $entity_id::text
+     left join lateral (select ${ACCEPTED_OPERATION_JSON} as replay from ctp_operation o
+                         where o.tenant = $tenant::text and o.idempotency_key = $idempotency_key::text) r on true`,
+);
+
 export function readForRequest(
   tenant: string,
   entityId: string,
   idempotencyKey: string | undefined,
 ): Statement {
-  return sql(
-    `select ${AGGREGATE_COLUMNS}, r.replay
-       from (select 1) one
-       left join (${AGGREGATE_FROM}) on e.tenant = ? and e.entity_id = ?
-       left join lateral (select ${ACCEPTED_OPERATION_JSON} as replay from ctp_operation o
-                           where o.tenant = ? and o.idempotency_key = ?) r on true`,
-    [tenant, entityId, tenant, idempotencyKey ?? null],
-  );
+  return readForRequestStatement({ tenant, entity_id: entityId, idempotency_key: idempotencyKey ?? null });
 }
 
 export function requestReadFrom(rows: unknown[] | undefined): {

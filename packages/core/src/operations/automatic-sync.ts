@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
-import { CtpOutbox } from '../entities/ctp-outbox.ts';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
-import { type OutboxRow, outboxJobRow, wakeRelay } from './outbox.ts';
+import { insertOutboxRows, type OutboxRow, outboxJobRow } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
-import { SqlSession, sql } from './sql-session.ts';
+import { defineStatement, SqlSession } from './sql-session.ts';
 
 /**
+ * Every write of `ctp_pending_sync` is in this module.
+ *
  * Automatic CTP updates (seed, "Automatic CTP Updates"): a committed profile or card change
  * reaches the network by itself. The change's own transaction writes a pending sync and the
  * outbox row of a job that promotes it, so a rolled-back change starts nothing and a committed
@@ -92,36 +94,39 @@ async function queueSyncs(
   entityId: string,
   syncs: readonly PendingSync[],
 ): Promise<number> {
-  let queued = 0;
-  for (const sync of syncs) {
-    const inserted = await tx.execute<{ pkey: string }[]>(
-      `insert into ctp_pending_sync (tenant, entity_id, event, kit_number, created_at)
-       values (?, ?, ?, ?, now()) on conflict on constraint uq_ctp_pending_sync do nothing returning pkey`,
-      [tenant, entityId, sync.event, sync.kitNo],
-    );
-    queued += inserted.length;
-  }
+  if (syncs.length === 0) return 0;
+  // One statement for the set, in the caller's (ORM) transaction: its connection, bound values.
+  const { rows } = await sql<{
+    pkey: string;
+  }>`insert into ctp_pending_sync (tenant, entity_id, event, kit_number, created_at)
+      select ${tenant}, ${entityId}, r.event, r."kitNo", now()
+        from jsonb_to_recordset(${JSON.stringify(syncs)}::jsonb) as r(event text, "kitNo" text)
+      on conflict on constraint uq_ctp_pending_sync do nothing returning pkey`.execute(tx.getKysely());
   // A sync already pending is coalesced: it will send the latest data when it runs.
-  if (queued > 0) {
-    schedulePromotion(tx, tenant, entityId);
-    await tx.flush();
-    await wakeRelay(tx);
-  }
-  return queued;
-}
-
-/**
- * The outbox row of a promote job, in the caller's transaction (which flushes and wakes the
- * relay); each row is its own job (promotion is idempotent).
- */
-export function schedulePromotion(tx: EntityManager, tenant: string, entityId: string): void {
-  tx.create(CtpOutbox, promotionOutboxRow(tenant, entityId));
+  if (rows.length > 0) await insertOutboxRows(tx, [promotionOutboxRow(tenant, entityId)]);
+  return rows.length;
 }
 
 /** The outbox row of a promote job (each its own job: promotion is idempotent). */
 export function promotionOutboxRow(tenant: string, entityId: string): OutboxRow {
   return outboxJobRow('promoteSyncs', { tenant, key: randomUUID(), data: { tenant, entityId } });
 }
+
+const dropPendingSyncs = defineStatement<{ tenant: string; entity_id: string }>(
+  'ctp_pending_sync_drop',
+  'delete from ctp_pending_sync where tenant = $tenant::text and entity_id = $entity_id::text',
+);
+
+const takeOldestPendingSync = defineStatement<
+  { tenant: string; entity_id: string },
+  { pkey: string; event: SyncEvent; kit_number: string }
+>(
+  'ctp_pending_sync_take',
+  `delete from ctp_pending_sync where pkey = (
+     select pkey from ctp_pending_sync where tenant = $tenant::text and entity_id = $entity_id::text
+      order by pkey limit 1 for update skip locked)
+   returning pkey, event, kit_number`,
+);
 
 export type PromotionResult = 'started' | 'waiting' | 'idle';
 
@@ -140,22 +145,13 @@ export async function promotePendingSyncs(
     const [, read] = await session.run([lockEntity(tenant, entityId), readAggregate(tenant, entityId)]);
     const records = aggregateFrom(read);
     if (records === null) {
-      await session.run([
-        sql('delete from ctp_pending_sync where tenant = ? and entity_id = ?', [tenant, entityId]),
-      ]);
+      await session.run([dropPendingSyncs({ tenant, entity_id: entityId })]);
       logger?.info({ tenant, entityId }, 'pending syncs dropped: the entity no longer exists');
       return 'idle';
     }
     if (records.operationInFlight) return 'waiting';
     for (;;) {
-      const [deleted] = await session.run([
-        sql(
-          `delete from ctp_pending_sync where pkey = (
-             select pkey from ctp_pending_sync where tenant = ? and entity_id = ? order by pkey limit 1 for update skip locked)
-           returning pkey, event, kit_number`,
-          [tenant, entityId],
-        ),
-      ]);
+      const [deleted] = await session.run([takeOldestPendingSync({ tenant, entity_id: entityId })]);
       const row = deleted?.[0] as { pkey: string; event: SyncEvent; kit_number: string } | undefined;
       if (row === undefined) return 'idle';
       const kitNo = row.kit_number === '' ? undefined : row.kit_number;

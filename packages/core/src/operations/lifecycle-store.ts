@@ -9,7 +9,11 @@
  *   `Idempotency-Key` replay);
  * - `step-reads.ts`: the lock and read of the steps that end an operation, found by its trace or
  *   its id;
- * - `step-writes.ts`: `StepWrites`, every write of a step as one guarded statement.
+ * - `step-writes.ts`: `StepWrites`, every write of a step as one fixed, guarded statement,
+ *   composed from the CTEs of the tables' own modules: each table is written from one module
+ *   (`operation-writes.ts`, `trace-writes.ts`, `enrolment-writes.ts`, `history-writes.ts`,
+ *   `inbox-writes.ts`, `outbox.ts`, `automatic-sync.ts` for `ctp_pending_sync`,
+ *   `admin-actions.ts` for `ctp_audit_log`; `packages/core/test/sql-safety.test.ts` holds the map).
  */
 export * from './aggregate-reads.ts';
 export * from './step-reads.ts';

@@ -1,6 +1,8 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 import type { NotificationPayload } from '../contracts/notifications.ts';
 import { JOB_TOPICS, type JobKind, jobIdFor } from '../queues/definitions.ts';
+import { defineStatement } from './sql-session.ts';
 
 /** The PostgreSQL channel writers notify in their transaction; the relay LISTENs on it. */
 export const OUTBOX_CHANNEL = 'ctp_outbox';
@@ -21,7 +23,12 @@ export interface NotificationInput {
   readonly payload: NotificationPayload;
 }
 
-/** The columns of an outbox row; written by the unit of work or by plain SQL (`StepWrites`). */
+/**
+ * Every write of `ctp_outbox` is in this module: the rows a step writes (`INSERT_OUTBOX_CTE`,
+ * `WEBHOOK_JOB_CTE`, `insertOutboxRows`), the relay's claim, mark and release, and retention.
+ */
+
+/** The columns of an outbox row. */
 export interface OutboxRow {
   readonly tenant: string;
   readonly kind: 'job' | 'notification';
@@ -62,7 +69,107 @@ export function outboxNotificationRow(input: NotificationInput): OutboxRow {
   };
 }
 
-/** Wakes the relay at commit (a NOTIFY is delivered only if the transaction commits). */
-export async function wakeRelay(em: EntityManager): Promise<void> {
-  await em.execute(`select pg_notify('${OUTBOX_CHANNEL}', '')`, [], 'run');
+const OUTBOX_COLUMNS =
+  'tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at, created_at';
+const OUTBOX_RECORDSET = `jsonb_to_recordset($outbox::jsonb) as r(tenant text, kind text, topic text,
+         "operationId" uuid, "dedupeKey" text, payload jsonb)`;
+
+/** A step's rows of `$outbox` (`OutboxRow`s as JSON); see `operation-writes.ts`. */
+export const INSERT_OUTBOX_CTE = `outbox as (
+  insert into ctp_outbox (${OUTBOX_COLUMNS})
+  select r.tenant, r.kind, r.topic, r."operationId", r."dedupeKey", r.payload, 0, now(), now()
+    from ${OUTBOX_RECORDSET}
+   where (select applied from ok)
+  returning 1)`;
+
+/** `recordWebhook`: the job row of a delivery the inbox took in (`inbox`), from `$job`. */
+export const WEBHOOK_JOB_CTE = `job as (
+  insert into ctp_outbox (${OUTBOX_COLUMNS})
+  select r.tenant, r.kind, r.topic, r."operationId", r."dedupeKey", r.payload, 0, now(), now()
+    from jsonb_to_recordset($job::jsonb) as r(tenant text, kind text, topic text, "operationId" uuid,
+         "dedupeKey" text, payload jsonb)
+   where exists (select 1 from inbox))`;
+
+/** The JSON of outbox rows, for `$outbox` / `$job`. */
+export const outboxJson = (rows: readonly OutboxRow[]): string => JSON.stringify(rows);
+
+/**
+ * Rows written in the caller's transaction (an ORM one: the records changes' hooks), which also
+ * wakes the relay at commit (a NOTIFY is delivered only if the transaction commits).
+ */
+export async function insertOutboxRows(em: EntityManager, rows: readonly OutboxRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`insert into ctp_outbox (tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at, created_at)
+    select r.tenant, r.kind, r.topic, r."operationId", r."dedupeKey", r.payload, 0, now(), now()
+      from jsonb_to_recordset(${outboxJson(rows)}::jsonb) as r(tenant text, kind text, topic text,
+           "operationId" uuid, "dedupeKey" text, payload jsonb)`.execute(em.getKysely());
+  await sql`select pg_notify(${OUTBOX_CHANNEL}, '')`.execute(em.getKysely());
+}
+
+/** An outbox row the relay claimed, with the trace its notification announces. */
+export interface ClaimedOutboxRow {
+  id: string;
+  kind: 'job' | 'notification';
+  topic: string;
+  payload: Record<string, string>;
+  /** The resolved trace an outcome notification announces (null for other rows). */
+  trace_event: string | null;
+  trace_status: string | null;
+  trace_created_at: Date | null;
+  trace_resolved_at: Date | null;
+}
+
+/**
+ * The relay's claim: a lease (`claimed_until`) on the next due rows, skipping rows another relay
+ * holds (`FOR UPDATE SKIP LOCKED`, and unexpired leases).
+ */
+export const claimOutboxRows = defineStatement<{ limit: number; lease_ms: number }, ClaimedOutboxRow>(
+  'ctp_outbox_claim',
+  `with claimed as (
+     select id from ctp_outbox
+      where published_at is null and available_at <= now()
+        and (claimed_until is null or claimed_until <= now())
+      order by id limit $limit::int for update skip locked),
+   leased as (
+     update ctp_outbox o set claimed_until = now() + $lease_ms::int * interval '1 millisecond'
+       from claimed where o.id = claimed.id
+     returning o.id, o.kind, o.topic, o.payload, o.operation_id)
+   select l.id, l.kind, l.topic, l.payload, t.event as trace_event, t.status_ctp as trace_status,
+          t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
+     from leased l
+     left join "ctp_requestIdTracking" t on l.kind = 'notification' and t.operation_id = l.operation_id
+    order by l.id`,
+);
+
+/** The relay published `$ids`: done, and the lease ended. */
+export const markOutboxPublished = defineStatement<{ ids: string[] }>(
+  'ctp_outbox_mark',
+  `update ctp_outbox set published_at = now(), claimed_until = null
+    where id = any($ids::bigint[]) and published_at is null`,
+);
+
+/** The relay gives the lease on `$ids` back (its publish failed). */
+export const releaseOutboxRows = defineStatement<{ ids: string[] }>(
+  'ctp_outbox_release',
+  `update ctp_outbox set claimed_until = null where id = any($ids::bigint[]) and published_at is null`,
+);
+
+/**
+ * Retention: published rows older than `retentionMs` (since published), at most `limit`, in id
+ * order (oldest first): the primary key serves the scan, and the first rows past the cutoff end
+ * it. Unpublished rows are never deleted, whatever their age.
+ */
+export async function prunePublishedOutboxRows(
+  em: EntityManager,
+  retentionMs: number,
+  limit: number,
+): Promise<number> {
+  const { rows } = await sql<{ n: number }>`with deleted as (
+      delete from ctp_outbox where id in (
+        select id from ctp_outbox
+         where published_at is not null and published_at < now() - ${retentionMs}::bigint * interval '1 millisecond'
+         order by id limit ${limit}::int)
+      returning 1)
+    select count(*)::int as n from deleted`.execute(em.fork().getKysely());
+  return Number(rows[0]?.n ?? 0);
 }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { SaasClient } from '../saas/client.ts';
 import { SaasError } from '../saas/errors.ts';
 import { outcomeOf, resolveTraceOutcome, type TraceOutcome } from './resolve-trace.ts';
+import { claimDueTraces, type DueTrace } from './trace-writes.ts';
 
 export interface PollOptions {
   /** Traces claimed per tick. */
@@ -15,31 +16,6 @@ export interface PollOptions {
   readonly maxIntervalMs: number;
   readonly concurrency: number;
 }
-
-interface DueTrace {
-  pkey: string;
-  tenant: string;
-  request_trace_ID: string;
-  created_at: Date;
-}
-
-/**
- * The poller's claim: the due `IN_PROGRESS` traces, their next poll pushed back (exponential per
- * trace: 1 s, 2 s, 4 s … up to the longest interval) in one statement, with `SKIP LOCKED` so
- * several workers never poll the same trace at once. The inner scan reads the head of the
- * partial index `idx_ctp_request_id_tracking_due`, and the claimed keys are updated through the
- * primary key (`= any(array(…))`: never a join the planner might turn into a scan of every
- * trace), so its cost does not grow with finished traces.
- */
-export const CLAIM_DUE_TRACES_SQL = `update "ctp_requestIdTracking" t
-        set next_poll_at = now() + least(?::int, (1000 * power(2, least(t.poll_attempts, 16)))::int) * interval '1 millisecond',
-            poll_attempts = t.poll_attempts + 1
-      where t.pkey = any(array(
-        select pkey from "ctp_requestIdTracking"
-         where status_ctp = 'IN_PROGRESS' and (next_poll_at is null or next_poll_at <= now())
-         order by next_poll_at nulls first
-         limit ? for update skip locked))
-      returning t.pkey, t.tenant, t."request_trace_ID", t.created_at`;
 
 /**
  * One tick of the trace poller: claims the due traces, asks `/status` for each and resolves the
@@ -59,9 +35,7 @@ export async function pollDueTraces(
   options: PollOptions,
   logger?: Logger,
 ): Promise<number> {
-  const due = await em
-    .fork()
-    .execute<DueTrace[]>(CLAIM_DUE_TRACES_SQL, [options.maxIntervalMs, options.batchSize]);
+  const due = await claimDueTraces(em, options.maxIntervalMs, options.batchSize);
   let resolved = 0;
   const queue = [...due];
   const worker = async () => {

@@ -1,6 +1,8 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
-import { OUTBOX_CHANNEL, outboxJobRow } from './outbox.ts';
+import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
+import { OUTBOX_CHANNEL, outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
+import { defineStatement, SqlSession } from './sql-session.ts';
 
 /** `ctp_webhook_inbox.webhook_id` and `ctp_outbox.dedupe_key` are both varchar(255). */
 const KEY_COLUMN_LENGTH = 255;
@@ -21,6 +23,16 @@ export function webhookIdProblem(webhookId: string): string | null {
   return `is too long: at most ${PLAIN_ID_MAX} characters of A-Z a-z 0-9 _ . - (any other takes three)`;
 }
 
+const recordWebhookStatement = defineStatement<
+  { webhook_id: string; tenant: string; type: string; payload: string; job: string },
+  { webhook_id: string }
+>(
+  'ctp_record_webhook',
+  `with ${INSERT_WEBHOOK_CTE},
+   ${WEBHOOK_JOB_CTE}
+   select webhook_id, pg_notify('${OUTBOX_CHANNEL}', '') from inbox`,
+);
+
 /**
  * Takes a verified webhook delivery in durably: the inbox row (deduplicated by `webhook-id`:
  * a redelivery inserts nothing and asks for nothing) and the outbox row of the job that will
@@ -36,27 +48,15 @@ export async function recordWebhook(
     key: input.webhookId,
     data: { webhookId: input.webhookId, tenant: input.body.tenant },
   });
-  const inserted = await em.execute<{ webhook_id: string }[]>(
-    `with inbox as (
-       insert into ctp_webhook_inbox (webhook_id, tenant, type, payload, received_at, attempts)
-       values (?, ?, ?, ?::jsonb, now(), 0)
-       on conflict (webhook_id) do nothing
-       returning webhook_id),
-     job as (
-       insert into ctp_outbox (tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at, created_at)
-       select ?, ?, ?, null, ?, ?::jsonb, 0, now(), now() from inbox)
-     select webhook_id, pg_notify('${OUTBOX_CHANNEL}', '') from inbox`,
-    [
-      input.webhookId,
-      input.body.tenant,
-      input.body.type,
-      JSON.stringify(input.body),
-      job.tenant,
-      job.kind,
-      job.topic,
-      job.dedupeKey,
-      JSON.stringify(job.payload),
-    ],
+  const inserted = await SqlSession.runAlone(
+    em,
+    recordWebhookStatement({
+      webhook_id: input.webhookId,
+      tenant: input.body.tenant,
+      type: input.body.type,
+      payload: inboxPayload(input.body),
+      job: outboxJson([job]),
+    }),
   );
   return inserted.length > 0;
 }

@@ -1,15 +1,95 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { CompiledQuery } from 'kysely';
 import pg, { type Pool, type PoolClient, type QueryResult } from 'pg';
 
-/** One SQL statement with `?` placeholders, as the unit of work's `execute` takes them. */
-export interface Statement {
-  readonly sql: string;
-  readonly params: readonly unknown[];
+/**
+ * One statement as `SqlSession` sends it: a fixed text (made by `defineStatement`, once, at
+ * module load) with its values bound as parameters, never inlined into the text.
+ */
+export interface Statement<Row = unknown> {
+  /** The prepared statement's name; one name is always the same text. */
+  readonly name: string;
+  readonly text: string;
+  readonly values: readonly unknown[];
   /**
    * The statement's first row says whether its guard held (`applied`); when it did not, the
    * statement wrote nothing and the step is run again from a fresh read (see `StepWrites`).
    */
   readonly guarded?: boolean;
+  /** Only carries the row type. */
+  readonly row?: Row;
+}
+
+/** Every statement text by its name: a name is never given to two texts. */
+const DEFINED = new Map<string, string>();
+
+/**
+ * A fixed statement with named parameters (`$name`; the same name may appear several times),
+ * compiled once to PostgreSQL's `$1…$n` and prepared by name on each connection that runs it.
+ * Its values are bound by name, typed by `Params`; its rows are typed by `Row`.
+ */
+export function defineStatement<Params extends Record<string, unknown>, Row = unknown>(
+  name: string,
+  text: string,
+): (params: Params, options?: { guarded?: boolean }) => Statement<Row> {
+  const order: string[] = [];
+  const compiled = text.replace(/\$([a-z_][a-z0-9_]*)/gi, (_, param: string) => {
+    let index = order.indexOf(param);
+    if (index < 0) index = order.push(param) - 1;
+    return `$${index + 1}`;
+  });
+  const known = DEFINED.get(name);
+  if (known !== undefined && known !== compiled)
+    throw new Error(`statement ${name} is already defined with another text`);
+  DEFINED.set(name, compiled);
+  return (params, options) => {
+    const values = order.map((param) => {
+      if (!(param in params)) throw new Error(`statement ${name} needs a value for $${param}`);
+      return params[param] ?? null;
+    });
+    return { name, text: compiled, values, ...(options?.guarded ? { guarded: true } : {}) };
+  };
+}
+
+/**
+ * Refuses a statement that is not one of the defined fixed texts: one built or patched by hand,
+ * or a text a value was spliced into (its name is then defined with a second text on the next
+ * call with another value, and `defineStatement` refuses that). Looking for the values
+ * themselves in the text was rejected: a client's entity id that happens to equal a literal of a
+ * fixed text (`'notification'`, `'IN_PROGRESS'`) would be refused, a false alarm that fails a
+ * request.
+ */
+export function checkStatement(statement: Statement<unknown>): void {
+  if (DEFINED.get(statement.name) !== statement.text)
+    throw new Error(`statement ${statement.name || '(unnamed)'} is not a defined fixed text; refused`);
+}
+
+/**
+ * Runs a fixed text whose parameters are `?` (the form `EXPLAIN` tests and the bench share) with
+ * its values bound, on `em`'s connection (its transaction, if it is in one): the placeholders
+ * become `$1…$n`, the values never enter the text (the ORM's own `execute` would inline them).
+ */
+export async function queryBound<Row>(
+  em: EntityManager,
+  text: string,
+  values: readonly unknown[],
+): Promise<Row[]> {
+  let n = 0;
+  const numbered = text.replace(/\?/g, () => `$${++n}`);
+  const result = await em.getKysely().executeQuery<Row>(CompiledQuery.raw(numbered, [...values]));
+  return [...result.rows];
+}
+
+/**
+ * Runs a defined statement on `em`'s connection, inside its ORM transaction if it is in one (an
+ * operator action's audit row), with the same checks as `SqlSession`.
+ */
+export async function executeOnOrm<Row>(em: EntityManager, statement: Statement<Row>): Promise<Row[]> {
+  checkStatement(statement);
+  const result = await em
+    .getKysely()
+    .executeQuery<Row>(CompiledQuery.raw(statement.text, [...statement.values]));
+  return [...result.rows];
 }
 
 /**
@@ -24,27 +104,51 @@ export class LostRace extends Error {
 /** How often a step is run again after a lost race before the caller sees `LostRace`. */
 const LOST_RACE_ATTEMPTS = 3;
 
-export const sql = (text: string, params: readonly unknown[] = []): Statement => ({ sql: text, params });
+const BEGIN: Statement = { name: '', text: 'begin', values: [] };
+const COMMIT: Statement = { name: '', text: 'commit', values: [] };
 
 /**
- * A transaction on one pooled connection of the ORM's own `pg` pool, for the hot lifecycle steps:
- * several statements go in one round trip (PostgreSQL's simple-query protocol runs them in
- * order, each with a fresh snapshot under READ COMMITTED), the `begin` rides with the first
- * batch and the `commit` with the last. A step is then two round trips: lock and read, then write
- * and commit. Values are inlined by the ORM's own quoting (`formatQuery`), exactly as its
- * `execute` sends them. Errors are converted like the ORM's (e.g.
- * `UniqueConstraintViolationException`), and a failed transaction is rolled back before its
- * connection goes back to the pool.
+ * The pool of the ORM's connection: the one `@ctp/db` configures (`createOrmConfig`), whose
+ * connections run in pipeline mode. Refused if it is not (`@ctp/db` is the only place that sets
+ * the pool up; `@ctp/core` cannot import it, `@ctp/db` depends on `@ctp/core`).
+ */
+async function poolOf(em: EntityManager): Promise<Pool> {
+  const pool = await em.getConnection().getNativeClient();
+  if (!(pool instanceof pg.Pool)) throw new Error('SqlSession needs the pg pool of @ctp/db');
+  if ((pool.options as { pipeline?: boolean }).pipeline !== true)
+    throw new Error('SqlSession needs the pipelined pg pool of @ctp/db (createOrmConfig)');
+  return pool;
+}
+
+/**
+ * A transaction on one pooled connection of the ORM's own `pg` pool, for the hot lifecycle steps.
+ *
+ * Round trips. Every statement is a fixed text with bound parameters (extended protocol, named
+ * so each connection parses it once). node-postgres sends one extended-protocol statement per
+ * message cycle, so without more the step "begin, lock, read, write, commit" would cost five
+ * round trips where the simple-query batches of before cost two. The connections of `@ctp/db`'s
+ * pool run in pg's pipeline mode: `run` hands all its statements to the client at once, which
+ * writes them back to back (each with its own `Sync`) and reads the answers in order, so a batch
+ * is still one round trip: begin + lock + read, then write + commit. Correctness is that of the
+ * simple-query batch: PostgreSQL runs the statements one after the other, each with a fresh
+ * snapshot under READ COMMITTED, so the read that follows the lock sees what the previous holder
+ * committed (`apps/worker/test/sql-session.test.ts`). Folding lock and read into one statement
+ * was rejected: a statement that waits for a row lock re-checks only the locked row, the rest of
+ * its read keeps its old snapshot. A statement that fails leaves the transaction aborted, so the
+ * statements pipelined after it fail too (the commit of an aborted transaction rolls back), and
+ * the step rolls back and reports the first error.
+ *
+ * Errors are converted like the ORM's (e.g. `UniqueConstraintViolationException`), and a failed
+ * transaction is rolled back before its connection goes back to the pool. It never runs inside
+ * an open ORM transaction: it would be a second, independent transaction on another connection.
  */
 export class SqlSession {
   readonly #client: PoolClient;
-  readonly #format: (statement: Statement) => string;
   #open = false;
   #done = false;
 
-  private constructor(client: PoolClient, format: (statement: Statement) => string) {
+  private constructor(client: PoolClient) {
     this.#client = client;
-    this.#format = format;
   }
 
   /**
@@ -52,6 +156,8 @@ export class SqlSession {
    * a guarded statement reports a lost race, up to 3 times in all.
    */
   static async transaction<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
+    if (em.isInTransaction())
+      throw new Error('SqlSession refuses to run inside an open ORM transaction (it would be another one)');
     for (let attempt = 1; ; attempt++) {
       try {
         return await SqlSession.#once(em, work);
@@ -61,12 +167,35 @@ export class SqlSession {
     }
   }
 
+  /**
+   * One statement on its own (autocommit: it is its own transaction), one round trip. The
+   * ORM-transaction rule and the statement checks are those of `transaction`.
+   */
+  static async runAlone<Row>(em: EntityManager, statement: Statement<Row>): Promise<Row[]> {
+    if (em.isInTransaction())
+      throw new Error('SqlSession refuses to run inside an open ORM transaction (it would be another one)');
+    checkStatement(statement);
+    const client = await (await poolOf(em)).connect();
+    try {
+      const result = await client.query({
+        name: statement.name,
+        text: statement.text,
+        values: [...statement.values],
+      });
+      return result.rows as Row[];
+    } catch (error) {
+      throw error instanceof pg.DatabaseError
+        ? em.getPlatform().getExceptionConverter().convertException(error)
+        : error;
+    } finally {
+      client.release();
+    }
+  }
+
   static async #once<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
-    const connection = em.getConnection() as unknown as { getNativeClient(): Promise<Pool> };
     const platform = em.getPlatform();
-    const pool = await connection.getNativeClient();
-    const client = await pool.connect();
-    const session = new SqlSession(client, (s) => platform.formatQuery(s.sql, [...s.params]));
+    const client = await (await poolOf(em)).connect();
+    const session = new SqlSession(client);
     let broken: Error | undefined;
     try {
       const result = await work(session);
@@ -91,29 +220,36 @@ export class SqlSession {
    * Sends `statements` in one round trip (after `begin` if the transaction is not open yet, and
    * before `commit` when asked) and returns each statement's rows, in order.
    */
-  async run(statements: readonly Statement[], options: { commit?: boolean } = {}): Promise<unknown[][]> {
+  async run<Rows extends unknown[][] = unknown[][]>(
+    statements: readonly Statement<unknown>[],
+    options: { commit?: boolean } = {},
+  ): Promise<Rows> {
     if (this.#done) throw new Error('the transaction is already committed');
+    for (const statement of statements) checkStatement(statement);
     const begin = !this.#open;
     const commit = options.commit === true;
-    const parts = [
-      ...(begin ? ['begin'] : []),
-      ...statements.map(this.#format),
-      ...(commit ? ['commit'] : []),
-    ];
-    if (parts.length === 0) return [];
+    const batch = [...(begin ? [BEGIN] : []), ...statements, ...(commit ? [COMMIT] : [])];
+    if (batch.length === 0) return [] as unknown[][] as Rows;
     this.#open = true;
-    const raw = (await this.#client.query(parts.join(';\n'))) as QueryResult | QueryResult[];
+    // All handed to the client before any answer is awaited: pipelined, one round trip.
+    const settled = await Promise.allSettled(
+      batch.map((s) =>
+        s.name === ''
+          ? this.#client.query(s.text)
+          : this.#client.query({ name: s.name, text: s.text, values: [...s.values] }),
+      ),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
     if (commit) this.#done = true;
-    const results = Array.isArray(raw) ? raw : [raw];
-    const rows = results
-      .slice(begin ? 1 : 0, begin ? 1 + statements.length : statements.length)
-      .map((r) => r.rows);
+    const results = settled.map((r) => (r as PromiseFulfilledResult<QueryResult>).value);
+    const rows = results.slice(begin ? 1 : 0, (begin ? 1 : 0) + statements.length).map((r) => r.rows);
     // A guarded statement that did not apply wrote nothing (committed or not, the step has no
     // effect); before a commit the transaction is rolled back by `transaction`.
     statements.forEach((statement, i) => {
       if (statement.guarded === true && (rows[i]?.[0] as { applied?: boolean } | undefined)?.applied !== true)
         throw new LostRace('a guarded write found its rows changed by another writer; nothing was written');
     });
-    return rows;
+    return rows as Rows;
   }
 }

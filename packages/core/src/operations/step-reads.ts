@@ -9,7 +9,7 @@ import {
   aggregateOf,
   type OperationHead,
 } from './aggregate-reads.ts';
-import { type Statement, sql } from './sql-session.ts';
+import { defineStatement, type Statement } from './sql-session.ts';
 
 /**
  * The statements of the steps that end an operation: the entity lock found through a trace or
@@ -37,13 +37,15 @@ export interface TraceForResolve {
 }
 
 /** The entity of a trace (see `lockEntity`); no row if the trace or its entity is unknown. */
+const lockEntityOfTraceStatement = defineStatement<{ tenant: string; trace_id: string }>(
+  'ctp_lock_entity_of_trace',
+  `select 1 as one from "ctp_requestIdTracking" t
+     join business_entity e on e.tenant = t.tenant and e.entity_id = t.entity_id
+    where t.tenant = $tenant::text and t."request_trace_ID" = $trace_id::text for update of e`,
+);
+
 export function lockEntityOfTrace(tenant: string, requestTraceId: string): Statement {
-  return sql(
-    `select 1 as one from "ctp_requestIdTracking" t
-       join business_entity e on e.tenant = t.tenant and e.entity_id = t.entity_id
-      where t.tenant = ? and t."request_trace_ID" = ? for update of e`,
-    [tenant, requestTraceId],
-  );
+  return lockEntityOfTraceStatement({ tenant, trace_id: requestTraceId });
 }
 
 /** The operation's columns in a step's read (`from ctp_operation o`), and their row. */
@@ -82,18 +84,20 @@ type TraceRow = OperationColumns & {
  * scalar subquery rather than joined on the trace's columns, so the planner looks it up by its
  * unique index instead of walking every entity of the tenant.
  */
+const readTraceForResolveStatement = defineStatement<{ tenant: string; trace_id: string }, TraceRow>(
+  'ctp_read_trace_for_resolve',
+  `select t.pkey::text as t_pkey, t.status_ctp as t_status, t.kit_number as t_kit_number,
+          t.entity_id as t_entity_id, ${OPERATION_COLUMNS}, a.*
+     from "ctp_requestIdTracking" t
+     join ctp_operation o on o.id = t.operation_id
+     left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
+                 where e.tenant = $tenant::text and e.entity_id = (select entity_id from "ctp_requestIdTracking"
+                                                 where tenant = $tenant::text and "request_trace_ID" = $trace_id::text)) a on true
+    where t.tenant = $tenant::text and t."request_trace_ID" = $trace_id::text`,
+);
+
 export function readTraceForResolve(tenant: string, requestTraceId: string): Statement {
-  return sql(
-    `select t.pkey::text as t_pkey, t.status_ctp as t_status, t.kit_number as t_kit_number,
-            t.entity_id as t_entity_id, ${OPERATION_COLUMNS}, a.*
-       from "ctp_requestIdTracking" t
-       join ctp_operation o on o.id = t.operation_id
-       left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
-                   where e.tenant = ? and e.entity_id = (select entity_id from "ctp_requestIdTracking"
-                                                          where tenant = ? and "request_trace_ID" = ?)) a on true
-      where t.tenant = ? and t."request_trace_ID" = ?`,
-    [tenant, tenant, requestTraceId, tenant, requestTraceId],
-  );
+  return readTraceForResolveStatement({ tenant, trace_id: requestTraceId });
 }
 
 export function traceForResolveFrom(
@@ -124,26 +128,31 @@ export interface OperationForStep {
 }
 
 /** The entity of an operation (see `lockEntity`); no row if the operation or its entity is unknown. */
+const lockEntityOfOperationStatement = defineStatement<{ operation_id: string }>(
+  'ctp_lock_entity_of_operation',
+  `select 1 as one from ctp_operation o
+     join business_entity e on e.tenant = o.tenant and e.entity_id = o.entity_id
+    where o.id = $operation_id::uuid for update of e`,
+);
+
 export function lockEntityOfOperation(operationId: string): Statement {
-  return sql(
-    `select 1 as one from ctp_operation o
-       join business_entity e on e.tenant = o.tenant and e.entity_id = o.entity_id
-      where o.id = ?::uuid for update of e`,
-    [operationId],
-  );
+  return lockEntityOfOperationStatement({ operation_id: operationId });
 }
 
 /** The operation and its entity's aggregate (the entity found as in `readTraceForResolve`). */
+const readOperationForStepStatement = defineStatement<{ operation_id: string }, OperationColumns>(
+  'ctp_read_operation_for_step',
+  `select ${OPERATION_COLUMNS}, a.*
+     from ctp_operation o
+     left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
+                 where (e.tenant, e.entity_id) = (select tenant, entity_id from ctp_operation
+                                                   where id = $operation_id::uuid)) a
+       on true
+    where o.id = $operation_id::uuid`,
+);
+
 export function readOperationForStep(operationId: string): Statement {
-  return sql(
-    `select ${OPERATION_COLUMNS}, a.*
-       from ctp_operation o
-       left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
-                   where (e.tenant, e.entity_id) = (select tenant, entity_id from ctp_operation where id = ?::uuid)) a
-         on true
-      where o.id = ?::uuid`,
-    [operationId, operationId],
-  );
+  return readOperationForStepStatement({ operation_id: operationId });
 }
 
 export function operationForStepFrom(rows: unknown[] | undefined): OperationForStep | null {

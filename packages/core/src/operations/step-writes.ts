@@ -5,17 +5,19 @@ import type { TerminalTraceStatus } from '../lifecycle/statuses.ts';
 import { type CtpSnapshot, canMoveOperation, type RequestPlan } from '../lifecycle/transitions.ts';
 import type { Aggregate } from './aggregate-reads.ts';
 import { historyRow, type StatusCause, snapshotOf } from './ctp-records.ts';
-import { OUTBOX_CHANNEL, type OutboxRow } from './outbox.ts';
-import { type Statement, sql } from './sql-session.ts';
+import {
+  INSERT_CUSTOMERS_CTE,
+  INSERT_PAYMENTS_CTE,
+  UPDATE_CUSTOMERS_CTE,
+  UPDATE_PAYMENTS_CTE,
+} from './enrolment-writes.ts';
+import { INSERT_HISTORY_CTE } from './history-writes.ts';
+import { MARK_WEBHOOK_PROCESSED_CTE } from './inbox-writes.ts';
+import { FINISH_OPERATION_CTE, GUARD_OPERATION_CTE, INSERT_OPERATIONS_CTE } from './operation-writes.ts';
+import { INSERT_OUTBOX_CTE, OUTBOX_CHANNEL, type OutboxRow, outboxJson } from './outbox.ts';
+import { defineStatement, type Statement } from './sql-session.ts';
 import type { OperationRow } from './step-reads.ts';
-
-/** The inbox row of a webhook delivery is done (once: a processed row is left as it is). */
-export function markWebhookProcessed(webhookId: string): Statement {
-  return sql(
-    'update ctp_webhook_inbox set processed_at = now() where webhook_id = ? and processed_at is null',
-    [webhookId],
-  );
-}
+import { GUARD_TRACE_CTE, RESOLVE_TRACE_CTE } from './trace-writes.ts';
 
 /** The network's ids a successful outcome stores with the statuses. */
 export interface NetworkIds {
@@ -39,18 +41,63 @@ export interface NewOperation {
   readonly reason: string | null;
 }
 
-const json = (value: unknown) => JSON.stringify(value);
+/** The JSON of a set of rows, for a `jsonb_to_recordset` parameter. */
+const json = (rows: readonly unknown[]): string => JSON.stringify(rows);
 
-/** One write of a step: its statement, given the guard condition its rows depend on (if any). */
-interface Write {
-  readonly text: (guard: string | null) => string;
-  readonly params: readonly unknown[];
+interface StepParams extends Record<string, unknown> {
+  guard_operation_id: string | null;
+  guard_operation_status: string | null;
+  guard_trace_pkey: string | null;
+  customers_new: string;
+  customers_set: string;
+  payments_new: string;
+  payments_set: string;
+  operations_new: string;
+  operation_to: string | null;
+  operation_error_code: string | null;
+  operation_error_message: string | null;
+  operation_error_details: string | null;
+  trace_to: string | null;
+  trace_error_code: string | null;
+  trace_error_message: string | null;
+  trace_error_details: string | null;
+  webhook_id: string | null;
+  history: string;
+  outbox: string;
 }
 
 /**
- * The writes of one lifecycle step, sent as one statement of data-modifying CTEs (every CTE
- * runs, in the caller's transaction; each row is written at most once per statement). The
- * relay is woken in the same statement, so at commit.
+ * Every write any lifecycle step makes, as one fixed statement of data-modifying CTEs composed
+ * from the tables' own modules (each table is written from one module): the step's rows arrive
+ * as JSON sets (`jsonb_to_recordset`), an empty set writes nothing. Every CTE runs, in the
+ * caller's transaction, and depends on `ok`: the guards' locks (none unless the step ends an
+ * operation or a trace). The relay is woken in the same statement, so at commit.
+ */
+const stepWritesStatement = defineStatement<StepParams, { applied: boolean }>(
+  'ctp_step_writes',
+  `with ${GUARD_OPERATION_CTE},
+  ${GUARD_TRACE_CTE},
+  ok as (
+    select ($guard_operation_id::uuid is null or exists (select 1 from guard_operation))
+       and ($guard_trace_pkey::bigint is null or exists (select 1 from guard_trace)) as applied),
+  ${INSERT_CUSTOMERS_CTE},
+  ${UPDATE_CUSTOMERS_CTE},
+  ${INSERT_PAYMENTS_CTE},
+  ${UPDATE_PAYMENTS_CTE},
+  ${INSERT_OPERATIONS_CTE},
+  ${FINISH_OPERATION_CTE},
+  ${RESOLVE_TRACE_CTE},
+  ${MARK_WEBHOOK_PROCESSED_CTE},
+  ${INSERT_HISTORY_CTE},
+  ${INSERT_OUTBOX_CTE}
+  select applied, case when applied and exists (select 1 from outbox) then pg_notify('${OUTBOX_CHANNEL}', '') end as wake
+    from ok`,
+);
+
+type Failure = { code: string; message: string; details: string } | null;
+
+/**
+ * The writes of one lifecycle step, gathered, then sent as the one statement above.
  *
  * A step that moves a row only from the status it read (`finishOperation`, `resolveTrace`)
  * guards on it: the guard locks that row if it still has that status (`FOR UPDATE` re-checks the
@@ -61,38 +108,16 @@ interface Write {
  * `SqlSession` throws `LostRace` and runs the step again from a fresh read.
  */
 export class StepWrites {
-  readonly #writes: Write[] = [];
-  readonly #guards: { readonly sql: string; readonly params: readonly unknown[] }[] = [];
-  readonly #history: unknown[][] = [];
+  readonly #customersNew: unknown[] = [];
+  readonly #customersSet: unknown[] = [];
+  readonly #paymentsNew: unknown[] = [];
+  readonly #paymentsSet: unknown[] = [];
+  readonly #operationsNew: unknown[] = [];
+  readonly #history: unknown[] = [];
   readonly #outbox: OutboxRow[] = [];
-  #wake = false;
-
-  /** An `update ... where ...` (ending with its condition, so the guard can be added). */
-  #update(sql: string, params: readonly unknown[]): string {
-    return this.#push({ text: (guard) => (guard === null ? sql : `${sql} and ${guard}`), params });
-  }
-
-  /** An insert of the rows `values` (each `(?, ...)`) into `target` (`table (columns)`). */
-  #insert(target: string, values: readonly string[], params: readonly unknown[], returning = ''): string {
-    const rows = values.join(', ');
-    return this.#push({
-      text: (guard) =>
-        guard === null
-          ? `insert into ${target} values ${rows} ${returning}`
-          : `insert into ${target} select * from (values ${rows}) v where ${guard} ${returning}`,
-      params,
-    });
-  }
-
-  #push(write: Write): string {
-    this.#writes.push(write);
-    return `w${this.#writes.length - 1}`;
-  }
-
-  /** Every write of the step happens only if `sql` (a locking select) finds its row. */
-  #guard(sql: string, params: readonly unknown[]): void {
-    this.#guards.push({ sql, params });
-  }
+  #finish: { id: string; status: string; to: string; error: Failure } | null = null;
+  #trace: { pkey: string; to: string; error: Failure } | null = null;
+  #webhookId: string | null = null;
 
   /**
    * The statuses the lifecycle computed for the aggregate (`planRequest`, `planOutcome`), with
@@ -103,26 +128,19 @@ export class StepWrites {
   applySnapshot(records: Aggregate, next: CtpSnapshot, why: StatusCause, ids: NetworkIds = {}): void {
     const before = snapshotOf(records);
     const entity = records.entity;
-    let customerRef: string;
     if (records.customer === null) {
-      const name = this.#insert(
-        `ctp_customer (tenant, entity_id, "clickToPayCustomerId", ctp_entity_status, business_entity_fkey,
-           version, created_at, updated_at)`,
-        ['(?, ?, ?, ?, ?::bigint, 1, now(), now())'],
-        [entity.tenant, entity.entityId, ids.clickToPayCustomerId ?? null, next.entity, entity.pkey],
-        'returning pkey',
-      );
-      customerRef = `(select pkey from ${name})`;
+      this.#customersNew.push({
+        tenant: entity.tenant,
+        entityId: entity.entityId,
+        customerId: ids.clickToPayCustomerId ?? null,
+        status: next.entity,
+        entityPkey: entity.pkey,
+      });
     } else {
       const customerId = ids.clickToPayCustomerId ?? records.customer.clickToPayCustomerId;
       if (next.entity !== before.entity || customerId !== records.customer.clickToPayCustomerId) {
-        this.#update(
-          `update ctp_customer set ctp_entity_status = ?, "clickToPayCustomerId" = ?, updated_at = now(),
-             version = version + 1 where pkey = ?::bigint`,
-          [next.entity, customerId, records.customer.pkey],
-        );
+        this.#customersSet.push({ pkey: records.customer.pkey, status: next.entity, customerId });
       }
-      customerRef = '?::bigint';
     }
     if (before.entity !== next.entity)
       this.history(entity, { record: 'entity', from: before.entity, to: next.entity }, why);
@@ -134,26 +152,18 @@ export class StepWrites {
       const payment = entry.payment;
       if (payment === null) {
         if (status === 'UNREGISTERED') continue;
-        this.#insert(
-          `ctp_payment (tenant, "clickToPayPaymentInstumentId", ctp_kit_status, ctcustomer_pkey, kit_pkey,
-             version, created_at, updated_at)`,
-          [`(?, ?, ?, ${customerRef}, ?::bigint, 1, now(), now())`],
-          [
-            entity.tenant,
-            instrumentId ?? null,
-            status,
-            ...(records.customer === null ? [] : [records.customer.pkey]),
-            entry.kit.pkey,
-          ],
-        );
+        this.#paymentsNew.push({
+          tenant: entity.tenant,
+          instrumentId: instrumentId ?? null,
+          status,
+          // null: the customer this step inserts.
+          customerPkey: records.customer?.pkey ?? null,
+          kitPkey: entry.kit.pkey,
+        });
       } else {
         const nextId = instrumentId ?? payment.clickToPayPaymentInstumentId;
         if (status !== payment.ctpKitStatus || nextId !== payment.clickToPayPaymentInstumentId) {
-          this.#update(
-            `update ctp_payment set ctp_kit_status = ?, "clickToPayPaymentInstumentId" = ?, updated_at = now(),
-               version = version + 1 where pkey = ?::bigint`,
-            [status, nextId, payment.pkey],
-          );
+          this.#paymentsSet.push({ pkey: payment.pkey, status, instrumentId: nextId });
         }
       }
       const from = before.kits[kitNo] ?? 'UNREGISTERED';
@@ -163,24 +173,10 @@ export class StepWrites {
 
   /** A new `QUEUED` operation. */
   insertOperation(operation: NewOperation): void {
-    this.#insert(
-      `ctp_operation (id, tenant, event, entity_id, kit_number, status, attempts, idempotency_key,
-         request_hash, status_before, request_body, data_adjustments, reason, version, created_at, updated_at)`,
-      [`(?::uuid, ?, ?, ?, ?, 'QUEUED', 0, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?, 1, now(), now())`],
-      [
-        operation.id,
-        operation.tenant,
-        operation.event,
-        operation.entityId,
-        operation.kitNumber,
-        operation.idempotencyKey,
-        operation.requestHash,
-        json(operation.statusBefore),
-        operation.requestBody === null ? null : json(operation.requestBody),
-        operation.dataAdjustments.length === 0 ? null : json(operation.dataAdjustments),
-        operation.reason,
-      ],
-    );
+    this.#operationsNew.push({
+      ...operation,
+      dataAdjustments: operation.dataAdjustments.length === 0 ? null : operation.dataAdjustments,
+    });
   }
 
   /**
@@ -190,55 +186,26 @@ export class StepWrites {
   finishOperation(
     operation: Pick<OperationRow, 'id' | 'status'>,
     to: 'SUCCESS' | 'FAILED',
-    error: { code: string; message: string; details: string } | null,
+    error: Failure,
   ): void {
     if (!canMoveOperation(operation.status, to)) {
       throw new Error(`operation ${operation.id} cannot move from ${operation.status} to ${to}`);
     }
-    this.#guard('select 1 from ctp_operation where id = ?::uuid and status = ? for update', [
-      operation.id,
-      operation.status,
-    ]);
-    this.#update(
-      `update ctp_operation set status = ?, completed_at = now(), updated_at = now(), version = version + 1,
-         error_code = coalesce(?, error_code), error_message = coalesce(?, error_message),
-         error_details = coalesce(?, error_details)
-       where id = ?::uuid and status = ?`,
-      [
-        to,
-        error?.code ?? null,
-        error?.message ?? null,
-        error?.details ?? null,
-        operation.id,
-        operation.status,
-      ],
-    );
+    if (this.#finish !== null) throw new Error('a step ends one operation');
+    this.#finish = { id: operation.id, status: operation.status, to, error };
   }
 
   /**
    * A trace turns terminal (`resolveTrace` decided), guarded by its being `IN_PROGRESS`: if a
    * concurrent writer resolved it first, no write of this step happens.
    */
-  resolveTrace(
-    tracePkey: string,
-    to: TerminalTraceStatus,
-    error: { code: string; message: string; details: string } | null,
-  ): void {
-    this.#guard(
-      `select 1 from "ctp_requestIdTracking" where pkey = ?::bigint and status_ctp = 'IN_PROGRESS' for update`,
-      [tracePkey],
-    );
-    this.#update(
-      `update "ctp_requestIdTracking" set status_ctp = ?, resolved_at = now(), next_poll_at = null,
-         error_code = ?, error_message = ?, error_details = ?, updated_at = now(), version = version + 1
-       where pkey = ?::bigint and status_ctp = 'IN_PROGRESS'`,
-      [to, error?.code ?? null, error?.message ?? null, error?.details ?? null, tracePkey],
-    );
+  resolveTrace(tracePkey: string, to: TerminalTraceStatus, error: Failure): void {
+    if (this.#trace !== null) throw new Error('a step resolves one trace');
+    this.#trace = { pkey: tracePkey, to, error };
   }
 
   markWebhookProcessed(webhookId: string): void {
-    const statement = markWebhookProcessed(webhookId);
-    this.#update(statement.sql, statement.params);
+    this.#webhookId = webhookId;
   }
 
   /** A job or notification to publish once committed (the relay is woken at commit). */
@@ -251,74 +218,53 @@ export class StepWrites {
     change: Parameters<typeof historyRow>[1],
     why: StatusCause,
   ): void {
-    const row = historyRow(owner, change, why);
-    this.#history.push([
-      row.tenant,
-      row.entityId,
-      row.kitNumber,
-      row.record,
-      row.fromStatus,
-      row.toStatus,
-      row.cause,
-      row.operationId,
-      row.requestTraceId,
-    ]);
+    this.#history.push(historyRow(owner, change, why));
   }
 
-  /**
-   * Every write as one statement (null: nothing to write); wakes the relay at commit if it wrote
-   * an outbox row. Its one row says whether it `applied` (always, unless a guard lost its row).
-   */
+  /** Every write as one statement (null: nothing to write); its one row says whether it `applied`. */
   statement(): Statement | null {
-    if (this.#history.length > 0) {
-      this.#insert(
-        `ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause, operation_id,
-           request_trace_id, created_at)`,
-        this.#history.map(() => '(?, ?, ?, ?, ?, ?, ?, ?::uuid, ?, now())'),
-        this.#history.flat(),
-      );
-      this.#history.length = 0;
-    }
-    if (this.#outbox.length > 0) {
-      this.#insert(
-        'ctp_outbox (tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at, created_at)',
-        this.#outbox.map(() => '(?, ?, ?, ?::uuid, ?, ?::jsonb, 0, now(), now())'),
-        this.#outbox.flatMap((row) => [
-          row.tenant,
-          row.kind,
-          row.topic,
-          row.operationId,
-          row.dedupeKey,
-          json(row.payload),
-        ]),
-      );
-      this.#wake = true;
-      this.#outbox.length = 0;
-    }
-    if (this.#writes.length === 0) return null;
-    const guarded = this.#guards.length > 0;
-    const condition = guarded
-      ? this.#guards.map((_, i) => `exists (select 1 from g${i})`).join(' and ')
-      : null;
-    const ctes = [
-      ...this.#guards.map((guard, i) => `g${i} as (${guard.sql})`),
-      ...this.#writes.map((write, i) => `w${i} as (${write.text(condition)})`),
+    const sets = [
+      this.#customersNew,
+      this.#customersSet,
+      this.#paymentsNew,
+      this.#paymentsSet,
+      this.#operationsNew,
+      this.#history,
+      this.#outbox,
     ];
-    const params = [
-      ...this.#guards.flatMap((guard) => guard.params),
-      ...this.#writes.flatMap((w) => w.params),
-    ];
-    const notify = `pg_notify('${OUTBOX_CHANNEL}', '')`;
-    const wake = !this.#wake
-      ? '1'
-      : condition === null
-        ? notify
-        : `case when ${condition} then ${notify} end`;
-    return {
-      sql: `with ${ctes.join(',\n')} select ${condition ?? 'true'} as applied, ${wake} as wake`,
-      params,
-      guarded,
-    };
+    if (
+      sets.every((set) => set.length === 0) &&
+      this.#finish === null &&
+      this.#trace === null &&
+      this.#webhookId === null
+    )
+      return null;
+    const finish = this.#finish;
+    const trace = this.#trace;
+    return stepWritesStatement(
+      {
+        guard_operation_id: finish?.id ?? null,
+        guard_operation_status: finish?.status ?? null,
+        guard_trace_pkey: trace?.pkey ?? null,
+        customers_new: json(this.#customersNew),
+        customers_set: json(this.#customersSet),
+        payments_new: json(this.#paymentsNew),
+        payments_set: json(this.#paymentsSet),
+        operations_new: json(this.#operationsNew),
+        operation_to: finish?.to ?? null,
+        operation_error_code: finish?.error?.code ?? null,
+        operation_error_message: finish?.error?.message ?? null,
+        operation_error_details: finish?.error?.details ?? null,
+        trace_to: trace?.to ?? null,
+        trace_error_code: trace?.error?.code ?? null,
+        trace_error_message: trace?.error?.message ?? null,
+        trace_error_details: trace?.error?.details ?? null,
+        webhook_id: this.#webhookId,
+        history: json(this.#history),
+        outbox: outboxJson(this.#outbox),
+      },
+      { guarded: finish !== null || trace !== null },
+    );
   }
 
   /** The statements to send with the commit. */

@@ -7,6 +7,7 @@ import { loadCtpRecords } from './ctp-records.ts';
 import { failQueuedOperation } from './fail-operation.ts';
 import { recordAccepted } from './record-accepted.ts';
 import { buildSaasRequest, type EncryptedPan, thawSaasRequest, UnbuildableRequest } from './saas-request.ts';
+import { defineStatement, SqlSession } from './sql-session.ts';
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
@@ -102,31 +103,34 @@ interface OperationToSubmit {
   readonly kit: EncryptedPan | null;
 }
 
+const readForSubmitStatement = defineStatement<
+  { operation_id: string },
+  {
+    id: string;
+    tenant: string;
+    event: CtpOperation['event'];
+    entity_id: string;
+    kit_number: string | null;
+    reason: string | null;
+    status: CtpOperation['status'];
+    request_body: FrozenSaasRequest | null;
+    kit_no: string | null;
+    pan_ciphertext: string | null;
+    pan_key_id: string | null;
+  }
+>(
+  'ctp_read_for_submit',
+  `select o.id, o.tenant, o.event, o.entity_id, o.kit_number, o.reason, o.status, o.request_body,
+          k.kit_no, k.pan_ciphertext, k.pan_key_id
+     from ctp_operation o
+     left join kit k on k.tenant = o.tenant and k.kit_no = o.kit_number
+                    and o.request_body -> 'body' -> 'paymentInstrument' is not null
+    where o.id = $operation_id::uuid`,
+);
+
 /** The operation and, if its frozen request sends a card, the card: one statement. */
 async function readForSubmit(em: EntityManager, operationId: string): Promise<OperationToSubmit | null> {
-  const [row] = await em.execute<
-    {
-      id: string;
-      tenant: string;
-      event: CtpOperation['event'];
-      entity_id: string;
-      kit_number: string | null;
-      reason: string | null;
-      status: CtpOperation['status'];
-      request_body: FrozenSaasRequest | null;
-      kit_no: string | null;
-      pan_ciphertext: string | null;
-      pan_key_id: string | null;
-    }[]
-  >(
-    `select o.id, o.tenant, o.event, o.entity_id, o.kit_number, o.reason, o.status, o.request_body,
-            k.kit_no, k.pan_ciphertext, k.pan_key_id
-       from ctp_operation o
-       left join kit k on k.tenant = o.tenant and k.kit_no = o.kit_number
-                      and o.request_body -> 'body' -> 'paymentInstrument' is not null
-      where o.id = ?::uuid`,
-    [operationId],
-  );
+  const [row] = await SqlSession.runAlone(em, readForSubmitStatement({ operation_id: operationId }));
   if (row === undefined) return null;
   return {
     operation: {

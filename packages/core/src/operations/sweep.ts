@@ -1,4 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { queryBound } from './sql-session.ts';
 
 /**
  * What the sweeper re-drives. PostgreSQL is the source of truth, Redis is not: a job can be
@@ -23,35 +24,12 @@ export async function findStaleQueuedOperations(
   em: EntityManager,
   options: { olderThanMs: number; maxRedrives: number; limit: number },
 ): Promise<{ id: string; tenant: string; redrives: number }[]> {
-  const rows = await em
-    .fork()
-    .execute<{ id: string; tenant: string; redrives: number }[]>(STALE_QUEUED_OPERATIONS_SQL, [
-      options.olderThanMs,
-      options.maxRedrives,
-      options.olderThanMs,
-      options.limit,
-    ]);
-  return rows.map((row) => ({ ...row, redrives: Number(row.redrives) }));
-}
-
-/**
- * Counts one re-drive of an operation's failed job, before it happens: true for the one sweeper
- * whose count matched (two sweepers never both re-drive), false if another did or the operation
- * moved on. A crash after this and before the re-drive spends one of the budget: conservative,
- * still bounded.
- */
-export async function claimRedrive(
-  em: EntityManager,
-  operationId: string,
-  redrives: number,
-): Promise<boolean> {
-  const rows = await em.fork().execute<{ id: string }[]>(
-    `update ctp_operation set redrives = redrives + 1, last_redriven_at = now()
-      where id = ?::uuid and status = 'QUEUED' and redrives = ?
-      returning id`,
-    [operationId, redrives],
+  const rows = await queryBound<{ id: string; tenant: string; redrives: number }>(
+    em.fork(),
+    STALE_QUEUED_OPERATIONS_SQL,
+    [options.olderThanMs, options.maxRedrives, options.olderThanMs, options.limit],
   );
-  return rows.length === 1;
+  return rows.map((row) => ({ ...row, redrives: Number(row.redrives) }));
 }
 
 /** Webhooks recorded but neither processed nor parked. Reads `idx_ctp_webhook_inbox_unprocessed`. */
@@ -64,7 +42,7 @@ export async function findUnprocessedWebhooks(
   olderThanMs: number,
   limit: number,
 ): Promise<{ webhook_id: string; tenant: string }[]> {
-  return em.fork().execute(UNPROCESSED_WEBHOOKS_SQL, [olderThanMs, limit]);
+  return queryBound(em.fork(), UNPROCESSED_WEBHOOKS_SQL, [olderThanMs, limit]);
 }
 
 /** Entities with pending automatic updates older than `olderThanMs` (their promote job may be lost). */
@@ -73,7 +51,8 @@ export async function findStalePendingSyncs(
   olderThanMs: number,
   limit: number,
 ): Promise<{ tenant: string; entity_id: string }[]> {
-  return em.fork().execute(
+  return queryBound(
+    em.fork(),
     `select distinct tenant, entity_id from ctp_pending_sync
       where created_at < now() - ? * interval '1 millisecond' limit ?`,
     [olderThanMs, limit],

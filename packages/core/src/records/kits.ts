@@ -1,5 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 import type { PanCipher } from '../cards/crypto.ts';
 import type { KitAnswer, KitBody } from '../contracts/platform-api.ts';
 import { BusinessEntity } from '../entities/business-entity.ts';
@@ -9,6 +10,21 @@ import { Kit } from '../entities/kit.ts';
 import { DomainError, notFound } from '../errors/domain-error.ts';
 import { inTransaction } from './transaction.ts';
 import { kitView } from './views.ts';
+
+/**
+ * Every write of `kit` is in this module (the records' unit of work, and key rotation's
+ * `storeReencryptedPan`).
+ */
+
+/** Key rotation: the kit's PAN under the cipher's current key, in the caller's transaction. */
+export async function storeReencryptedPan(
+  tx: EntityManager,
+  pkey: string,
+  encrypted: { readonly ciphertext: string; readonly keyId: string },
+): Promise<void> {
+  await sql`update kit set pan_ciphertext = ${encrypted.ciphertext}, pan_key_id = ${encrypted.keyId},
+      version = version + 1, updated_at = now() where pkey = ${pkey}::bigint`.execute(tx.getKysely());
+}
 
 /**
  * Platform records: cards (kits). The PAN is encrypted before it reaches an entity and never

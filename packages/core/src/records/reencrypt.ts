@@ -1,5 +1,7 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
 import type { PanCipher } from '../cards/crypto.ts';
+import { storeReencryptedPan } from './kits.ts';
 
 export interface ReencryptionResult {
   readonly reencrypted: number;
@@ -22,14 +24,15 @@ export async function reencryptPans(
   const unreadable: string[] = [];
   for (;;) {
     const moved = await em.fork().transactional(async (tx) => {
-      const rows = await tx.execute<
-        { pkey: string; tenant: string; kit_no: string; pan_ciphertext: string; pan_key_id: string }[]
-      >(
-        `select pkey, tenant, kit_no, pan_ciphertext, pan_key_id from kit
-          where pan_key_id <> ? and not (pkey = any(?::bigint[]))
-          order by pkey limit ? for update skip locked`,
-        [cipher.currentKeyId, `{${unreadable.join(',')}}`, batchSize],
-      );
+      const { rows } = await sql<{
+        pkey: string;
+        tenant: string;
+        kit_no: string;
+        pan_ciphertext: string;
+        pan_key_id: string;
+      }>`select pkey, tenant, kit_no, pan_ciphertext, pan_key_id from kit
+          where pan_key_id <> ${cipher.currentKeyId} and not (pkey = any(${unreadable}::bigint[]))
+          order by pkey limit ${batchSize}::int for update skip locked`.execute(tx.getKysely());
       for (const row of rows) {
         const binding = { tenant: row.tenant, kitNo: row.kit_no };
         let pan: string;
@@ -40,10 +43,7 @@ export async function reencryptPans(
           continue;
         }
         const next = cipher.encrypt(pan, binding);
-        await tx.execute(
-          'update kit set pan_ciphertext = ?, pan_key_id = ?, version = version + 1, updated_at = now() where pkey = ?',
-          [next.ciphertext, next.keyId, row.pkey],
-        );
+        await storeReencryptedPan(tx, row.pkey, next);
         reencrypted += 1;
       }
       return rows.length;

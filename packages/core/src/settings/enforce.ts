@@ -1,5 +1,6 @@
 import { DomainError } from '../errors/domain-error.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
+import { defineStatement, type SqlSession } from '../operations/sql-session.ts';
 
 /** The events that start an enrolment: refused unless the tenant's settings allow the entity. */
 export const ENROLMENT_EVENTS: ReadonlySet<CtpEvent> = new Set([
@@ -7,12 +8,15 @@ export const ENROLMENT_EVENTS: ReadonlySet<CtpEvent> = new Set([
   'CTP_ADD_KIT',
 ]);
 
-/** What `assertEnrolmentEnabled` needs of the caller's transaction (`SqlSession`). */
-interface Transaction {
-  run(
-    statements: readonly { readonly sql: string; readonly params: readonly unknown[] }[],
-  ): Promise<unknown[][]>;
-}
+// A fixed statement; `@>` rather than jsonb's `?` operator.
+const readEnrolmentSetting = defineStatement<
+  { tenant: string; entityId: string },
+  { mode: string; listed: boolean }
+>(
+  'ctp_settings_enrolment',
+  `select mode, allow_list @> jsonb_build_array($entityId::text) as listed
+     from ctp_tenant_settings where tenant = $tenant`,
+);
 
 /**
  * Refuses (`409 CTP_NOT_ENABLED`) an enrolment the tenant's CTP settings do not allow: mode `OFF`,
@@ -23,17 +27,12 @@ interface Transaction {
  * process. Removals and updates are never refused (and cost no read).
  */
 export async function assertEnrolmentEnabled(
-  transaction: Transaction,
+  session: SqlSession,
   request: { readonly tenant: string; readonly event: CtpEvent; readonly entityId: string },
 ): Promise<void> {
   if (!ENROLMENT_EVENTS.has(request.event)) return;
-  // A fixed statement; `@>` rather than jsonb's `?` operator, which would read as a placeholder.
-  const [rows] = await transaction.run([
-    {
-      sql: `select mode, allow_list @> jsonb_build_array(?::text) as listed
-              from ctp_tenant_settings where tenant = ?`,
-      params: [request.entityId, request.tenant],
-    },
+  const [rows] = await session.run([
+    readEnrolmentSetting({ tenant: request.tenant, entityId: request.entityId }),
   ]);
   const row = rows?.[0] as { mode: string; listed: boolean } | undefined;
   // No row: v1's behaviour (`ALL`).

@@ -3,12 +3,14 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { CtpMode } from '../entities/ctp-tenant-settings.ts';
 import { DomainError } from '../errors/domain-error.ts';
 import { auditInsert, nextAuditKey } from '../operations/admin-actions.ts';
+import { executeOnOrm, queryBound } from '../operations/sql-session.ts';
 import { type CtpSettings, type CtpSettingsValues, DEFAULT_CTP_SETTINGS } from './schema.ts';
 
 /**
  * The one module that writes `ctp_tenant_settings`. Every replacement commits with its
  * `ctp_audit_log` row (who, when, before, after) or not at all. Reads go to PostgreSQL each
- * time (no cache), so the api and the workers see a change at once, without a restart.
+ * time (no cache), so the api and the workers see a change at once, without a restart. Values
+ * are bound parameters (`queryBound`), never inlined into the text (the ORM's `execute` would).
  */
 
 interface SettingsRow {
@@ -41,7 +43,8 @@ function settingsOf(row: SettingsRow | undefined): CtpSettings {
 
 /** The tenant's settings; the defaults (`ALL`, nothing automatic) when it never set any. */
 export async function readCtpSettings(em: EntityManager, tenant: string): Promise<CtpSettings> {
-  const rows = await em.execute<SettingsRow[]>(
+  const rows = await queryBound<SettingsRow>(
+    em,
     `select ${COLUMNS} from ctp_tenant_settings where tenant = ?`,
     [tenant],
   );
@@ -100,11 +103,12 @@ export async function replaceCtpSettings(
   const fingerprint = fingerprintOf(settings);
   return em.transactional(async (tx) => {
     // One writer per tenant at a time: the key check, the before image and the write agree.
-    await tx.execute(`select pg_advisory_xact_lock(hashtextextended(?, 0))`, [
+    await queryBound(tx, `select pg_advisory_xact_lock(hashtextextended(?, 0))`, [
       `ctp_tenant_settings:${tenant}`,
     ]);
     if (idempotencyKey !== undefined) {
-      const [earlier] = await tx.execute<{ request_hash: string | null; after: string | null }[]>(
+      const [earlier] = await queryBound<{ request_hash: string | null; after: string | null }>(
+        tx,
         `select details->>'requestHash' as request_hash, details->>'after' as after
            from ctp_audit_log
           where tenant = ? and action = 'settings.update' and entity_id is null
@@ -123,12 +127,13 @@ export async function replaceCtpSettings(
     }
     const before = settingsOf(
       (
-        await tx.execute<SettingsRow[]>(`select ${COLUMNS} from ctp_tenant_settings where tenant = ?`, [
+        await queryBound<SettingsRow>(tx, `select ${COLUMNS} from ctp_tenant_settings where tenant = ?`, [
           tenant,
         ])
       )[0],
     );
-    const [written] = await tx.execute<SettingsRow[]>(
+    const [written] = await queryBound<SettingsRow>(
+      tx,
       `insert into ctp_tenant_settings (tenant, mode, allow_list, auto_enrol, eligible_bins,
          consent_version, default_locale, saas_rate_per_second, created_at, updated_at)
        values (?, ?, ?::jsonb, ?, ?::jsonb, ?, ?, ?, now(), now())
@@ -164,7 +169,7 @@ export async function replaceCtpSettings(
         ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
       },
     });
-    await tx.execute(audit.sql, [...audit.params], 'run');
+    await executeOnOrm(tx, audit);
     return { settings: after, replayed: false, auditId };
   });
 }

@@ -1,0 +1,39 @@
+/**
+ * Every write of `ctp_customer` and `ctp_payment` (the CTP enrolment of an entity and of its
+ * kits): the fragments of a step's statement (see `operation-writes.ts`). A new payment of an
+ * entity enrolled in the same step takes the customer inserted by `customer_new`.
+ */
+
+/** `$customers_new`: `{ tenant, entityId, customerId, status, entityPkey }`. */
+export const INSERT_CUSTOMERS_CTE = `customer_new as (
+  insert into ctp_customer (tenant, entity_id, "clickToPayCustomerId", ctp_entity_status, business_entity_fkey,
+         version, created_at, updated_at)
+  select r.tenant, r."entityId", r."customerId", r.status, r."entityPkey", 1, now(), now()
+    from jsonb_to_recordset($customers_new::jsonb) as r(tenant text, "entityId" text, "customerId" text,
+         status text, "entityPkey" bigint)
+   where (select applied from ok)
+  returning pkey)`;
+
+/** `$customers_set`: `{ pkey, status, customerId }`. */
+export const UPDATE_CUSTOMERS_CTE = `customer_set as (
+  update ctp_customer c set ctp_entity_status = r.status, "clickToPayCustomerId" = r."customerId",
+         updated_at = now(), version = c.version + 1
+    from jsonb_to_recordset($customers_set::jsonb) as r(pkey bigint, status text, "customerId" text)
+   where c.pkey = r.pkey and (select applied from ok))`;
+
+/** `$payments_new`: `{ tenant, instrumentId, status, customerPkey (null: the new one), kitPkey }`. */
+export const INSERT_PAYMENTS_CTE = `payment_new as (
+  insert into ctp_payment (tenant, "clickToPayPaymentInstumentId", ctp_kit_status, ctcustomer_pkey, kit_pkey,
+         version, created_at, updated_at)
+  select r.tenant, r."instrumentId", r.status, coalesce(r."customerPkey", (select pkey from customer_new)),
+         r."kitPkey", 1, now(), now()
+    from jsonb_to_recordset($payments_new::jsonb) as r(tenant text, "instrumentId" text, status text,
+         "customerPkey" bigint, "kitPkey" bigint)
+   where (select applied from ok))`;
+
+/** `$payments_set`: `{ pkey, status, instrumentId }`. */
+export const UPDATE_PAYMENTS_CTE = `payment_set as (
+  update ctp_payment p set ctp_kit_status = r.status, "clickToPayPaymentInstumentId" = r."instrumentId",
+         updated_at = now(), version = p.version + 1
+    from jsonb_to_recordset($payments_set::jsonb) as r(pkey bigint, status text, "instrumentId" text)
+   where p.pkey = r.pkey and (select applied from ok))`;

@@ -1,0 +1,68 @@
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import { sql } from 'kysely';
+import { queryBound } from './sql-session.ts';
+
+/** Every write of `ctp_requestIdTracking` (step fragments: see `operation-writes.ts`). */
+
+/** `recordAccepted`: the trace of the operation that moved (`op`), first poll after `$first_poll_after_ms`. */
+export const INSERT_TRACE_CTE = `trace as (
+  insert into "ctp_requestIdTracking" (tenant, "request_trace_ID", entity_id, kit_number, event,
+         status_ctp, operation_id, poll_attempts, next_poll_at, version, created_at, updated_at)
+  select tenant, $request_trace_id::text, entity_id, kit_number, event, 'IN_PROGRESS', id, 0,
+         now() + $first_poll_after_ms::int * interval '1 millisecond', 1, now(), now()
+    from op)`;
+
+/** The guard's lock on the trace `$guard_trace_pkey`, if it is still `IN_PROGRESS`. */
+export const GUARD_TRACE_CTE = `guard_trace as (
+  select 1 from "ctp_requestIdTracking"
+   where $guard_trace_pkey::bigint is not null and pkey = $guard_trace_pkey::bigint
+     and status_ctp = 'IN_PROGRESS' for update)`;
+
+/** The guarded trace turns terminal (`$trace_to`). */
+export const RESOLVE_TRACE_CTE = `trace_end as (
+  update "ctp_requestIdTracking" set status_ctp = $trace_to::text, resolved_at = now(), next_poll_at = null,
+         error_code = $trace_error_code::text, error_message = $trace_error_message::text,
+         error_details = $trace_error_details::text, updated_at = now(), version = version + 1
+   where pkey = $guard_trace_pkey::bigint and status_ctp = 'IN_PROGRESS' and (select applied from ok))`;
+
+export interface DueTrace {
+  pkey: string;
+  tenant: string;
+  request_trace_ID: string;
+  created_at: Date;
+}
+
+/**
+ * The poller's claim: the due `IN_PROGRESS` traces, their next poll pushed back (exponential per
+ * trace: 1 s, 2 s, 4 s … up to the longest interval) in one statement, with `SKIP LOCKED` so
+ * several workers never poll the same trace at once. The inner scan reads the head of the
+ * partial index `idx_ctp_request_id_tracking_due`, and the claimed keys are updated through the
+ * primary key (`= any(array(…))`: never a join the planner might turn into a scan of every
+ * trace), so its cost does not grow with finished traces.
+ */
+export const CLAIM_DUE_TRACES_SQL = `update "ctp_requestIdTracking" t
+        set next_poll_at = now() + least(?::int, (1000 * power(2, least(t.poll_attempts, 16)))::int) * interval '1 millisecond',
+            poll_attempts = t.poll_attempts + 1
+      where t.pkey = any(array(
+        select pkey from "ctp_requestIdTracking"
+         where status_ctp = 'IN_PROGRESS' and (next_poll_at is null or next_poll_at <= now())
+         order by next_poll_at nulls first
+         limit ?::int for update skip locked))
+      returning t.pkey, t.tenant, t."request_trace_ID", t.created_at`;
+
+export function claimDueTraces(
+  em: EntityManager,
+  maxIntervalMs: number,
+  batchSize: number,
+): Promise<DueTrace[]> {
+  return queryBound<DueTrace>(em.fork(), CLAIM_DUE_TRACES_SQL, [maxIntervalMs, batchSize]);
+}
+
+/** An operator's re-poll: the trace's next poll is due now, if it is still `IN_PROGRESS`. */
+export async function pollTraceNow(em: EntityManager, tracePkey: string): Promise<boolean> {
+  const { rows } = await sql<{ pkey: string }>`update "ctp_requestIdTracking" set next_poll_at = now()
+      where pkey = ${tracePkey}::bigint and status_ctp = 'IN_PROGRESS' returning pkey`.execute(
+    em.getKysely(),
+  );
+  return rows.length === 1;
+}
