@@ -9,7 +9,7 @@ import {
 } from '../errors/unique-violation.ts';
 import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
-import { assertEnrolmentEnabled } from '../settings/enforce.ts';
+import { assertEnrolmentEnabled, enrolmentSettingRead } from '../settings/enforce.ts';
 import { snapshotOf } from './ctp-records.ts';
 import {
   type AcceptedOperation,
@@ -109,10 +109,13 @@ async function acceptInTransaction(
 ): Promise<RequestedOperation> {
   const { tenant, event, entityId } = request;
   // The entity lock comes first: it serialises every lifecycle step of this entity, so the
-  // checks below cannot be overtaken by a concurrent request. Lock and read: one round trip.
-  const [, read] = await session.run([
+  // checks below cannot be overtaken by a concurrent request. Lock and reads (the aggregate, and
+  // for an enrolment the tenant's CTP settings): one round trip.
+  const settingRead = enrolmentSettingRead(request);
+  const [, read, setting] = await session.run([
     lockEntity(tenant, entityId),
     readForRequest(tenant, entityId, request.idempotencyKey),
+    ...(settingRead === null ? [] : [settingRead]),
   ]);
   const { records, replay } = requestReadFrom(read);
   const replayed = replayOf(replay, fingerprint);
@@ -121,7 +124,7 @@ async function acceptInTransaction(
 
   const kitNo = eventNamesKit(event) ? request.kitNo : undefined;
   if (eventNamesKit(event) && (kitNo === undefined || !records.kits.has(kitNo))) throw notFound('kit');
-  await assertEnrolmentEnabled(session, request);
+  assertEnrolmentEnabled(request, setting);
   if (records.operationInFlight)
     throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
 
