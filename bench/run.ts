@@ -23,8 +23,9 @@ printLoad('e2e', 'API call to notification', e2e);
 const naive = await measureNaive(config.DATABASE_URL, config.REDIS_URL, operations);
 printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
 
-// The scans of unfinished work stay flat however much finished work the tables hold.
-console.log(formatScans(await measureScans(config.DATABASE_URL)));
+// The scans of unfinished work stay flat however much finished work the tables hold
+// (BENCH_SCANS=0 leaves them out, for a quicker run when only the load figures matter).
+if (process.env.BENCH_SCANS !== '0') console.log(formatScans(await measureScans(config.DATABASE_URL)));
 
 console.log(`ratio e2e/bullmq-streaming: ${(e2e.opsPerSecond / streaming.jobsPerSecond).toFixed(3)}`);
 console.log(`ratio e2e/bullmq: ${(e2e.opsPerSecond / raw.jobsPerSecond).toFixed(3)}`);
