@@ -136,10 +136,16 @@ export class OutboxRelay {
   }
 
   async #claim(): Promise<ClaimedRow[]> {
-    const [, claimed] = await SqlSession.transaction(this.#deps.orm.em, (session) =>
+    const [, , claimed] = await SqlSession.transaction(this.#deps.orm.em, (session) =>
       session.run(
         [
           sql('set local synchronous_commit = off'),
+          // A published row's entry stays in `idx_ctp_outbox_unpublished`, dead, until a VACUUM.
+          // The planner likes a bitmap scan here, which reads every such entry and its table
+          // page on every claim and never marks them: the claim grew with the rows published
+          // since the last VACUUM (37 ms at 20,000 entries, on every wake-up). An index scan in
+          // id order marks the dead entries it meets, so later claims skip them in the index.
+          sql('set local enable_bitmapscan = off'),
           sql(
             `with claimed as (
                select id from ctp_outbox
