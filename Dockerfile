@@ -10,4 +10,5 @@ WORKDIR /app
 COPY . .
 RUN pnpm install --frozen-lockfile --prod
 USER node
-CMD ["node", "apps/api/src/main.ts"]
+# The heap sizes of `pnpm start` (apps/api/package.json; why: apps/api/src/main.ts).
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=192", "apps/api/src/main.ts"]

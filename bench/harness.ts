@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { openSync, readFileSync } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@ctp/core/config';
@@ -37,6 +37,37 @@ export interface LoadResult {
   readonly machineCpuMsPerOperation: number | null;
   /** The same by process (the rest is PostgreSQL, Redis and the kernel's own work). */
   readonly cpuMsPerOperationByProcess: Readonly<Record<string, number>> | null;
+  /**
+   * Peak resident memory of each process we start, in MB (`VmHWM` of `/proc/<pid>/status` read at
+   * the end of the run, before the processes stop; null elsewhere). Processes of the same name
+   * (several workers) report the largest.
+   */
+  readonly peakRssMbByProcess: Readonly<Record<string, number>> | null;
+}
+
+/** Peak resident set size of a process so far, in MB (Linux `VmHWM`; null elsewhere or once it exited). */
+async function peakRssMb(pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null;
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
+    return kb === undefined ? null : Number(kb) / 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** The peak RSS of each named process (the largest of those sharing a name). */
+export async function peakRssByProcess(
+  processes: readonly { readonly name: string; readonly pid: number | undefined }[],
+): Promise<Record<string, number> | null> {
+  const peaks = await Promise.all(processes.map(({ pid }) => peakRssMb(pid)));
+  if (peaks.some((peak) => peak === null)) return null;
+  const byName: Record<string, number> = {};
+  for (const [i, { name }] of processes.entries()) {
+    byName[name] = Math.max(byName[name] ?? 0, peaks[i] ?? 0);
+  }
+  return byName;
 }
 
 /** CPU time (user + system) of a process so far, in ms (Linux `/proc/<pid>/stat`; null elsewhere). */
@@ -90,11 +121,16 @@ export function startProcess(
   script: string,
   env: Record<string, string>,
   args: readonly string[] = [],
+  nodeFlags: readonly string[] = [],
 ): Started {
   // BENCH_LOG_DIR=<dir> keeps each process's log lines there, for a look at where the time went.
   const logDir = process.env.BENCH_LOG_DIR;
   const stdout = logDir ? openSync(`${logDir}/${name}.log`, 'w') : 'ignore';
-  const child = spawn(process.execPath, [`${root}${script}`, ...args], {
+  // BENCH_HEAP_SNAPSHOT_DIR=<dir>: each process writes a heap snapshot there at the end of the
+  // run (SIGUSR2, before it stops), to see what holds its memory.
+  const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+  const nodeArgs = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+  const child = spawn(process.execPath, [...nodeFlags, ...nodeArgs, `${root}${script}`, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', stdout, 'pipe'],
   });
@@ -103,8 +139,22 @@ export function startProcess(
 }
 
 /** One of the project's apps (`apps/<app>/src/main.ts`). */
+/**
+ * The Node flags an app is started with in production: those of its `start` script
+ * (`node <flags> src/main.ts`), so the bench runs it with the same heap settings as `pnpm start`.
+ */
+export function startFlagsOf(app: string): string[] {
+  const manifest = JSON.parse(readFileSync(`${root}apps/${app}/package.json`, 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  const words = (manifest.scripts?.start ?? '').split(/\s+/);
+  return words
+    .slice(words.indexOf('node') + 1, words.indexOf('src/main.ts'))
+    .filter((w) => w.startsWith('--'));
+}
+
 export const startApp = (app: string, env: Record<string, string>, name = app): Started =>
-  startProcess(name, `apps/${app}/src/main.ts`, env);
+  startProcess(name, `apps/${app}/src/main.ts`, env, [], startFlagsOf(app));
 
 /** The project's simulator on `port`, its webhooks to `webhookUrl`, with the settings both runs share. */
 export const startSimulator = (
@@ -118,6 +168,30 @@ export const startSimulator = (
     { ...env, ...SIMULATOR_ENV, SAAS_SIM_PORT: String(port), WEBHOOK_URL: webhookUrl },
     name,
   );
+
+/** With BENCH_HEAP_SNAPSHOT_DIR, each process writes its heap snapshot; waits until all are written. */
+async function writeHeapSnapshots(processes: readonly Started[]): Promise<void> {
+  const dir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+  if (!dir) return;
+  for (const { name, child } of processes) {
+    if (child.pid === undefined) continue;
+    const before = new Set(await readdir(dir));
+    child.kill('SIGUSR2');
+    // The process writes the file while it does nothing else; done when its size stops changing.
+    let size = -1;
+    for (let i = 0; i < 600; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const file = (await readdir(dir)).find((f) => !before.has(f) && f.includes(`.${child.pid}.`));
+      if (file === undefined) continue;
+      const now = (await stat(`${dir}/${file}`)).size;
+      if (now === size && now > 0) {
+        console.log(`heap snapshot of ${name}: ${dir}/${file}`);
+        break;
+      }
+      size = now;
+    }
+  }
+}
 
 export async function stopProcesses(processes: readonly Started[]): Promise<void> {
   for (const { child } of processes) child.kill('SIGTERM');
@@ -289,12 +363,15 @@ export async function measureLoad(options: LoadOptions): Promise<LoadResult> {
     latencies.push(submit(id).then(async (operationId) => (await stream.done(operationId)) - sent));
   }
   const sorted = (await Promise.all(latencies)).sort((a, b) => a - b);
+  const peakRssMbByProcess = await peakRssByProcess(named);
+  await writeHeapSnapshots(options.processes);
   return {
     operations,
     opsPerSecond,
     commitsPerOperation,
     machineCpuMsPerOperation,
     cpuMsPerOperationByProcess,
+    peakRssMbByProcess,
     halfRate: {
       rate,
       operations: sorted.length,
@@ -322,6 +399,10 @@ export function printLoad(label: string, title: string, result: LoadResult): voi
       ([name, ms]) => `${name} ${ms.toFixed(1)}`,
     );
     console.log(`  of which, ms per operation: ${parts.join(', ')}`);
+  }
+  if (result.peakRssMbByProcess !== null) {
+    const parts = Object.entries(result.peakRssMbByProcess).map(([name, mb]) => `${name} ${mb.toFixed(0)}`);
+    console.log(`${lead}peak RSS, MB: ${parts.join(', ')}`);
   }
   const half = result.halfRate;
   console.log(

@@ -10,6 +10,7 @@ import {
   type LoadResult,
   measureLoad,
   type Started,
+  startFlagsOf,
   startProcess,
   startSimulator,
   stopProcesses,
@@ -73,7 +74,8 @@ export async function measureNaive(
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
   };
   const app = (name: string, role: string, extra: Record<string, string> = {}) =>
-    startProcess(name, 'bench/naive-app.ts', { ...env, ...extra }, [role]);
+    // With the Node flags of the real api and worker, so that only the platform side differs.
+    startProcess(name, 'bench/naive-app.ts', { ...env, ...extra }, [role], startFlagsOf(role));
   const processes: Started[] = [];
   const redis = createRedis(redisUrl);
   const api = `http://127.0.0.1:${apiPort}`;

@@ -4,6 +4,7 @@ import type { NotificationPublisher } from '@ctp/core/notifications';
 import {
   type ClaimedOutboxRow,
   claimOutboxRows,
+  claimWithoutBitmapScan,
   markOutboxPublished,
   OUTBOX_CHANNEL,
   releaseOutboxRows,
@@ -134,10 +135,18 @@ export class OutboxRelay {
   }
 
   async #claim(): Promise<ClaimedRow[]> {
-    return SqlSession.runAlone(
-      this.#deps.orm.em.fork(),
-      claimOutboxRows({ limit: this.#batchSize, lease_ms: this.#claimLeaseMs }),
+    // One pipelined round trip: begin, the plan setting (`claimWithoutBitmapScan`), the claim,
+    // commit. The transaction ends in that round trip, before any Redis call.
+    const [, claimed] = await SqlSession.transaction(this.#deps.orm.em.fork(), (session) =>
+      session.run(
+        [
+          claimWithoutBitmapScan({}),
+          claimOutboxRows({ limit: this.#batchSize, lease_ms: this.#claimLeaseMs }),
+        ],
+        { commit: true },
+      ),
     );
+    return (claimed ?? []) as ClaimedRow[];
   }
 
   async #publish(rows: readonly ClaimedRow[]): Promise<void> {

@@ -1,0 +1,30 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The api and the worker run with bounded heaps (why: `apps/api/src/main.ts`): Node's defaults on
+ * a large host let each sit at 400-500 MB of RSS for about 50 MB of live objects. Every way of
+ * starting them carries the same flags: `pnpm start` (which the bench reads), the image's
+ * default command and docker-compose.
+ */
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
+const FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=192'];
+
+describe('the heap limits of the api and the worker', () => {
+  it.each(['api', 'worker'])('are in the start script of %s', (app) => {
+    const manifest = JSON.parse(read(`apps/${app}/package.json`)) as { scripts: { start: string } };
+    expect(manifest.scripts.start).toBe(`node ${FLAGS.join(' ')} src/main.ts`);
+  });
+
+  it('are in the Dockerfile and docker-compose', () => {
+    const command = (app: string) =>
+      JSON.stringify(['node', ...FLAGS, `apps/${app}/src/main.ts`]).replaceAll(',', ', ');
+    expect(read('Dockerfile')).toContain(`CMD ${command('api')}`);
+    const compose = read('docker-compose.yml');
+    expect(compose).toContain(`command: ${command('api')}`);
+    expect(compose).toContain(`command: ${command('worker')}`);
+  });
+});
