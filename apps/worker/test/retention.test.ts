@@ -1,5 +1,6 @@
 import {
   CLAIM_DUE_TRACES_SQL,
+  PRUNE_PUBLISHED_OUTBOX_SQL,
   pruneFinishedRows,
   STALE_QUEUED_OPERATIONS_SQL,
   UNPROCESSED_WEBHOOKS_SQL,
@@ -137,8 +138,10 @@ describe('the scans of unfinished work', () => {
        select 'done-' || g, 'ENBDTABBY', 'request.completed', '{}'::jsonb, now() - interval '1 day', now() - interval '1 day', 0
          from generate_series(1, 20000) g`,
     );
+    await outboxRows('done-published-', 20_000, `now() - interval '1 day'`, `now() - interval '1 day'`);
     await client.query('analyze');
     const scans = [
+      [PRUNE_PUBLISHED_OUTBOX_SQL, [3_600_000, 1_000], 'idx_ctp_outbox_published'],
       [CLAIM_DUE_TRACES_SQL, [60_000, 200], 'idx_ctp_request_id_tracking_due'],
       [STALE_QUEUED_OPERATIONS_SQL, [30_000, 3, 30_000, 500], 'idx_ctp_operation_queued'],
       [UNPROCESSED_WEBHOOKS_SQL, [30_000, 500], 'idx_ctp_webhook_inbox_unprocessed'],
@@ -151,7 +154,9 @@ describe('the scans of unfinished work', () => {
     for (const [sql, params, index] of scans) {
       const text = await plan(sql, [...params]);
       expect(text, sql).toContain(index);
-      expect(text, sql).not.toMatch(/Seq Scan on (ctp_operation|"ctp_requestIdTracking"|ctp_webhook_inbox)/);
+      expect(text, sql).not.toMatch(
+        /Seq Scan on (ctp_operation|"ctp_requestIdTracking"|ctp_webhook_inbox|ctp_outbox)/,
+      );
     }
   });
 });

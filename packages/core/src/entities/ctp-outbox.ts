@@ -40,7 +40,11 @@ export const CtpOutbox = defineEntity({
     claimedUntil: p.datetime().nullable(),
     createdAt: createdAtColumn,
   },
-  indexes: [{ name: 'idx_ctp_outbox_unpublished', properties: ['id'], where: { publishedAt: null } }],
+  indexes: [
+    { name: 'idx_ctp_outbox_unpublished', properties: ['id'], where: { publishedAt: null } },
+    // Retention's scan: published rows, oldest publication first.
+    { name: 'idx_ctp_outbox_published', properties: ['publishedAt'], where: { publishedAt: { $ne: null } } },
+  ],
 });
 
 export type CtpOutbox = InferEntity<typeof CtpOutbox>;

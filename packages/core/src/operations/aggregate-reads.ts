@@ -70,7 +70,11 @@ export const AGGREGATE_COLUMNS = `
       'pkey', k.pkey::text, 'kitNo', k.kit_no, 'expiryMonth', k.expiry_month,
       'expiryYear', k.expiry_year, 'nameOnCard', k.name_on_card, 'paymentPkey', p.pkey::text,
       'status', p.ctp_kit_status, 'instrumentId', p."clickToPayPaymentInstumentId") order by k.kit_no)
-    from kit k left join ctp_payment p on p.kit_pkey = k.pkey
+    from kit k
+    -- Lateral: always a probe of the kit's payment by its unique index. A plain join was
+    -- hashed over a sequential scan of ctp_payment where statistics were missing.
+    left join lateral (select pp.pkey, pp.ctp_kit_status, pp."clickToPayPaymentInstumentId"
+                         from ctp_payment pp where pp.kit_pkey = k.pkey) p on true
     where k.business_entity_fkey = e.pkey), '[]'::json) as a_kits,
   exists(select 1 from ctp_operation o where o.tenant = e.tenant and o.entity_id = e.entity_id
     and o.status in ('QUEUED', 'IN_PROGRESS')) as a_in_flight,

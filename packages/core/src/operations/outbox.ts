@@ -2,7 +2,7 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { NotificationPayload } from '../contracts/notifications.ts';
 import { JOB_TOPICS, type JobKind, jobIdFor } from '../queues/definitions.ts';
-import { defineStatement } from './sql-session.ts';
+import { defineStatement, queryBound } from './sql-session.ts';
 
 /** The PostgreSQL channel writers notify in their transaction; the relay LISTENs on it. */
 export const OUTBOX_CHANNEL = 'ctp_outbox';
@@ -168,21 +168,24 @@ export const releaseOutboxRows = defineStatement<{ ids: string[] }>(
 );
 
 /**
- * Retention: published rows older than `retentionMs` (since published), at most `limit`, in id
- * order (oldest first): the primary key serves the scan, and the first rows past the cutoff end
- * it. Unpublished rows are never deleted, whatever their age.
+ * Retention: published rows older than `retentionMs` (since published), at most `limit`, oldest
+ * publication first: `idx_ctp_outbox_published` serves the scan and the cutoff ends it (in id
+ * order the scan walked the whole primary key), and the rows go by primary key (`= any(array(…))`:
+ * an `in (…)` was hashed over a scan of the table). Unpublished rows are never deleted.
  */
+export const PRUNE_PUBLISHED_OUTBOX_SQL = `with deleted as (
+      delete from ctp_outbox where id = any(array(
+        select id from ctp_outbox
+         where published_at is not null and published_at < now() - ?::bigint * interval '1 millisecond'
+         order by published_at limit ?::int))
+      returning 1)
+    select count(*)::int as n from deleted`;
+
 export async function prunePublishedOutboxRows(
   em: EntityManager,
   retentionMs: number,
   limit: number,
 ): Promise<number> {
-  const { rows } = await sql<{ n: number }>`with deleted as (
-      delete from ctp_outbox where id in (
-        select id from ctp_outbox
-         where published_at is not null and published_at < now() - ${retentionMs}::bigint * interval '1 millisecond'
-         order by id limit ${limit}::int)
-      returning 1)
-    select count(*)::int as n from deleted`.execute(em.fork().getKysely());
+  const rows = await queryBound<{ n: number }>(em.fork(), PRUNE_PUBLISHED_OUTBOX_SQL, [retentionMs, limit]);
   return Number(rows[0]?.n ?? 0);
 }
