@@ -30,18 +30,23 @@ const ERROR_DESCRIPTIONS = {
   503: 'UNAVAILABLE: a dependency is down; nothing was accepted',
 } as const;
 
-type ErrorResponse = {
-  readonly description: string;
-  readonly content: ReturnType<typeof json<typeof errorAnswerSchema>>;
-};
+/**
+ * `errorResponses` for a set of documented statuses and the error body they share: the v1
+ * routes' contract body here, M2P's envelope in `m2p/http.ts`.
+ */
+export function documentedErrors<const D extends Readonly<Record<number, string>>, Schema>(
+  descriptions: D,
+  schema: Schema,
+) {
+  type Response = { readonly description: string; readonly content: ReturnType<typeof json<Schema>> };
+  return <const S extends keyof D & number>(...statuses: S[]): Record<S, Response> => {
+    const responses: Partial<Record<S, Response>> = {};
+    for (const status of statuses) {
+      responses[status] = { description: descriptions[status] as string, content: json(schema) };
+    }
+    return responses as Record<S, Response>;
+  };
+}
 
 /** The documented error answers of a route, all with the contract's error body. */
-export function errorResponses<const S extends keyof typeof ERROR_DESCRIPTIONS>(
-  ...statuses: S[]
-): Record<S, ErrorResponse> {
-  const responses: Partial<Record<S, ErrorResponse>> = {};
-  for (const status of statuses) {
-    responses[status] = { description: ERROR_DESCRIPTIONS[status], content: json(errorAnswerSchema) };
-  }
-  return responses as Record<S, ErrorResponse>;
-}
+export const errorResponses = documentedErrors(ERROR_DESCRIPTIONS, errorAnswerSchema);

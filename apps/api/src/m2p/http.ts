@@ -8,7 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ApiEnv } from '../http/env.ts';
 import { handleError, handleNotFound } from '../http/errors.ts';
 import { requireApiKey } from '../http/middleware.ts';
-import { json } from '../http/router.ts';
+import { documentedErrors } from '../http/router.ts';
 
 /** Paths of the M2P-compatible API: answered in M2P's envelope, errors included. */
 export const M2P_PATHS = `${M2P_BASE_PATH}/*`;
@@ -69,18 +69,5 @@ const M2P_ERROR_DESCRIPTIONS = {
   503: 'CTP_UNAVAILABLE: a dependency is down; nothing was accepted',
 } as const;
 
-type M2pErrorResponse = {
-  readonly description: string;
-  readonly content: ReturnType<typeof json<typeof m2pErrorAnswerSchema>>;
-};
-
 /** The documented error answers of an M2P route: M2P's envelope with `result: null`. */
-export function m2pErrorResponses<const S extends keyof typeof M2P_ERROR_DESCRIPTIONS>(
-  ...statuses: S[]
-): Record<S, M2pErrorResponse> {
-  const responses: Partial<Record<S, M2pErrorResponse>> = {};
-  for (const status of statuses) {
-    responses[status] = { description: M2P_ERROR_DESCRIPTIONS[status], content: json(m2pErrorAnswerSchema) };
-  }
-  return responses as Record<S, M2pErrorResponse>;
-}
+export const m2pErrorResponses = documentedErrors(M2P_ERROR_DESCRIPTIONS, m2pErrorAnswerSchema);
