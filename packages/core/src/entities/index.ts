@@ -25,6 +25,7 @@ export * from './ctp-status-history.ts';
 export * from './ctp-tenant-settings.ts';
 export * from './ctp-webhook-inbox.ts';
 export * from './kit.ts';
+export * from './routines.ts';
 
 /** Every entity, for the ORM's `entities` option. */
 export const allEntities = [

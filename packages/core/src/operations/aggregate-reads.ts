@@ -174,7 +174,7 @@ const lockEntityStatement = defineStatement<{ tenant: string; entity_id: string 
 );
 
 export function lockEntity(tenant: string, entityId: string): Statement {
-  return lockEntityStatement({ tenant, entity_id: entityId });
+  return lockEntityStatement({ tenant, entity_id: entityId }, { lock: { tenant, entityId } });
 }
 
 /** The aggregate of an entity (after `lockEntity` when the step writes); see `aggregateFrom`. */

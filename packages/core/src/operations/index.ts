@@ -17,6 +17,7 @@ export * from './request-operation.ts';
 export * from './resolve-trace.ts';
 export * from './retention.ts';
 export * from './saas-request.ts';
+export * from './shared-transaction.ts';
 export * from './sql-session.ts';
 export * from './submit-operation.ts';
 export * from './sweep.ts';

@@ -2,7 +2,8 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
 import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
 import { OUTBOX_CHANNEL, outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { sharedStatement } from './shared-transaction.ts';
+import { defineStatement } from './sql-session.ts';
 
 /** `ctp_webhook_inbox.webhook_id` and `ctp_outbox.dedupe_key` are both varchar(255). */
 const KEY_COLUMN_LENGTH = 255;
@@ -48,7 +49,7 @@ export async function recordWebhook(
     key: input.webhookId,
     data: { webhookId: input.webhookId, tenant: input.body.tenant },
   });
-  const inserted = await SqlSession.runAlone(
+  const inserted = await sharedStatement(
     em,
     recordWebhookStatement({
       webhook_id: input.webhookId,

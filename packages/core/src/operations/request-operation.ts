@@ -22,7 +22,8 @@ import {
 } from './lifecycle-store.ts';
 import { outboxJobRow } from './outbox.ts';
 import { freezeSaasRequest } from './saas-request.ts';
-import { SqlSession, type Statement } from './sql-session.ts';
+import { sharedTransaction } from './shared-transaction.ts';
+import type { Statement, StepSession } from './sql-session.ts';
 
 export interface OperationRequest {
   readonly tenant: string;
@@ -62,8 +63,10 @@ export async function requestOperation(
 ): Promise<RequestedOperation> {
   const fingerprint = requestFingerprint(request);
   try {
-    return await SqlSession.transaction(em, (session) =>
-      acceptInTransaction(session, request, fingerprint, commitWithStarted),
+    return await sharedTransaction(
+      em,
+      (session) => acceptInTransaction(session, request, fingerprint, commitWithStarted),
+      JSON.stringify([request.tenant, request.entityId]),
     );
   } catch (error) {
     // Two requests raced past the entity lock (the same key on two entities, a writer without the
@@ -102,7 +105,7 @@ function replayOf(existing: AcceptedOperation | null, fingerprint: string): Requ
 }
 
 async function acceptInTransaction(
-  session: SqlSession,
+  session: StepSession,
   request: OperationRequest,
   fingerprint: string,
   commitWithStarted?: (operation: AcceptedOperation) => readonly Statement[],

@@ -20,7 +20,8 @@ import {
   traceForResolveFrom,
 } from './lifecycle-store.ts';
 import { outboxNotificationRow } from './outbox.ts';
-import { SqlSession, type Statement } from './sql-session.ts';
+import { sharedTransaction } from './shared-transaction.ts';
+import type { Statement } from './sql-session.ts';
 
 /** A terminal result for a trace, from the webhook, the poller, or the poller's deadline. */
 export interface TraceOutcome {
@@ -65,7 +66,7 @@ export async function resolveTraceOutcome(
   /** Statements that commit only with a resolved trace (an operator's audit row), in its transaction. */
   commitWithResolved: readonly Statement[] = [],
 ): Promise<ResolveResult> {
-  return SqlSession.transaction(em, async (session) => {
+  return sharedTransaction(em, async (session) => {
     const [, read] = await session.run([
       lockEntityOfTrace(tenant, outcome.requestTraceId),
       readTraceForResolve(tenant, outcome.requestTraceId),
