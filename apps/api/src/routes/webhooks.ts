@@ -1,6 +1,6 @@
 import { DomainError } from '@ctp/core/errors';
 import type { WebhookResult } from '@ctp/core/metrics';
-import { recordWebhook } from '@ctp/core/operations';
+import { receiveWebhook } from '@ctp/core/operations';
 import { readWebhookDelivery, webhookVerifier } from '@ctp/core/webhooks';
 import type { Orm } from '@ctp/db';
 import { createRoute, z } from '@hono/zod-openapi';
@@ -25,7 +25,7 @@ const route = createRoute({
   security: [],
   summary: 'The CTP SaaS webhook receiver (Standard Webhooks signature, not an API key)',
   description:
-    'Verifies `webhook-signature` over the raw body and `webhook-timestamp` within 5 minutes, records the delivery durably (deduplicated by `webhook-id`), then answers 200. Any other answer makes the SaaS redeliver. Text is stored with card numbers masked and NUL or lone surrogates replaced by U+FFFD; a `webhook-id` or field too long for its column is refused with 400.',
+    'Verifies `webhook-signature` over the raw body and `webhook-timestamp` within 5 minutes, records the delivery durably (deduplicated by `webhook-id`; the outcome of a stored trace is applied in the same transaction when its trace is stored), then answers 200. Any other answer makes the SaaS redeliver. Text is stored with card numbers masked and NUL or lone surrogates replaced by U+FFFD; a `webhook-id` or field too long for its column is refused with 400.',
   responses: {
     200: { description: 'Recorded', content: json(receivedSchema) },
     ...errorResponses(400, 401, 413, 415, 503),
@@ -45,9 +45,10 @@ export function createWebhookRoutes({ orm, webhookSecret, onDelivery }: WebhookR
       throw new DomainError('VALIDATION_FAILED', refusal.message, refusal.details);
     }
     const { webhookId, body } = delivery.value;
-    const fresh = await recordWebhook(orm.em, { webhookId, body });
-    onDelivery?.(fresh ? 'recorded' : 'duplicate');
-    c.var.logger.info({ webhookId, type: body.type, duplicate: !fresh }, 'webhook recorded');
-    return c.json({ received: true as const, duplicate: !fresh }, 200);
+    const receipt = await receiveWebhook(orm.em, { webhookId, body });
+    const duplicate = receipt === 'duplicate';
+    onDelivery?.(duplicate ? 'duplicate' : 'recorded');
+    c.var.logger.info({ webhookId, type: body.type, receipt }, 'webhook recorded');
+    return c.json({ received: true as const, duplicate }, 200);
   });
 }
