@@ -1,7 +1,7 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { Consent, PostalAddress } from '../entities/business-entity.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
-import type { CtpStatus, OperationStatus } from '../lifecycle/statuses.ts';
+import type { CardStatus, CtpStatus, CustomerStatus, OperationStatus } from '../lifecycle/statuses.ts';
 import type { RecordsView } from './ctp-records.ts';
 import { defineStatement, queryBound, type Statement } from './sql-session.ts';
 
@@ -19,6 +19,7 @@ export interface AggregateKit {
     readonly expiryMonth: number;
     readonly expiryYear: number;
     readonly nameOnCard: string;
+    readonly status: CardStatus;
   };
   readonly payment: {
     readonly pkey: string;
@@ -42,6 +43,7 @@ export interface Aggregate extends RecordsView<AggregateKit['kit']> {
     readonly locale: string;
     readonly countryCode: string;
     readonly consent: Consent | null;
+    readonly status: CustomerStatus;
   };
   readonly customer: {
     readonly pkey: string;
@@ -63,12 +65,13 @@ export const AGGREGATE_COLUMNS = `
   e.pkey::text as a_pkey, e.tenant as a_tenant, e.entity_id as a_entity_id, e.first_name as a_first_name,
   e.last_name as a_last_name, e.email as a_email, e.phone_country_code as a_phone_country_code,
   e.phone_number as a_phone_number, e.address as a_address, e.locale as a_locale,
-  e.country_code as a_country_code, e.consent as a_consent,
+  e.country_code as a_country_code, e.consent as a_consent, e.status as a_status,
   c.pkey::text as a_customer_pkey, c.ctp_entity_status as a_entity_status,
   c."clickToPayCustomerId" as a_customer_id,
   coalesce((select json_agg(json_build_object(
       'pkey', k.pkey::text, 'kitNo', k.kit_no, 'expiryMonth', k.expiry_month,
-      'expiryYear', k.expiry_year, 'nameOnCard', k.name_on_card, 'paymentPkey', p.pkey::text,
+      'expiryYear', k.expiry_year, 'nameOnCard', k.name_on_card, 'cardStatus', k.status,
+      'paymentPkey', p.pkey::text,
       'status', p.ctp_kit_status, 'instrumentId', p."clickToPayPaymentInstumentId") order by k.kit_no)
     from kit k
     -- Lateral: always a probe of the kit's payment by its unique index. A plain join was
@@ -96,6 +99,7 @@ export interface AggregateRow {
   a_locale: string;
   a_country_code: string;
   a_consent: Consent | null;
+  a_status: CustomerStatus;
   a_customer_pkey: string | null;
   a_entity_status: CtpStatus | null;
   a_customer_id: string | null;
@@ -105,6 +109,7 @@ export interface AggregateRow {
     expiryMonth: number;
     expiryYear: number;
     nameOnCard: string;
+    cardStatus: CardStatus;
     paymentPkey: string | null;
     status: CtpStatus | null;
     instrumentId: string | null;
@@ -129,6 +134,7 @@ export function aggregateOf(row: AggregateRow): Aggregate | null {
       locale: row.a_locale,
       countryCode: row.a_country_code,
       consent: row.a_consent,
+      status: row.a_status,
     },
     customer:
       row.a_customer_pkey === null || row.a_entity_status === null
@@ -148,6 +154,7 @@ export function aggregateOf(row: AggregateRow): Aggregate | null {
             expiryMonth: k.expiryMonth,
             expiryYear: k.expiryYear,
             nameOnCard: k.nameOnCard,
+            status: k.cardStatus,
           },
           payment:
             k.paymentPkey === null || k.status === null

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
+import type { RecordWork } from '../records/kits.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { insertOutboxRows, type OutboxRow, outboxJobRow } from './outbox.ts';
@@ -86,6 +87,25 @@ export async function syncOnKitChange(tx: EntityManager, change: KitChangeForSyn
   const status = records === null ? undefined : snapshotOf(records).kits[change.kitNo];
   if (status === undefined || !SYNCED_STATUSES.includes(status)) return 0;
   return queueSyncs(tx, change.tenant, change.entityId, [{ event: 'CTP_UPDATE_KIT', kitNo: change.kitNo }]);
+}
+
+/** Statuses of a record that is not on Click to Pay and not on its way there: nothing to remove. */
+const OFF_NETWORK: readonly CtpStatus[] = ['UNREGISTERED', 'REMOVED'];
+
+/**
+ * Runs inside a card or customer status change's transaction (the api's `RecordWorkHook`): queues
+ * the CTP work the change starts (the removal of a closed card or customer) as pending work, behind
+ * any operation in flight for the entity. A record that is not on Click to Pay queues nothing; one
+ * whose enrolment is still running queues its removal after it (dropped at promotion if the
+ * enrolment failed).
+ */
+export async function queueRecordWork(tx: EntityManager, work: RecordWork): Promise<number> {
+  const records = await loadCtpRecords(tx, work.tenant, work.entityId);
+  if (records === null) return 0;
+  const snapshot = snapshotOf(records);
+  const status = work.kitNo === undefined ? snapshot.entity : snapshot.kits[work.kitNo];
+  if (status === undefined || OFF_NETWORK.includes(status)) return 0;
+  return queueSyncs(tx, work.tenant, work.entityId, [{ event: work.event, kitNo: work.kitNo ?? '' }]);
 }
 
 async function queueSyncs(

@@ -1,6 +1,7 @@
 export * from './admin-actions.ts';
 export * from './automatic-sync.ts';
 export * from './ctp-records.ts';
+export * from './enrolment-check.ts';
 export * from './enrolment-writes.ts';
 export * from './fail-operation.ts';
 export * from './history-writes.ts';

@@ -2,12 +2,16 @@ import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { PanCipher } from '../cards/crypto.ts';
-import type { KitAnswer, KitBody } from '../contracts/platform-api.ts';
+import type { KitAnswer, KitBody, KitPatch } from '../contracts/platform-api.ts';
 import { BusinessEntity } from '../entities/business-entity.ts';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
 import { Kit } from '../entities/kit.ts';
 import { DomainError, notFound } from '../errors/domain-error.ts';
+import type { LifecycleError } from '../lifecycle/errors.ts';
+import type { CtpEvent } from '../lifecycle/events.ts';
+import type { CardStatus } from '../lifecycle/statuses.ts';
+import { changeCardStatus } from '../lifecycle/transitions.ts';
 import { inTransaction } from './transaction.ts';
 import { kitView } from './views.ts';
 
@@ -140,4 +144,93 @@ async function refusePanChangeWhileQueued(
       'an operation is sending this card to the network; change its PAN when it is accepted',
     );
   }
+}
+
+/** The kit of an entity, both locked (the entity row first, as every lifecycle step does). */
+async function lockKitOf(tx: EntityManager, { tenant, entityId, kitNo }: KitRequest) {
+  const entity = await tx.findOne(
+    BusinessEntity,
+    { tenant, entityId },
+    { lockMode: LockMode.PESSIMISTIC_WRITE },
+  );
+  if (entity === null) throw notFound('entity');
+  const kit = await tx.findOne(
+    Kit,
+    { tenant, kitNo, businessEntity: entity },
+    { lockMode: LockMode.PESSIMISTIC_WRITE },
+  );
+  if (kit === null) throw notFound('kit');
+  return { entity, kit };
+}
+
+/**
+ * `PATCH /v1/entities/{entityId}/kits/{kitNo}`: a new expiry or name on card. `onChange` (the
+ * automatic `CTP_UPDATE_KIT`) runs in the same transaction with the fields that changed.
+ */
+export function patchKit(
+  em: EntityManager,
+  request: KitRequest & { readonly patch: KitPatch },
+  onChange?: KitChangeHook,
+): Promise<KitAnswer> {
+  const { tenant, entityId, kitNo, patch } = request;
+  return inTransaction(em, async (tx) => {
+    const { kit } = await lockKitOf(tx, request);
+    const changed: KitField[] = [];
+    if (
+      patch.expiry !== undefined &&
+      (kit.expiryMonth !== Number(patch.expiry.month) || kit.expiryYear !== Number(patch.expiry.year))
+    ) {
+      kit.expiryMonth = Number(patch.expiry.month);
+      kit.expiryYear = Number(patch.expiry.year);
+      changed.push('expiry');
+    }
+    if (patch.nameOnCard !== undefined && patch.nameOnCard !== kit.nameOnCard) {
+      kit.nameOnCard = patch.nameOnCard;
+      changed.push('nameOnCard');
+    }
+    await tx.flush();
+    if (onChange !== undefined) await onChange(tx, { tenant, entityId, kitNo, created: false, changed });
+    return kitView(entityId, kit, await tx.findOne(CtpPayment, { kit }));
+  });
+}
+
+/** The CTP work a record's status change starts (`RecordStatusRule.starts`). */
+export interface RecordWork {
+  readonly tenant: string;
+  readonly entityId: string;
+  readonly event: CtpEvent;
+  readonly kitNo?: string;
+}
+
+/** Queues a status change's CTP work in its transaction (the api's `queueRecordWork`). */
+export type RecordWorkHook = (tx: EntityManager, work: RecordWork) => Promise<unknown>;
+
+/**
+ * `PUT /v1/entities/{entityId}/kits/{kitNo}/status`: `changeCardStatus` decides; a change that
+ * starts CTP work (`CLOSED`: the card's removal) hands it to `onWork` in the same transaction, so
+ * a committed change always starts it and a rolled-back one never does.
+ */
+export function setKitStatus(
+  em: EntityManager,
+  request: KitRequest & { readonly status: CardStatus },
+  onWork?: RecordWorkHook,
+): Promise<KitAnswer> {
+  const { tenant, entityId, kitNo } = request;
+  return inTransaction(em, async (tx) => {
+    const { kit } = await lockKitOf(tx, request);
+    const change = changeCardStatus(kit.status, request.status);
+    if (!change.ok) throw recordStatusRefused(change.error, kit.status, request.status);
+    if (change.value.changed) {
+      kit.status = change.value.next;
+      await tx.flush();
+      if (change.value.starts !== null && onWork !== undefined)
+        await onWork(tx, { tenant, entityId, event: change.value.starts, kitNo });
+    }
+    return kitView(entityId, kit, await tx.findOne(CtpPayment, { kit }));
+  });
+}
+
+/** A status change the records' lifecycle refused: `409 INVALID_STATE` with both statuses. */
+export function recordStatusRefused(error: LifecycleError, status: string, requested: string): DomainError {
+  return new DomainError('INVALID_STATE', error.message, { status, requested });
 }
