@@ -121,3 +121,74 @@ describe('card change (PATCH): bad input writes nothing', () => {
     expect(row?.n).toBe(0);
   });
 });
+
+describe('card replacement: bad input writes nothing', () => {
+  const replace = (kitNo: string, body: Record<string, unknown>) => ({
+    path: `/v1/entities/cl-1/kits/${kitNo}/replace`,
+    body: {
+      newKitNo: 'cl-1-new',
+      pan: '5555555555554444',
+      expiry: { month: '09', year: '2034' },
+      reason: 'REISSUE',
+      ...body,
+    },
+  });
+
+  it('refuses a newKitNo that exists (also the card itself, or another entity’s) with 409 KIT_ALREADY_EXISTS', async () => {
+    await api.call('PUT', '/v1/entities/cl-other', { json: entityBody() });
+    await api.call('PUT', '/v1/entities/cl-other/kits/cl-other-k', { json: kitBody() });
+    for (const newKitNo of ['cl-1-k', 'cl-other-k']) {
+      const { path, body } = replace('cl-1-k', { newKitNo });
+      await refused('POST', path, body, 409, 'KIT_ALREADY_EXISTS');
+    }
+  });
+
+  it('refuses a PAN failing Luhn, a reason outside the list, an unknown field, a bad newKitNo with 400', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ pan: '4111111111111112' }, 'pan'],
+      [{ reason: 'STOLEN' }, 'reason'],
+      [{ reason: undefined }, 'reason'],
+      [{ newKitNo: 'a/b' }, 'newKitNo'],
+      [{ expiry: { month: '01', year: '2020' } }, 'expiry'],
+      [{ color: 'red' }, 'color'],
+    ];
+    for (const [override, field] of cases) {
+      const { path, body } = replace('cl-1-k', override);
+      expect((await refused('POST', path, body, 400, 'VALIDATION_FAILED')).fields, field).toEqual([field]);
+    }
+  });
+
+  it('refuses replacing a CLOSED card (409 CARD_NOT_ACTIVE), an unknown card (404), a CLOSED customer’s card (409)', async () => {
+    await api.call('PUT', '/v1/entities/cl-1/kits/cl-3-k', { json: kitBody() });
+    await api.call('PUT', '/v1/entities/cl-1/kits/cl-3-k/status', { json: { status: 'CLOSED' } });
+    const closed = replace('cl-3-k', {});
+    await refused('POST', closed.path, closed.body, 409, 'CARD_NOT_ACTIVE');
+    const unknown = replace('no-such-kit', {});
+    await refused('POST', unknown.path, unknown.body, 404, 'NOT_FOUND');
+    await api.call('PUT', '/v1/entities/cl-gone', { json: entityBody() });
+    await api.call('PUT', '/v1/entities/cl-gone/kits/cl-gone-k', { json: kitBody() });
+    await api.call('PUT', '/v1/entities/cl-gone/status', { json: { status: 'CLOSED' } });
+    await refused(
+      'POST',
+      '/v1/entities/cl-gone/kits/cl-gone-k/replace',
+      replace('cl-gone-k', { newKitNo: 'cl-gone-new' }).body,
+      409,
+      'CUSTOMER_NOT_ACTIVE',
+    );
+  });
+
+  it('creates the new card, closes the old one, and answers no plan for a card not on Click to Pay', async () => {
+    const { path, body } = replace('cl-1-k', { reason: 'LOST_STOLEN' });
+    const replaced = await api.call('POST', path, { json: body });
+    expect(replaced.status, replaced.text).toBe(201);
+    expect(replaced.body).toMatchObject({
+      kitNo: 'cl-1-new',
+      status: 'ACTIVE',
+      pan: '555555******4444',
+      replacement: null,
+    });
+    expect((await api.call('GET', '/v1/entities/cl-1/kits/cl-1-k')).body).toMatchObject({ status: 'CLOSED' });
+    const none = await api.call('GET', '/v1/entities/cl-1/kits/cl-1-new/replacement');
+    expect(none.status).toBe(404);
+  });
+});

@@ -354,6 +354,8 @@ describe('the HTTP surface', () => {
         'GET /v1/entities/{entityId}/kits/{kitNo}',
         'PATCH /v1/entities/{entityId}/kits/{kitNo}',
         'PUT /v1/entities/{entityId}/kits/{kitNo}/status',
+        'POST /v1/entities/{entityId}/kits/{kitNo}/replace',
+        'GET /v1/entities/{entityId}/kits/{kitNo}/replacement',
         'PUT /v1/entities/{entityId}/status',
         'POST /v1/ctp/entities/{entityId}/registration',
         'POST /v1/ctp/entities/{entityId}/kits',

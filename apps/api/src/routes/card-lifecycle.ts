@@ -1,3 +1,4 @@
+import type { PanCipher } from '@ctp/core/cards';
 import {
   entityAnswerSchema,
   entityPathSchema,
@@ -5,13 +6,24 @@ import {
   kitAnswerSchema,
   kitPatchSchema,
   kitPathSchema,
+  kitReplaceBodySchema,
+  kitReplacedAnswerSchema,
   kitStatusBodySchema,
+  replacementViewSchema,
 } from '@ctp/core/contracts';
-import { queueRecordWork, syncOnKitChange } from '@ctp/core/operations';
+import {
+  getReplacementById,
+  getReplacementOfKit,
+  queueRecordWork,
+  startReplacement,
+  syncOnKitChange,
+} from '@ctp/core/operations';
 import {
   type KitChangeHook,
+  type KitReplacedHook,
   patchKit,
   type RecordWorkHook,
+  replaceKit,
   setEntityStatus,
   setKitStatus,
 } from '@ctp/core/records';
@@ -26,10 +38,13 @@ import { createRouter, errorResponses, json } from '../http/router.ts';
  */
 export interface CardLifecycleRoutesDependencies {
   readonly orm: Orm;
+  readonly panCipher: PanCipher;
   /** Runs inside a card change's transaction; by default the automatic `CTP_UPDATE_KIT`. */
   readonly onKitChanged?: KitChangeHook;
   /** Runs inside a status change's transaction; by default the queued removal of a closed record. */
   readonly onRecordWork?: RecordWorkHook;
+  /** Runs inside a replacement's transaction; by default the plan that moves the network. */
+  readonly onKitReplaced?: KitReplacedHook;
 }
 
 const tags = ['Platform records'];
@@ -79,10 +94,43 @@ const putEntityStatusRoute = createRoute({
   },
 });
 
+const replaceKitRoute = createRoute({
+  method: 'post',
+  path: '/v1/entities/{entityId}/kits/{kitNo}/replace',
+  operationId: 'replaceKit',
+  tags,
+  summary: 'Replace a card: create the new one, close the old one, move Click to Pay to the new one',
+  description:
+    "The old card becomes `CLOSED` and the new one is created (`nameOnCard` defaults to the old card's) in one transaction. If the old card is on Click to Pay, a plan moves the network to the new card by itself, each step an ordinary operation with its notification: for `LOST_STOLEN` the old card is removed first, then the new one added; for `REISSUE`, `EXPIRY` and `DAMAGED` the new one is added first, then the old one removed. A failed step is retried (`REPLACEMENT_STEP_ATTEMPTS`, `REPLACEMENT_RETRY_DELAY_MS` apart); a plan that cannot finish ends `FAILED` and says which card is where (`GET …/kits/{kitNo}/replacement`). Refused, writing nothing: a `newKitNo` the tenant already has (`409 KIT_ALREADY_EXISTS`), a `CLOSED` card (`409 CARD_NOT_ACTIVE`), a `CLOSED` customer (`409 CUSTOMER_NOT_ACTIVE`), a PAN that fails Luhn or a reason outside the list (`400`).",
+  request: { params: kitPathSchema, body: { required: true, content: json(kitReplaceBodySchema) } },
+  responses: {
+    201: {
+      description: 'The new card; `replacement` is the plan (null when the old card was not on Click to Pay)',
+      content: json(kitReplacedAnswerSchema),
+    },
+    ...errorResponses(400, 401, 403, 404, 409, 413, 415, 503),
+  },
+});
+
+const getReplacementRoute = createRoute({
+  method: 'get',
+  path: '/v1/entities/{entityId}/kits/{kitNo}/replacement',
+  operationId: 'getKitReplacement',
+  tags,
+  summary: 'The latest replacement a card took part in (as the old or the new card), step by step',
+  request: { params: kitPathSchema },
+  responses: {
+    200: { description: 'The plan', content: json(replacementViewSchema) },
+    ...errorResponses(400, 401, 403, 404, 503),
+  },
+});
+
 export function createCardLifecycleRoutes({
   orm,
   onKitChanged = syncOnKitChange,
   onRecordWork = queueRecordWork,
+  onKitReplaced = startReplacement,
+  panCipher,
 }: CardLifecycleRoutesDependencies) {
   return createRouter()
     .openapi(patchKitRoute, async (c) => {
@@ -105,5 +153,19 @@ export function createCardLifecycleRoutes({
         await setEntityStatus(orm.em, { tenant: tenantOf(c), entityId, status }, onRecordWork),
         200,
       );
+    })
+    .openapi(replaceKitRoute, async (c) => {
+      const { entityId, kitNo } = c.req.valid('param');
+      const tenant = tenantOf(c);
+      const request = { tenant, entityId, kitNo, body: c.req.valid('json') };
+      const { kit, replacementId } = await replaceKit(orm.em, panCipher, request, onKitReplaced);
+      const replacement =
+        replacementId === null ? null : await getReplacementById(orm.em, tenant, replacementId);
+      c.header('Location', `/v1/entities/${entityId}/kits/${kit.kitNo}`);
+      return c.json({ ...kit, replacement }, 201);
+    })
+    .openapi(getReplacementRoute, async (c) => {
+      const { entityId, kitNo } = c.req.valid('param');
+      return c.json(await getReplacementOfKit(orm.em, { tenant: tenantOf(c), entityId, kitNo }), 200);
     });
 }

@@ -238,6 +238,39 @@ export type KitReplaceBody = z.infer<typeof kitReplaceBodySchema>;
 
 const ctpStatusSchema = z.enum(CTP_STATUSES);
 
+/** A card replacement's plan: the steps that move the network from the old card to the new one. */
+export const replacementViewSchema = z
+  .object({
+    replacementId: z.uuid(),
+    entityId: z.string(),
+    oldKitNo: z.string(),
+    newKitNo: z.string(),
+    reason: replacementReasonSchema,
+    status: z.enum(['RUNNING', 'COMPLETED', 'FAILED']).meta({
+      description:
+        '`FAILED`: a step failed `REPLACEMENT_STEP_ATTEMPTS` times or cannot start; `error` says why and which card is where on Click to Pay',
+    }),
+    steps: z.array(
+      z.object({
+        step: z.enum(['REMOVE_OLD', 'ADD_NEW']),
+        event: z.enum(['CTP_REMOVE_KIT', 'CTP_ADD_KIT']),
+        kitNo: z.string(),
+        status: z.enum(['PENDING', 'RUNNING', 'DONE', 'FAILED']),
+      }),
+    ),
+    attempts: z
+      .number()
+      .int()
+      .meta({ description: 'Operations started for the current step (its retries included)' }),
+    operationId: z.uuid().nullable().meta({ description: "The current step's latest operation" }),
+    error: z.string().nullable(),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+    completedAt: z.iso.datetime({ offset: true }).nullable(),
+  })
+  .meta({ id: 'KitReplacement' });
+export type ReplacementView = z.infer<typeof replacementViewSchema>;
+
 export const kitAnswerSchema = z
   .object({
     entityId: z.string(),
@@ -256,6 +289,12 @@ export const kitAnswerSchema = z
   })
   .meta({ id: 'Kit' });
 export type KitAnswer = z.infer<typeof kitAnswerSchema>;
+
+/** `201` of a replacement: the new card, and the plan moving the network to it (null: nothing to move). */
+export const kitReplacedAnswerSchema = kitAnswerSchema
+  .extend({ replacement: replacementViewSchema.nullable() })
+  .meta({ id: 'KitReplaced' });
+export type KitReplacedAnswer = z.infer<typeof kitReplacedAnswerSchema>;
 
 export const entityAnswerSchema = z
   .object({

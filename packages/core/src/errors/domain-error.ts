@@ -18,6 +18,8 @@ export const ERROR_STATUS = {
   CARD_NOT_ACTIVE: 409,
   /** The customer is `CLOSED` in the platform's records: none of its cards may enrol. */
   CUSTOMER_NOT_ACTIVE: 409,
+  /** A card replacement's `newKitNo` is a card the tenant already has. */
+  KIT_ALREADY_EXISTS: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,

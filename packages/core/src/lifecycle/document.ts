@@ -5,6 +5,8 @@ import {
   CUSTOMER_STATUS_RULES,
   ENROLMENT_EVENTS,
   EVENT_RULES,
+  REPLACEMENT_REASONS,
+  REPLACEMENT_STEPS,
   type RecordStatusRule,
   type SideRule,
 } from './rules.ts';
@@ -37,6 +39,19 @@ function recordStatusTable<S extends string>(rules: Readonly<Record<S, RecordSta
     return `| \`${status}\` | ${to} | ${starts} |`;
   });
   return ['| Status | May become | Becoming it starts |', '|---|---|---|', ...rows].join('\n');
+}
+
+const STEP_EVENT = {
+  REMOVE_OLD: '`CTP_REMOVE_KIT` of the old card',
+  ADD_NEW: '`CTP_ADD_KIT` of the new card',
+};
+
+function replacementTable(): string {
+  const rows = REPLACEMENT_REASONS.map(
+    (reason) =>
+      `| \`${reason}\` | ${REPLACEMENT_STEPS[reason].map((step) => STEP_EVENT[step]).join(', then ')} |`,
+  );
+  return ['| Reason | Steps, in order |', '|---|---|', ...rows].join('\n');
 }
 
 /** The whole of `docs/lifecycle.md`, generated from the tables in `packages/core/src/lifecycle`. */
@@ -95,6 +110,14 @@ ${recordStatusTable(CARD_STATUS_RULES)}
 Customer (\`CUSTOMER_STATUS_RULES\`):
 
 ${recordStatusTable(CUSTOMER_STATUS_RULES)}
+
+## Card replacement
+
+\`POST …/kits/{kitNo}/replace\` closes the old card and creates the new one; if the old card is on
+Click to Pay, a plan (\`ctp_kit_replacement\`) moves the network to the new card in these steps
+(\`REPLACEMENT_STEPS\`), each an ordinary operation with its notification:
+
+${replacementTable()}
 
 ## Request trace
 

@@ -8,6 +8,7 @@ import {
   EVENT_RULES,
   NETWORK_CHANGE_RULES,
   type RecordStatusRule,
+  type ReplacementStep,
   type SideRule,
 } from './rules.ts';
 import {
@@ -17,6 +18,7 @@ import {
   isOneOf,
   isTerminalTrace,
   type NetworkStatus,
+  ON_NETWORK_STATUSES,
   type OperationStatus,
   type TerminalTraceStatus,
   type TraceStatus,
@@ -278,4 +280,33 @@ export const OPERATION_TRANSITIONS = {
 
 export function canMoveOperation(from: OperationStatus, to: OperationStatus): boolean {
   return isOneOf(OPERATION_TRANSITIONS[from], to);
+}
+
+/** What the current step of a card replacement needs now (`REPLACEMENT_STEPS`). */
+export type ReplacementStepAction =
+  /** The step's goal already holds (the old card is off the network, the new one on it). */
+  | { readonly kind: 'done' }
+  | { readonly kind: 'start'; readonly event: 'CTP_REMOVE_KIT' | 'CTP_ADD_KIT'; readonly kitNo: string }
+  /** The lifecycle cannot take the step from here (e.g. the customer left Click to Pay). */
+  | { readonly kind: 'impossible'; readonly error: LifecycleError };
+
+/**
+ * Decides the step of a replacement on the entity's statuses now: `REMOVE_OLD` is done once the old
+ * card is not on the network (or being enrolled), `ADD_NEW` once the new one is; otherwise the
+ * step's operation, if `planRequest` allows it.
+ */
+export function planReplacementStep(
+  step: ReplacementStep,
+  current: CtpSnapshot,
+  kits: { readonly oldKitNo: string; readonly newKitNo: string },
+): ReplacementStepAction {
+  const [event, kitNo] =
+    step === 'REMOVE_OLD'
+      ? (['CTP_REMOVE_KIT', kits.oldKitNo] as const)
+      : (['CTP_ADD_KIT', kits.newKitNo] as const);
+  const status = current.kits[kitNo] ?? 'UNREGISTERED';
+  if (step === 'REMOVE_OLD' && (status === 'UNREGISTERED' || status === 'REMOVED')) return { kind: 'done' };
+  if (step === 'ADD_NEW' && isOneOf(ON_NETWORK_STATUSES, status)) return { kind: 'done' };
+  const plan = planRequest(event, current, kitNo);
+  return plan.ok ? { kind: 'start', event, kitNo } : { kind: 'impossible', error: plan.error };
 }

@@ -53,7 +53,7 @@ export interface Aggregate extends RecordsView<AggregateKit['kit']> {
   readonly kits: ReadonlyMap<string, AggregateKit>;
   /** An operation of this entity is `QUEUED` or `IN_PROGRESS`. */
   readonly operationInFlight: boolean;
-  /** Automatic updates wait for this entity (`ctp_pending_sync`). */
+  /** Queued CTP work waits for this entity: pending syncs, or a running card replacement. */
   readonly syncPending: boolean;
 }
 
@@ -81,8 +81,9 @@ export const AGGREGATE_COLUMNS = `
     where k.business_entity_fkey = e.pkey), '[]'::json) as a_kits,
   exists(select 1 from ctp_operation o where o.tenant = e.tenant and o.entity_id = e.entity_id
     and o.status in ('QUEUED', 'IN_PROGRESS')) as a_in_flight,
-  exists(select 1 from ctp_pending_sync s where s.tenant = e.tenant and s.entity_id = e.entity_id)
-    as a_sync_pending`;
+  (exists(select 1 from ctp_pending_sync s where s.tenant = e.tenant and s.entity_id = e.entity_id)
+    or exists(select 1 from ctp_kit_replacement r where r.tenant = e.tenant and r.entity_id = e.entity_id
+                and r.status = 'RUNNING')) as a_sync_pending`;
 
 export const AGGREGATE_FROM = 'business_entity e left join ctp_customer c on c.business_entity_fkey = e.pkey';
 

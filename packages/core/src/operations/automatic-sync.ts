@@ -7,6 +7,11 @@ import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import type { RecordWork } from '../records/kits.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import {
+  advanceReplacements,
+  DEFAULT_REPLACEMENT_OPTIONS,
+  type ReplacementOptions,
+} from './kit-replacement.ts';
 import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { insertOutboxRows, type OutboxRow, outboxJobRow } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
@@ -150,18 +155,27 @@ const takeOldestPendingSync = defineStatement<
 
 export type PromotionResult = 'started' | 'waiting' | 'idle';
 
+export interface PromotionOptions {
+  readonly replacement?: ReplacementOptions;
+  /** A failed replacement step is due again in `ms`: schedule a promotion then (after the commit). */
+  readonly onRetryLater?: (ms: number) => Promise<unknown>;
+}
+
 /**
- * Turns the oldest pending sync of an entity into an ordinary operation, if none is in flight.
- * A sync the lifecycle no longer allows (the entity or kit was removed, or never got enrolled)
- * is dropped with a log line and no SaaS call.
+ * Starts the entity's next queued CTP work, if none is in flight: first the next step of a card
+ * replacement (`advanceReplacements`), else the oldest pending sync as an ordinary operation. A
+ * sync the lifecycle no longer allows (the entity or kit was removed, or never got enrolled) is
+ * dropped with a log line and no SaaS call.
  */
 export async function promotePendingSyncs(
   em: EntityManager,
   tenant: string,
   entityId: string,
   logger?: Logger,
+  options: PromotionOptions = {},
 ): Promise<PromotionResult> {
-  return SqlSession.transaction(em, async (session) => {
+  let retryInMs: number | null = null;
+  const result = await SqlSession.transaction(em, async (session): Promise<PromotionResult> => {
     const [, read] = await session.run([lockEntity(tenant, entityId), readAggregate(tenant, entityId)]);
     const records = aggregateFrom(read);
     if (records === null) {
@@ -170,10 +184,26 @@ export async function promotePendingSyncs(
       return 'idle';
     }
     if (records.operationInFlight) return 'waiting';
+    const writes = new StepWrites();
+    const advance = await advanceReplacements(
+      session,
+      records,
+      writes,
+      options.replacement ?? DEFAULT_REPLACEMENT_OPTIONS,
+      logger,
+    );
+    retryInMs = advance.retryInMs;
+    if (advance.started !== null) {
+      await session.run([...writes.statements(), ...advance.statements], { commit: true });
+      return 'started';
+    }
     for (;;) {
       const [deleted] = await session.run([takeOldestPendingSync({ tenant, entity_id: entityId })]);
       const row = deleted?.[0] as { pkey: string; event: SyncEvent; kit_number: string } | undefined;
-      if (row === undefined) return 'idle';
+      if (row === undefined) {
+        await session.run(advance.statements, { commit: true });
+        return 'idle';
+      }
       const kitNo = row.kit_number === '' ? undefined : row.kit_number;
       const plan = planRequest(row.event, snapshotOf(records), kitNo);
       if (!plan.ok) {
@@ -184,9 +214,8 @@ export async function promotePendingSyncs(
         continue;
       }
       const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
-      const writes = new StepWrites();
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
-      await session.run(writes.statements(), { commit: true });
+      await session.run([...writes.statements(), ...advance.statements], { commit: true });
       logger?.info(
         { tenant, entityId, operationId: operation.id, event: row.event, kitNo },
         'automatic sync started',
@@ -194,4 +223,6 @@ export async function promotePendingSyncs(
       return 'started';
     }
   });
+  if (retryInMs !== null && options.onRetryLater !== undefined) await options.onRetryLater(retryInMs);
+  return result;
 }

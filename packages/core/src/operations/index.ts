@@ -6,6 +6,7 @@ export * from './enrolment-writes.ts';
 export * from './fail-operation.ts';
 export * from './history-writes.ts';
 export * from './inbox-writes.ts';
+export * from './kit-replacement.ts';
 export * from './lifecycle-store.ts';
 export * from './network-change.ts';
 export * from './operation-writes.ts';

@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { PanCipher } from '../cards/crypto.ts';
-import type { KitAnswer, KitBody, KitPatch } from '../contracts/platform-api.ts';
+import type { KitAnswer, KitBody, KitPatch, KitReplaceBody } from '../contracts/platform-api.ts';
 import { BusinessEntity } from '../entities/business-entity.ts';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
@@ -10,6 +10,7 @@ import { Kit } from '../entities/kit.ts';
 import { DomainError, notFound } from '../errors/domain-error.ts';
 import type { LifecycleError } from '../lifecycle/errors.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
+import type { ReplacementReason } from '../lifecycle/rules.ts';
 import type { CardStatus } from '../lifecycle/statuses.ts';
 import { changeCardStatus } from '../lifecycle/transitions.ts';
 import { inTransaction } from './transaction.ts';
@@ -233,4 +234,78 @@ export function setKitStatus(
 /** A status change the records' lifecycle refused: `409 INVALID_STATE` with both statuses. */
 export function recordStatusRefused(error: LifecycleError, status: string, requested: string): DomainError {
   return new DomainError('INVALID_STATE', error.message, { status, requested });
+}
+
+/** The replacement a `replaceKit` made, for its hook (the plan that moves the network). */
+export interface KitReplaced {
+  readonly tenant: string;
+  readonly entityId: string;
+  readonly oldKitNo: string;
+  readonly newKitNo: string;
+  readonly reason: ReplacementReason;
+}
+
+/** In the replacement's transaction: starts the plan if the old card is on Click to Pay (its id). */
+export type KitReplacedHook = (tx: EntityManager, replaced: KitReplaced) => Promise<string | null>;
+
+/**
+ * `POST /v1/entities/{entityId}/kits/{kitNo}/replace`: the new card is created and the old one
+ * closed (`changeCardStatus`) in one transaction with the plan that moves the network to the new
+ * card (`onReplaced`). Refused, writing nothing: a closed customer, a closed card, a `newKitNo`
+ * the tenant already has.
+ */
+export function replaceKit(
+  em: EntityManager,
+  cipher: PanCipher,
+  request: KitRequest & { readonly body: KitReplaceBody },
+  onReplaced?: KitReplacedHook,
+): Promise<{ readonly kit: KitAnswer; readonly replacementId: string | null }> {
+  const { tenant, entityId, kitNo, body } = request;
+  return inTransaction(em, async (tx) => {
+    const { entity, kit: old } = await lockKitOf(tx, request);
+    if (entity.status !== 'ACTIVE')
+      throw new DomainError(
+        'CUSTOMER_NOT_ACTIVE',
+        `the customer is ${entity.status}; its cards are not replaced`,
+        {
+          status: entity.status,
+        },
+      );
+    const close = changeCardStatus(old.status, 'CLOSED');
+    if (!close.ok || !close.value.changed)
+      throw new DomainError('CARD_NOT_ACTIVE', 'a CLOSED card cannot be replaced', {
+        kitNo,
+        status: old.status,
+      });
+    if ((await tx.count(Kit, { tenant, kitNo: body.newKitNo })) > 0)
+      throw new DomainError('KIT_ALREADY_EXISTS', `the card ${body.newKitNo} already exists`, {
+        newKitNo: body.newKitNo,
+      });
+    old.status = close.value.next;
+    const { ciphertext, keyId } = cipher.encrypt(body.pan, { tenant, kitNo: body.newKitNo });
+    const kit = tx.create(Kit, {
+      tenant,
+      kitNo: body.newKitNo,
+      businessEntity: entity,
+      panCiphertext: ciphertext,
+      panKeyId: keyId,
+      panFirst6: body.pan.slice(0, 6),
+      panLast4: body.pan.slice(-4),
+      expiryMonth: Number(body.expiry.month),
+      expiryYear: Number(body.expiry.year),
+      nameOnCard: body.nameOnCard ?? old.nameOnCard,
+    });
+    await tx.flush();
+    const replacementId =
+      onReplaced === undefined
+        ? null
+        : await onReplaced(tx, {
+            tenant,
+            entityId,
+            oldKitNo: kitNo,
+            newKitNo: body.newKitNo,
+            reason: body.reason,
+          });
+    return { kit: kitView(entityId, kit, null), replacementId };
+  });
 }
