@@ -21,6 +21,7 @@ import { limitBody, requestContext, requireApiKey } from './http/middleware.ts';
 import { tenantRateLimit } from './http/rate-limit.ts';
 import { handleM2pError, handleM2pNotFound, isM2pPath, M2P_PATHS, requireM2pApiKey } from './m2p/http.ts';
 import { createM2pRoutes } from './m2p/routes.ts';
+import { createCardLifecycleRoutes } from './routes/card-lifecycle.ts';
 import { createCtpOperationRoutes } from './routes/ctp-operations.ts';
 import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
@@ -63,6 +64,7 @@ function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly Op
   return [
     createEntityRoutes(deps),
     createKitRoutes(deps),
+    createCardLifecycleRoutes(deps),
     createCtpOperationRoutes(deps),
     createCtpReadRoutes(deps),
     createSettingsRoutes(deps),

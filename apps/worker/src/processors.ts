@@ -66,7 +66,20 @@ export function operationsProcessor(deps: ProcessorDependencies) {
   return async (job: Job, token?: string) => {
     if (job.name === JOBS.promoteSyncs.name) {
       const { tenant, entityId } = parsePayload(JOBS.promoteSyncs.payload, job);
-      return promotePendingSyncs(deps.orm.em, tenant, entityId, deps.logger);
+      return promotePendingSyncs(deps.orm.em, tenant, entityId, deps.logger, {
+        replacement: {
+          attempts: deps.config.REPLACEMENT_STEP_ATTEMPTS,
+          retryDelayMs: deps.config.REPLACEMENT_RETRY_DELAY_MS,
+        },
+        // A failed replacement step's retry: a promotion when it is due (the sweeper re-drives it
+        // if this job is lost).
+        onRetryLater: (ms) =>
+          deps.queues[JOBS.promoteSyncs.queue].add(
+            JOBS.promoteSyncs.name,
+            { tenant, entityId },
+            { delay: ms },
+          ),
+      });
     }
     return submit(job, token);
   };

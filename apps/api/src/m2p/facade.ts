@@ -13,6 +13,7 @@ import type { CtpEvent } from '@ctp/core/lifecycle';
 import type { Logger } from '@ctp/core/logging';
 import {
   applyNetworkStatusChange,
+  checkEnrolmentRecords,
   findOperationByIdempotencyKey,
   getCtpEntityView,
   getOperationView,
@@ -70,6 +71,7 @@ export async function requestAndAwaitAcceptance(
     idempotencyKey !== undefined &&
     (await findOperationByIdempotencyKey(orm.em.fork(), tenant, idempotencyKey)) !== null;
   if (request.consent !== undefined && kitNo !== undefined && !replay) {
+    await checkEnrolmentRecords(orm.em, { tenant, event, entityId, kitNo });
     await recordConsent(deps, tenant, entityId, kitNo, request.consent);
   }
   const { operation } = await requestOperation(orm.em, {

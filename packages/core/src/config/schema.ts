@@ -137,6 +137,13 @@ export const envSchema = z.object({
    * the operation stays QUEUED, shown as stuck on the dashboard, for an operator.
    */
   SWEEP_MAX_REDRIVES: z.coerce.number().int().min(0).max(20).default(3),
+  /**
+   * Operations a card replacement's step may take (the first and its retries) before the plan
+   * ends `FAILED` and says what it left at the network.
+   */
+  REPLACEMENT_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** How long after a failed step of a card replacement its retry starts. */
+  REPLACEMENT_RETRY_DELAY_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** Failed tries of a webhook delivery before it is parked (kept, listed, never tried again). */
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(24),
   /** Published outbox rows are deleted this long after they were published. */

@@ -2,6 +2,7 @@ import { ApiKey } from './api-key.ts';
 import { AuditLog } from './audit-log.ts';
 import { BusinessEntity } from './business-entity.ts';
 import { CtpCustomer } from './ctp-customer.ts';
+import { CtpKitReplacement } from './ctp-kit-replacement.ts';
 import { CtpOperation } from './ctp-operation.ts';
 import { CtpOutbox } from './ctp-outbox.ts';
 import { CtpPayment } from './ctp-payment.ts';
@@ -16,6 +17,7 @@ export * from './api-key.ts';
 export * from './audit-log.ts';
 export * from './business-entity.ts';
 export * from './ctp-customer.ts';
+export * from './ctp-kit-replacement.ts';
 export * from './ctp-operation.ts';
 export * from './ctp-outbox.ts';
 export * from './ctp-payment.ts';
@@ -42,4 +44,5 @@ export const allEntities = [
   CtpPendingSync,
   CtpStatusHistory,
   CtpTenantSettings,
+  CtpKitReplacement,
 ] as const;

@@ -1,6 +1,15 @@
 import { entityDiagram, kitDiagram, traceDiagram } from './diagrams.ts';
 import { CTP_EVENTS, SAAS_ENDPOINT_BY_EVENT } from './events.ts';
-import { EVENT_RULES, type SideRule } from './rules.ts';
+import {
+  CARD_STATUS_RULES,
+  CUSTOMER_STATUS_RULES,
+  ENROLMENT_EVENTS,
+  EVENT_RULES,
+  REPLACEMENT_REASONS,
+  REPLACEMENT_STEPS,
+  type RecordStatusRule,
+  type SideRule,
+} from './rules.ts';
 
 const cell = (side: SideRule | null): string => {
   if (side === null) return '—';
@@ -21,6 +30,28 @@ function rulesTable(): string {
     '|---|---|---|---|',
     ...rows,
   ].join('\n');
+}
+
+function recordStatusTable<S extends string>(rules: Readonly<Record<S, RecordStatusRule<S>>>): string {
+  const rows = (Object.entries(rules) as [S, RecordStatusRule<S>][]).map(([status, rule]) => {
+    const to = rule.to.length === 0 ? '— (final)' : rule.to.map((s) => `\`${s}\``).join(', ');
+    const starts = rule.starts === null ? '—' : `\`${rule.starts}\``;
+    return `| \`${status}\` | ${to} | ${starts} |`;
+  });
+  return ['| Status | May become | Becoming it starts |', '|---|---|---|', ...rows].join('\n');
+}
+
+const STEP_EVENT = {
+  REMOVE_OLD: '`CTP_REMOVE_KIT` of the old card',
+  ADD_NEW: '`CTP_ADD_KIT` of the new card',
+};
+
+function replacementTable(): string {
+  const rows = REPLACEMENT_REASONS.map(
+    (reason) =>
+      `| \`${reason}\` | ${REPLACEMENT_STEPS[reason].map((step) => STEP_EVENT[step]).join(', then ')} |`,
+  );
+  return ['| Reason | Steps, in order |', '|---|---|', ...rows].join('\n');
 }
 
 /** The whole of `docs/lifecycle.md`, generated from the tables in `packages/core/src/lifecycle`. */
@@ -62,6 +93,31 @@ ${entityDiagram()}
 \`\`\`mermaid
 ${kitDiagram()}
 \`\`\`
+
+## Platform records: card and customer status
+
+The platform's own status of a card and of a customer (not a CTP status) drives CTP work: the
+change's transaction queues the work (\`ctp_pending_sync\`, with the outbox row of its promote job),
+which starts as an ordinary operation once no operation is in flight for the entity. A record
+that is not on Click to Pay queues nothing. ${ENROLMENT_EVENTS.map((e) => `\`${e}\``).join(' and ')} are
+refused for a customer that is not \`ACTIVE\` (\`CUSTOMER_NOT_ACTIVE\`) and for a card that is not
+\`ACTIVE\` (\`CARD_NOT_ACTIVE\`); removals and updates never are.
+
+Card (\`CARD_STATUS_RULES\`):
+
+${recordStatusTable(CARD_STATUS_RULES)}
+
+Customer (\`CUSTOMER_STATUS_RULES\`):
+
+${recordStatusTable(CUSTOMER_STATUS_RULES)}
+
+## Card replacement
+
+\`POST …/kits/{kitNo}/replace\` closes the old card and creates the new one; if the old card is on
+Click to Pay, a plan (\`ctp_kit_replacement\`) moves the network to the new card in these steps
+(\`REPLACEMENT_STEPS\`), each an ordinary operation with its notification:
+
+${replacementTable()}
 
 ## Request trace
 

@@ -11,6 +11,7 @@ import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
 import { assertEnrolmentEnabled, enrolmentSettingRead } from '../settings/enforce.ts';
 import { snapshotOf } from './ctp-records.ts';
+import { refuseEnrolment } from './enrolment-check.ts';
 import {
   type AcceptedOperation,
   type Aggregate,
@@ -124,9 +125,11 @@ async function acceptInTransaction(
   const replayed = replayOf(replay, fingerprint);
   if (replayed !== null) return replayed;
   if (records === null) throw notFound('entity');
+  refuseEnrolment(event, snapshotOf(records));
 
   const kitNo = eventNamesKit(event) ? request.kitNo : undefined;
   if (eventNamesKit(event) && (kitNo === undefined || !records.kits.has(kitNo))) throw notFound('kit');
+  refuseEnrolment(event, snapshotOf(records), kitNo);
   assertEnrolmentEnabled(request, setting);
   if (records.operationInFlight)
     throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');

@@ -45,7 +45,10 @@ export async function findUnprocessedWebhooks(
   return queryBound(em.fork(), UNPROCESSED_WEBHOOKS_SQL, [olderThanMs, limit]);
 }
 
-/** Entities with pending automatic updates older than `olderThanMs` (their promote job may be lost). */
+/**
+ * Entities with pending automatic updates, or a running card replacement not advanced (and not
+ * waiting for a retry), older than `olderThanMs`: their promote job may be lost.
+ */
 export async function findStalePendingSyncs(
   em: EntityManager,
   olderThanMs: number,
@@ -53,8 +56,13 @@ export async function findStalePendingSyncs(
 ): Promise<{ tenant: string; entity_id: string }[]> {
   return queryBound(
     em.fork(),
-    `select distinct tenant, entity_id from ctp_pending_sync
-      where created_at < now() - ? * interval '1 millisecond' limit ?`,
-    [olderThanMs, limit],
+    `select tenant, entity_id from ctp_pending_sync
+      where created_at < now() - ? * interval '1 millisecond'
+     union
+     select tenant, entity_id from ctp_kit_replacement
+      where status = 'RUNNING' and updated_at < now() - ? * interval '1 millisecond'
+        and (next_attempt_at is null or next_attempt_at <= now())
+     limit ?`,
+    [olderThanMs, olderThanMs, limit],
   );
 }
