@@ -32,6 +32,8 @@ export interface ProcessorDependencies {
   readonly limiter: RateLimiterRedis;
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly logger: Logger;
+  /** One tick of the reconciliation schedule (`reconcile.ts`). */
+  readonly reconcileTick?: () => Promise<unknown>;
 }
 
 /** A payload that does not match its schema can never succeed: fail it once, with the reason. */
@@ -164,6 +166,7 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
       );
     }
     if (job.name === JOBS.sweep.name) return sweep(deps);
+    if (job.name === JOBS.reconcile.name && deps.reconcileTick) return deps.reconcileTick();
     if (job.name === JOBS.prune.name) {
       return pruneFinishedRows(deps.orm.em, {
         outboxRetentionMs: deps.config.OUTBOX_RETENTION_MS,
