@@ -56,12 +56,15 @@ type Fetched =
 /** A card number the inbound gate masked (`text/inbound.ts`): first 6, masked middle, last 4. */
 const MASKED_PAN = /[0-9]{6}\*{3,9}[0-9]{4}/;
 
+function withoutCardNumber(network: NetworkData): Fetched {
+  if (MASKED_PAN.test(JSON.stringify(network)))
+    return { ok: false, error: "the network's answer carried a card number (masked here); not compared" };
+  return { ok: true, network };
+}
+
 async function fetchNetwork(deps: ReconcileDependencies, tenant: string, entityId: string): Promise<Fetched> {
   try {
-    const network = await deps.saas.getData(tenant, entityId);
-    if (MASKED_PAN.test(JSON.stringify(network)))
-      return { ok: false, error: "the network's answer carried a card number (masked here); not compared" };
-    return { ok: true, network };
+    return withoutCardNumber(await deps.saas.getData(tenant, entityId));
   } catch (error) {
     if (error instanceof SaasError && error.status === 404) return { ok: true, network: null };
     if (error instanceof SaasError)
@@ -103,7 +106,11 @@ export async function reconcileEntity(
     await SqlSession.transaction(deps.em, (session) => session.run(record(result), { commit: true }));
   } else {
     const answer: Fetched =
-      fetched === undefined ? await fetchNetwork(deps, tenant, entityId) : { ok: true, network: fetched };
+      fetched === undefined
+        ? await fetchNetwork(deps, tenant, entityId)
+        : fetched === null
+          ? { ok: true, network: null }
+          : withoutCardNumber(fetched);
     if (!answer.ok) {
       result = { outcome: 'ERROR', repaired: false, error: answer.error, drifts: [] };
       await SqlSession.transaction(deps.em, (session) => session.run(record(result), { commit: true }));
