@@ -1,5 +1,6 @@
 import { findPans } from '@ctp/core/cards';
 import { loadConfig } from '@ctp/core/config';
+import { createMetricsRegistry, createReconcileMetrics } from '@ctp/core/metrics';
 import { queryBound } from '@ctp/core/operations';
 import { reconcileTick } from '@ctp/core/reconciliation';
 import { SaasClient } from '@ctp/core/saas';
@@ -282,11 +283,22 @@ describe('reconciliation on request', () => {
       expect(sync.status).toBe(202);
       const accepted = await p.call('POST', '/v1/ctp/reconciliations', { entityIds: ['e-busy'] });
       const saas = new SaasClient({ baseUrl: p.sim.url, apiKey: TEST_API_KEY });
+      const registry = createMetricsRegistry('e2e');
       await reconcileTick(
-        { em: p.db.orm.em, saas, takeBudget: async (_tenant, wanted) => wanted },
+        {
+          em: p.db.orm.em,
+          saas,
+          metrics: createReconcileMetrics(registry),
+          takeBudget: async (_tenant, wanted) => wanted,
+        },
         { periodMs: 7 * 86_400_000, concurrency: 4 },
       );
       await saas.close();
+      const values = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values;
+      expect(await values('ctp_reconcile_checked_total')).toEqual([expect.objectContaining({ value: 1 })]);
+      expect(await values('ctp_reconcile_drift_total')).toEqual([
+        expect.objectContaining({ value: 1, labels: { field: 'operation', action: 'SKIPPED_IN_FLIGHT' } }),
+      ]);
       const id = String(accepted.body.reconciliationId);
       const run = (await p.call('GET', `/v1/ctp/reconciliations/${id}`)).body as unknown as Run;
       expect(run).toMatchObject({
