@@ -1,3 +1,4 @@
+import { run as ctp } from '@ctp/cli/src/cli.ts';
 import { findPans } from '@ctp/core/cards';
 import { loadConfig } from '@ctp/core/config';
 import { createMetricsRegistry, createReconcileMetrics } from '@ctp/core/metrics';
@@ -14,7 +15,9 @@ import { type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
 // answer is one entity's error, another tenant's entity is refused.
 
 let p: Pipeline;
-const OTHER_KEY = loadConfig({}).API_KEYS.find((k) => k.tenant !== TENANT)?.key ?? '';
+const KEYS = loadConfig({}).API_KEYS;
+const OTHER_KEY = KEYS.find((k) => k.tenant !== TENANT)?.key ?? '';
+const KEY = KEYS.find((k) => k.tenant === TENANT)?.key ?? '';
 
 beforeAll(async () => {
   p = await startPipeline({ env: { RECONCILE_TICK_MS: '200' } });
@@ -317,5 +320,55 @@ describe('reconciliation on request', () => {
     } finally {
       await p.startWorker();
     }
+  });
+});
+
+describe('pnpm ctp reconcile', () => {
+  async function cli(
+    args: string[],
+    env: Record<string, string> = { CTP_API_URL: p.apiUrl, CTP_API_KEY: KEY },
+  ) {
+    const out: string[] = [];
+    const err: string[] = [];
+    const exit = await ctp(['reconcile', ...args], {
+      stdout: { write: (text: string) => out.push(text) },
+      stderr: { write: (text: string) => err.push(text) },
+      env,
+      signal: new AbortController().signal,
+    });
+    return { exit, stdout: out.join(''), stderr: err.join('') };
+  }
+
+  it('shows progress and a summary with the drifts; a dry run first, then the repair', async () => {
+    await enrolled('e-cli', 'k-cli');
+    silently(() => p.sim.simulator.setInstrumentStatus(TENANT, 'e-cli', 'k-cli', 'DISABLED'));
+    const dry = await cli(['--entity', 'e-cli', '--dry-run']);
+    expect(dry.exit, dry.stderr).toBe(0);
+    expect(dry.stderr).toContain('[##############################] 1/1 checked');
+    expect(dry.stdout).toMatch(/COMPLETED \(dry run: nothing changed\)/);
+    expect(dry.stdout).toContain('checked 1/1  agreed 0  drifted 1  repaired 0  skipped 0  errors 0');
+    expect(dry.stdout).toContain(
+      'e-cli kit k-cli ctpKitStatus: ours ACTIVE, network DISABLED → WOULD_REPAIR',
+    );
+    expect(await kitStatus('e-cli', 'k-cli')).toEqual({ entity: 'ACTIVE', kit: 'ACTIVE' });
+
+    const real = await cli(['--entity', 'e-cli', '--json']);
+    expect(real.exit).toBe(0);
+    const summary = JSON.parse(real.stdout) as {
+      counts: Record<string, number>;
+      drifts: { action: string }[];
+    };
+    expect(summary.counts).toMatchObject({ repaired: 1 });
+    expect(summary.drifts).toEqual([expect.objectContaining({ action: 'REPAIRED' })]);
+    expect(await kitStatus('e-cli', 'k-cli')).toEqual({ entity: 'ACTIVE', kit: 'DISABLED' });
+  });
+
+  it('without a key, or refused by the api: a clear message and a non-zero exit', async () => {
+    const noKey = await cli(['--dry-run'], { CTP_API_URL: p.apiUrl });
+    expect(noKey.exit).toBe(64);
+    expect(noKey.stderr).toContain('CTP_API_KEY');
+    const unknown = await cli(['--entity', 'nobody']);
+    expect(unknown.exit).toBe(1);
+    expect(unknown.stderr).toContain('404 NOT_FOUND');
   });
 });
