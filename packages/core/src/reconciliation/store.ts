@@ -374,6 +374,35 @@ export async function readReconciliation(
   return row === undefined ? null : viewOf(row);
 }
 
+const recentStatement = defineStatement<{ limit: number }, ViewRow & { tenant: string }>(
+  'ctp_reconciliation_recent',
+  `select r.tenant, ${VIEW_COLUMNS} from ctp_reconciliation r order by r.created_at desc, r.id desc limit $limit::int`,
+);
+
+const byIdStatement = defineStatement<{ id: string }, ViewRow & { tenant: string }>(
+  'ctp_reconciliation_by_id',
+  `select r.tenant, ${VIEW_COLUMNS} from ctp_reconciliation r where r.id = $id::uuid`,
+);
+
+/** Every tenant's latest reconciliations, for the operators' dashboard. */
+export async function recentReconciliations(
+  em: EntityManager,
+  limit: number,
+): Promise<(ReconciliationView & { tenant: string })[]> {
+  const rows = await SqlSession.runAlone(em, recentStatement({ limit }));
+  return rows.map((row) => ({ tenant: row.tenant, ...viewOf(row) }));
+}
+
+/** A reconciliation of any tenant, for the operators' dashboard. */
+export async function reconciliationById(
+  em: EntityManager,
+  id: string,
+): Promise<(ReconciliationView & { tenant: string }) | null> {
+  if (!UUID.test(id)) return null;
+  const [row] = await SqlSession.runAlone(em, byIdStatement({ id }));
+  return row === undefined ? null : { tenant: row.tenant, ...viewOf(row) };
+}
+
 const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 function decode<T>(cursor: string | undefined, valid: (value: unknown) => value is T): T | null {
   if (cursor === undefined || cursor === '') return null;
