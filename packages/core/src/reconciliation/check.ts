@@ -234,7 +234,8 @@ function compareAndRepair(
 
   // Data the network holds out of date: ours is sent again.
   const syncs: PendingSync[] = [];
-  if (network !== null) {
+  // A consumer the network removed keeps its last data there; it is no one's to update.
+  if (network !== null && network.status !== 'REMOVED') {
     const e = records.entity;
     const consumer = network.consumer;
     const phone = consumer.phones[0];

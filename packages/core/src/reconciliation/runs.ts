@@ -99,6 +99,11 @@ export interface TickDependencies extends ReconcileDependencies {
  */
 export const SCHEDULE_PACE = 0.9;
 
+/** Items claimed at once (then checked, `concurrency` at a time). */
+const CLAIM_BATCH = 64;
+/** A tick stops claiming after this long; what is still due waits for the next tick. */
+const TICK_WORK_MS = 10_000;
+
 /**
  * How many of a run's items are due now: all of a requested one; a schedule's spread evenly, the
  * k-th of n due at k/n of its paced period (so a fresh schedule checks nothing at once).
@@ -126,15 +131,21 @@ export interface TickSummary {
 export async function reconcileTick(deps: TickDependencies, options: ScheduleOptions): Promise<TickSummary> {
   const schedulesStarted = await ensureSchedules(deps.em, options.periodMs);
   let checked = 0;
+  const until = performance.now() + TICK_WORK_MS;
   for (const run of await runningRuns(deps.em)) {
-    const due = dueItems(run);
-    if (due <= 0) continue;
-    const granted = await deps.takeBudget(run.tenant, due);
-    const entityIds = await claimItems(deps.em, run.id, Math.min(due, granted));
-    await inParallel(entityIds, options.concurrency, async (entityId) => {
-      await checkItem(deps, run, entityId);
-      checked++;
-    });
+    let due = dueItems(run);
+    // In batches: a claim is never held for longer than a batch takes, far under its lease.
+    while (due > 0 && performance.now() < until) {
+      const granted = await deps.takeBudget(run.tenant, Math.min(due, CLAIM_BATCH));
+      if (granted <= 0) break;
+      const entityIds = await claimItems(deps.em, run.id, granted, SCHEDULE_PACE);
+      if (entityIds.length === 0) break;
+      due -= entityIds.length;
+      await inParallel(entityIds, options.concurrency, async (entityId) => {
+        await checkItem(deps, run, entityId);
+        checked++;
+      });
+    }
   }
   const completed = await completeFinishedRuns(deps.em);
   return { schedulesStarted, checked, completed };

@@ -193,27 +193,62 @@ export async function runningRuns(em: EntityManager): Promise<RunningRun[]> {
   }));
 }
 
+const lockRunStatement = defineStatement<{ id: string }>(
+  'ctp_reconciliation_lock',
+  'select 1 as one from ctp_reconciliation where id = $id::uuid for update',
+);
+
+/**
+ * Claims the items of a run that are due now, in order, up to `$limit`: all that are left of a
+ * requested run; of a scheduled one, the k-th of n once k/n of its paced period has passed,
+ * counting the items checked or claimed under a live lease. Run after `lockRunStatement` in the
+ * same transaction (a statement of its own, so its snapshot holds what the previous holder of
+ * the run's lock claimed): two workers ticking at once cannot both take the same due slot.
+ */
 const claimStatement = defineStatement<
-  { id: string; limit: number; lease_ms: number },
+  { id: string; limit: number; lease_ms: number; pace: number },
   { entity_id: string }
 >(
   'ctp_reconciliation_claim',
-  `update ctp_reconciliation_item i
+  `with run as (
+     select r.trigger, r.period_ms, extract(epoch from now() - r.created_at) * 1000 as elapsed_ms
+       from ctp_reconciliation r where r.id = $id::uuid and r.status = 'RUNNING'),
+   counts as (
+     select count(*) as total,
+            count(*) filter (where status = 'DONE' or (status = 'CLAIMED' and claimed_until >= now())) as taken
+       from ctp_reconciliation_item where reconciliation_id = $id::uuid),
+   due as (
+     select greatest(0, least($limit::int,
+              case when run.trigger = 'REQUEST' or run.period_ms is null then counts.total - counts.taken
+                   else floor(counts.total * least(1.0, run.elapsed_ms / (run.period_ms * $pace::float8)))
+                        - counts.taken end))::int as n
+       from run, counts)
+   update ctp_reconciliation_item i
       set status = 'CLAIMED', claimed_until = now() + make_interval(secs => $lease_ms::bigint / 1000.0)
     where (i.reconciliation_id, i.entity_id) in (
       select reconciliation_id, entity_id from ctp_reconciliation_item
        where reconciliation_id = $id::uuid
          and (status = 'PENDING' or (status = 'CLAIMED' and claimed_until < now()))
-       order by position limit $limit::int
+       order by position limit (select n from due)
        for update skip locked)
     returning i.entity_id`,
 );
 
-/** Claims up to `limit` items of a run, in order, that no live worker holds. */
-export async function claimItems(em: EntityManager, id: string, limit: number): Promise<string[]> {
+/** Claims up to `limit` of a run's due items (see `claimStatement`), in order, that no live worker holds. */
+export async function claimItems(
+  em: EntityManager,
+  id: string,
+  limit: number,
+  pace: number,
+): Promise<string[]> {
   if (limit <= 0) return [];
-  const rows = await SqlSession.runAlone(em, claimStatement({ id, limit, lease_ms: CLAIM_LEASE_MS }));
-  return rows.map((row) => row.entity_id);
+  return SqlSession.transaction(em, async (session) => {
+    const [, rows] = await session.run(
+      [lockRunStatement({ id }), claimStatement({ id, limit, lease_ms: CLAIM_LEASE_MS, pace })],
+      { commit: true },
+    );
+    return (rows as { entity_id: string }[]).map((row) => row.entity_id);
+  });
 }
 
 const finishItemStatement = defineStatement<{
