@@ -3,7 +3,7 @@ import { findPans } from '@ctp/core/cards';
 import { loadConfig } from '@ctp/core/config';
 import { createMetricsRegistry, createReconcileMetrics } from '@ctp/core/metrics';
 import { queryBound } from '@ctp/core/operations';
-import { reconcileTick } from '@ctp/core/reconciliation';
+import { pruneReconciliations, reconcileTick } from '@ctp/core/reconciliation';
 import { SaasClient } from '@ctp/core/saas';
 import { TEST_API_KEY } from '@ctp/saas-sim/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -320,6 +320,30 @@ describe('reconciliation on request', () => {
     } finally {
       await p.startWorker();
     }
+  });
+});
+
+describe('retention', () => {
+  it('deletes completed reconciliations past their retention, with their entities and drifts', async () => {
+    await enrolled('e-old', 'k-old');
+    silently(() => p.sim.simulator.setInstrumentStatus(TENANT, 'e-old', 'k-old', 'DISABLED'));
+    const run = await reconcile({ entityIds: ['e-old'], dryRun: true });
+    const rows = async (table: string) =>
+      Number(
+        (
+          await queryBound<{ n: string }>(
+            p.db.orm.em.fork(),
+            `select count(*)::text as n from ${table} where reconciliation_id = ?`,
+            [run.reconciliationId],
+          )
+        )[0]?.n,
+      );
+    expect(await rows('ctp_reconciliation_drift')).toBe(1);
+    expect(await pruneReconciliations(p.db.orm.em, 3_600_000)).toBe(0);
+    expect(await pruneReconciliations(p.db.orm.em, 0, 1_000)).toBeGreaterThanOrEqual(1);
+    expect((await p.call('GET', `/v1/ctp/reconciliations/${run.reconciliationId}`)).status).toBe(404);
+    expect(await rows('ctp_reconciliation_item')).toBe(0);
+    expect(await rows('ctp_reconciliation_drift')).toBe(0);
   });
 });
 

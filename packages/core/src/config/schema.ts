@@ -180,6 +180,12 @@ export const envSchema = z.object({
     }),
   /** The part of a tenant's SaaS rate that reconciliation may use (its `/getData` calls). */
   RECONCILE_SAAS_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  /** Completed reconciliations (with their entities and drifts) are deleted this long after they ended. */
+  RECONCILE_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000)
+    .default(30 * 24 * 3_600_000),
   /** How often the reconciliation schedule ticks (one BullMQ job scheduler for every worker). */
   RECONCILE_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
   /** SaaS operation submissions per second, per tenant, across all workers. */

@@ -324,6 +324,27 @@ export async function completeFinishedRuns(em: EntityManager): Promise<string[]>
   return (await SqlSession.runAlone(em, completeStatement({}))).map((row) => row.id);
 }
 
+const pruneStatement = defineStatement<{ retention_ms: number; runs: number }, { id: string }>(
+  'ctp_reconciliation_prune',
+  `with old as (
+     select id from ctp_reconciliation
+      where status = 'COMPLETED' and completed_at < now() - make_interval(secs => $retention_ms::bigint / 1000.0)
+      order by completed_at limit $runs::int
+      for update skip locked),
+   drifts as (delete from ctp_reconciliation_drift where reconciliation_id in (select id from old)),
+   items as (delete from ctp_reconciliation_item where reconciliation_id in (select id from old))
+   delete from ctp_reconciliation where id in (select id from old) returning id::text as id`,
+);
+
+/** Deletes up to `runs` reconciliations completed more than `retentionMs` ago, with their items and drifts. */
+export async function pruneReconciliations(
+  em: EntityManager,
+  retentionMs: number,
+  runs = 10,
+): Promise<number> {
+  return (await SqlSession.runAlone(em, pruneStatement({ retention_ms: retentionMs, runs }))).length;
+}
+
 export interface ReconciliationView {
   readonly reconciliationId: string;
   readonly trigger: ReconciliationTrigger;
