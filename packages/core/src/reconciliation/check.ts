@@ -137,9 +137,12 @@ export async function reconcileEntity(
           (lastFour as { kit_no: string; pan_last4: string }[]).map((row) => [row.kit_no, row.pan_last4]),
         );
         const writes = new StepWrites();
-        const checked = records.operationInFlight
-          ? { result: skipped(entityId), statements: [] }
-          : compareAndRepair(records, last4, answer.network, request, writes);
+        // What the network said was read before the lock: if an operation or a webhook changed
+        // the entity since, the answer may be older than our records, so it is not applied.
+        const checked =
+          records.operationInFlight || standing(records) !== standing(first)
+            ? { result: skipped(entityId), statements: [] }
+            : compareAndRepair(records, last4, answer.network, request, writes);
         await session.run([...writes.statements(), ...checked.statements, ...record(checked.result)], {
           commit: true,
         });
@@ -150,6 +153,19 @@ export async function reconcileEntity(
   deps.metrics?.checked.inc();
   for (const drift of result.drifts) deps.metrics?.drift.inc({ field: drift.field, action: drift.action });
   return result;
+}
+
+/** The statuses and network ids of an aggregate, to tell whether it changed between two reads. */
+function standing(records: Aggregate): string {
+  return JSON.stringify([
+    records.customer?.ctpEntityStatus ?? null,
+    records.customer?.clickToPayCustomerId ?? null,
+    [...records.kits].map(([kitNo, { payment }]) => [
+      kitNo,
+      payment?.ctpKitStatus ?? null,
+      payment?.clickToPayPaymentInstumentId ?? null,
+    ]),
+  ]);
 }
 
 function skipped(entityId: string): CheckResult {
