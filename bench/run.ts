@@ -3,6 +3,7 @@ import { measureRawBullmq } from './bullmq-raw.ts';
 import { measureEndToEnd } from './e2e.ts';
 import { printLoad } from './harness.ts';
 import { measureNaive } from './naive.ts';
+import { formatReconciliation, measureReconciliation } from './reconcile.ts';
 import { formatScans, measureScans } from './scans.ts';
 
 // `pnpm bench`: every figure is reported against a baseline measured in the same run, on the
@@ -30,6 +31,12 @@ if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempot
 // The scans of unfinished work stay flat however much finished work the tables hold
 // (BENCH_SCANS=0 leaves them out, for a quicker run when only the load figures matter).
 if (process.env.BENCH_SCANS !== '0') console.log(formatScans(await measureScans(config.DATABASE_URL)));
+
+// The reconciliation rate and its CPU per entity (BENCH_RECONCILE=0 leaves it out).
+if (process.env.BENCH_RECONCILE !== '0') {
+  const entities = Number(process.env.BENCH_RECONCILE_ENTITIES ?? 2000);
+  console.log(formatReconciliation(await measureReconciliation(config.DATABASE_URL, entities)));
+}
 
 console.log(`ratio e2e/bullmq-streaming: ${(e2e.opsPerSecond / streaming.jobsPerSecond).toFixed(3)}`);
 console.log(`ratio e2e/bullmq: ${(e2e.opsPerSecond / raw.jobsPerSecond).toFixed(3)}`);

@@ -27,6 +27,7 @@ import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
 import { createEntityRoutes } from './routes/entities.ts';
 import { createKitRoutes } from './routes/kits.ts';
+import { createReconciliationRoutes } from './routes/reconciliations.ts';
 import { createSettingsRoutes } from './routes/settings.ts';
 import { createWebhookRoutes, type WebhookRoutesDependencies } from './routes/webhooks.ts';
 
@@ -68,6 +69,7 @@ function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly Op
     createCtpOperationRoutes(deps),
     createCtpReadRoutes(deps),
     createSettingsRoutes(deps),
+    createReconciliationRoutes(deps),
     createWebhookRoutes(deps),
     createM2pRoutes({
       ...deps,

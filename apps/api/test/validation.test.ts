@@ -369,6 +369,10 @@ describe('the HTTP surface', () => {
         'GET /v1/ctp/traces/{requestTraceId}',
         'GET /v1/ctp/settings',
         'PUT /v1/ctp/settings',
+        'POST /v1/ctp/reconciliations',
+        'GET /v1/ctp/reconciliations',
+        'GET /v1/ctp/reconciliations/{reconciliationId}',
+        'GET /v1/ctp/reconciliations/{reconciliationId}/drifts',
         'POST /v1/ctp/webhooks/saas',
         ...[
           'registerEntityAndKit',

@@ -4,6 +4,7 @@ import { REENCRYPT_HELP, reencrypt } from './keys/reencrypt.ts';
 import { INFO_HELP, info } from './notifications/info.ts';
 import { REPLAY_HELP, replay } from './notifications/replay.ts';
 import { TAIL_HELP, tail } from './notifications/tail.ts';
+import { reconcile } from './reconcile.ts';
 import { RedisUnavailableError } from './redis.ts';
 import { SCAN_PANS_HELP, scanPans } from './security/scan-pans.ts';
 
@@ -15,6 +16,7 @@ Commands:
   notifications info     the stream's retention and its consumer groups (lag, pending, missed)
   security scan-pans     look for card numbers in logs, Redis and the database (exit 1 if any)
   keys reencrypt         move every stored PAN onto the current PAN_ENCRYPTION_KEY
+  reconcile              compare entities with the network and repair drift (--entity ID, --dry-run)
 
 Run \`ctp notifications <command> --help\` for a command's options.
 
@@ -45,6 +47,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(HELP);
       return area === undefined ? EXIT.usage : EXIT.ok;
     }
+    // A command of its own, without an area.
+    if (area === 'reconcile') return await reconcile(args.slice(1), io);
     const table = Object.hasOwn(AREAS, area) ? AREAS[area] : undefined;
     if (table === undefined) throw new UsageError(`unknown command: ${area}`);
     if (command === undefined || command === '--help' || command === '-h') {

@@ -18,6 +18,7 @@ import type { DashboardEnv } from './env.ts';
 import { limitBody, refuseUnstorableUrlText } from './http.ts';
 import { guardQueueWrites } from './queue-writes.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
+import { reconciliationRoutes } from './reconciliations/routes.ts';
 import { settingsRoutes } from './settings/routes.ts';
 import type { StuckThresholds } from './views/overview.ts';
 
@@ -109,5 +110,6 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
     }),
   );
   app.route('/', settingsRoutes({ orm, signer, logger }));
+  app.route('/', reconciliationRoutes({ orm }));
   return app;
 }

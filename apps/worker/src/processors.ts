@@ -18,6 +18,7 @@ import {
   submitOperation,
 } from '@ctp/core/operations';
 import { JOBS, jobIdFor, type QueueName } from '@ctp/core/queues';
+import { pruneReconciliations } from '@ctp/core/reconciliation';
 import type { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
@@ -32,6 +33,8 @@ export interface ProcessorDependencies {
   readonly limiter: RateLimiterRedis;
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly logger: Logger;
+  /** One tick of the reconciliation schedule (`reconcile.ts`). */
+  readonly reconcileTick?: () => Promise<unknown>;
 }
 
 /** A payload that does not match its schema can never succeed: fail it once, with the reason. */
@@ -177,7 +180,9 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
       );
     }
     if (job.name === JOBS.sweep.name) return sweep(deps);
+    if (job.name === JOBS.reconcile.name && deps.reconcileTick) return deps.reconcileTick();
     if (job.name === JOBS.prune.name) {
+      await pruneReconciliations(deps.orm.em, deps.config.RECONCILE_RETENTION_MS);
       return pruneFinishedRows(deps.orm.em, {
         outboxRetentionMs: deps.config.OUTBOX_RETENTION_MS,
         inboxRetentionMs: deps.config.WEBHOOK_INBOX_RETENTION_MS,

@@ -4,6 +4,7 @@ import type { Logger } from '@ctp/core/logging';
 import {
   createJobMetrics,
   createPipelineGauges,
+  createReconcileMetrics,
   createSaasMetrics,
   createTraceMetrics,
   notificationStreamStats,
@@ -26,6 +27,7 @@ import {
   type ProcessorDependencies,
   webhookProcessor,
 } from './processors.ts';
+import { reconcileTickJob } from './reconcile.ts';
 import { OutboxRelay } from './relay.ts';
 
 const DAY_S = 24 * 3600;
@@ -56,7 +58,8 @@ export interface WorkerRuntime {
 
 /**
  * Everything one worker process runs: the outbox relay, a BullMQ worker per queue and the
- * maintenance job schedulers (poller every second, sweeper every 15 s, retention every minute). Several processes may run it side by side: the relay claims rows
+ * maintenance job schedulers (poller every second, sweeper every 15 s, retention every minute,
+ * reconciliation every `RECONCILE_TICK_MS`). Several processes may run it side by side: the relay claims rows
  * with SKIP LOCKED, BullMQ hands each job to one worker, schedulers are upserted by id.
  */
 export async function startWorkerRuntime(input: {
@@ -116,6 +119,15 @@ export async function startWorkerRuntime(input: {
         throw error;
       }
     },
+    reconcileTick: reconcileTickJob({
+      connection,
+      prefix,
+      config,
+      orm,
+      saas,
+      logger,
+      metrics: input.metrics && createReconcileMetrics(input.metrics),
+    }),
   };
   const settings = {
     backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelay(attemptsMade, error),
@@ -157,6 +169,11 @@ export async function startWorkerRuntime(input: {
     JOBS.sweep.name,
     { every: 15_000 },
     { name: JOBS.sweep.name, data: {} },
+  );
+  await maintenance.upsertJobScheduler(
+    JOBS.reconcile.name,
+    { every: config.RECONCILE_TICK_MS },
+    { name: JOBS.reconcile.name, data: {} },
   );
   await maintenance.upsertJobScheduler(
     JOBS.prune.name,

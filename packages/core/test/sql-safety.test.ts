@@ -36,6 +36,7 @@ const ALL_SOURCES = [...sourcesUnder('packages'), ...appSources];
  */
 const HOT_SOURCES = [
   ...sourcesUnder('packages/core/src/operations'),
+  ...sourcesUnder('packages/core/src/reconciliation'),
   ...sourcesUnder('packages/core/src/records'),
   ...sourcesUnder('apps/worker/src'),
   ...sourcesUnder('apps/api/src'),
@@ -142,6 +143,9 @@ const WRITER: Readonly<Record<string, string>> = {
   business_entity: 'packages/core/src/records/entities.ts',
   api_key: 'packages/core/src/auth/api-keys.ts',
   ctp_tenant_settings: 'packages/core/src/settings/store.ts',
+  ctp_reconciliation: 'packages/core/src/reconciliation/store.ts',
+  ctp_reconciliation_item: 'packages/core/src/reconciliation/store.ts',
+  ctp_reconciliation_drift: 'packages/core/src/reconciliation/store.ts',
 };
 
 /** The ORM's entities, for writes through the unit of work (`create`, `nativeUpdate`, …). */
@@ -160,6 +164,9 @@ const TABLE_OF_ENTITY: Readonly<Record<string, string>> = {
   BusinessEntity: 'business_entity',
   ApiKey: 'api_key',
   CtpTenantSettings: 'ctp_tenant_settings',
+  CtpReconciliation: 'ctp_reconciliation',
+  CtpReconciliationItem: 'ctp_reconciliation_item',
+  CtpReconciliationDrift: 'ctp_reconciliation_drift',
 };
 
 const WRITE =

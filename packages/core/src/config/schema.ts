@@ -167,6 +167,34 @@ export const envSchema = z.object({
    * runs on (its id is in the answer).
    */
   M2P_ACCEPT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+  /**
+   * Every entity on CTP is reconciled with the network at least once per this long: a number of
+   * milliseconds, or a number with `ms`, `s`, `m`, `h` or `d` (`7d`).
+   */
+  RECONCILE_PERIOD: z
+    .string()
+    .default('7d')
+    .transform((value, ctx) => {
+      const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+      const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+      const ms =
+        match === null ? Number.NaN : Number(match[1]) * unit[(match[2] ?? 'ms') as keyof typeof unit];
+      if (!Number.isFinite(ms) || ms < 1_000 || ms > 366 * 86_400_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 366d, e.g. 7d, 12h, 30s' });
+        return z.NEVER;
+      }
+      return Math.round(ms);
+    }),
+  /** The part of a tenant's SaaS rate that reconciliation may use (its `/getData` calls). */
+  RECONCILE_SAAS_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  /** Completed reconciliations (with their entities and drifts) are deleted this long after they ended. */
+  RECONCILE_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000)
+    .default(30 * 24 * 3_600_000),
+  /** How often the reconciliation schedule ticks (one BullMQ job scheduler for every worker). */
+  RECONCILE_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
   /** SaaS operation submissions per second, per tenant, across all workers. */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),

@@ -7,6 +7,7 @@ import { CtpOperation } from './ctp-operation.ts';
 import { CtpOutbox } from './ctp-outbox.ts';
 import { CtpPayment } from './ctp-payment.ts';
 import { CtpPendingSync } from './ctp-pending-sync.ts';
+import { CtpReconciliation, CtpReconciliationDrift, CtpReconciliationItem } from './ctp-reconciliation.ts';
 import { CtpRequestIdTracking } from './ctp-request-id-tracking.ts';
 import { CtpStatusHistory } from './ctp-status-history.ts';
 import { CtpTenantSettings } from './ctp-tenant-settings.ts';
@@ -22,6 +23,7 @@ export * from './ctp-operation.ts';
 export * from './ctp-outbox.ts';
 export * from './ctp-payment.ts';
 export * from './ctp-pending-sync.ts';
+export * from './ctp-reconciliation.ts';
 export * from './ctp-request-id-tracking.ts';
 export * from './ctp-status-history.ts';
 export * from './ctp-tenant-settings.ts';
@@ -45,4 +47,7 @@ export const allEntities = [
   CtpStatusHistory,
   CtpTenantSettings,
   CtpKitReplacement,
+  CtpReconciliation,
+  CtpReconciliationItem,
+  CtpReconciliationDrift,
 ] as const;

@@ -62,7 +62,7 @@ export function renderLifecycleDocument(): string {
 The seed lists the statuses of entities, kits and request traces but lost its state diagrams.
 These are rebuilt from the statuses' descriptions and the platform contract, and generated
 from the transition tables that the code itself uses (\`EVENT_RULES\`, \`NETWORK_CHANGE_RULES\`,
-\`TRACE_TRANSITIONS\`), so they cannot drift.
+\`RECONCILE_RULES\`, \`TRACE_TRANSITIONS\`), so they cannot drift.
 
 Rules that hold for every diagram:
 
@@ -76,6 +76,10 @@ Rules that hold for every diagram:
   status it is stale and changes nothing. When an operation's outcome arrives for a record that
   the network has changed meanwhile, the record keeps the network's status.
 - A consumer removed (by us or by the network) takes all its kits on the network along to \`REMOVED\`.
+- A reconciliation (\`RECONCILE_RULES\`) compares each record with \`/getData\` and sets ours to the
+  network's status: a record the network holds takes its status (also from \`UNREGISTERED\` or
+  \`REMOVED\`: an outcome we never learnt), one it does not hold (or removed) becomes \`REMOVED\`.
+  A record \`*_IN_PROGRESS\` is never reconciled: its operation owns it.
 - Updates (\`CTP_UPDATE_ENTITY\`, \`CTP_UPDATE_KIT\`) change no status; they need the record \`ACTIVE\`.
 
 ## Events

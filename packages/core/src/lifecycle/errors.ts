@@ -38,6 +38,7 @@ export type LifecycleError =
       readonly message: string;
       readonly current: CtpStatus;
       readonly reported: CtpStatus;
-    };
+    }
+  | { readonly code: 'RECORD_IN_FLIGHT'; readonly message: string; readonly current: CtpStatus };
 
 export type LifecycleErrorCode = LifecycleError['code'];

@@ -135,3 +135,26 @@ export const REPLACEMENT_STEPS = {
   EXPIRY: ['ADD_NEW', 'REMOVE_OLD'],
   DAMAGED: ['ADD_NEW', 'REMOVE_OLD'],
 } as const satisfies Record<ReplacementReason, readonly ReplacementStep[]>;
+
+/**
+ * What the network reports for a record when a reconciliation reads `/getData`: one of its
+ * statuses, or `ABSENT` (it holds no such consumer or instrument).
+ */
+export const RECONCILE_REPORTS = ['ACTIVE', 'DISABLED', 'REMOVED', 'ABSENT'] as const;
+export type ReconcileReport = (typeof RECONCILE_REPORTS)[number];
+
+/**
+ * Reconciliation (platform contract, "Reconciliation with the network"): the network is the truth
+ * for statuses. For each report, the statuses of ours it overrides and what they become. A record
+ * the network holds that we think is off it (`UNREGISTERED`, `REMOVED`: an outcome we never
+ * learnt, e.g. a trace that timed out here and succeeded there) takes the network's status; a
+ * record we think is on it that the network no longer holds becomes `REMOVED`. `*_IN_PROGRESS`
+ * is never overridden: an operation owns the record, and a reconciliation skips the entity. A
+ * pair not listed agrees (the same status, or off the network on both sides).
+ */
+export const RECONCILE_RULES = {
+  ACTIVE: { from: ['UNREGISTERED', 'REMOVED', 'DISABLED'], to: 'ACTIVE' },
+  DISABLED: { from: ['UNREGISTERED', 'REMOVED', 'ACTIVE'], to: 'DISABLED' },
+  REMOVED: { from: ['ACTIVE', 'DISABLED'], to: 'REMOVED' },
+  ABSENT: { from: ['ACTIVE', 'DISABLED'], to: 'REMOVED' },
+} as const satisfies Record<ReconcileReport, { from: readonly CtpStatus[]; to: CtpStatus }>;

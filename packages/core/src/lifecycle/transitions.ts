@@ -7,6 +7,8 @@ import {
   ENROLMENT_EVENTS,
   EVENT_RULES,
   NETWORK_CHANGE_RULES,
+  RECONCILE_RULES,
+  type ReconcileReport,
   type RecordStatusRule,
   type ReplacementStep,
   type SideRule,
@@ -15,6 +17,7 @@ import {
   type CardStatus,
   type CtpStatus,
   type CustomerStatus,
+  IN_PROGRESS_STATUSES,
   isOneOf,
   isTerminalTrace,
   type NetworkStatus,
@@ -247,6 +250,51 @@ export function applyConsumerNetworkChange(
       return [kitNo, next.ok ? next.value : status];
     }),
   );
+  return ok({ entity: entity.value, kits });
+}
+
+/**
+ * Reconciliation of one record with what `/getData` reports (`RECONCILE_RULES`): the status it
+ * takes (its own when they agree), or `RECORD_IN_FLIGHT` for a record an operation owns.
+ */
+export function reconcileStatus(
+  current: CtpStatus,
+  reported: ReconcileReport,
+): Result<CtpStatus, LifecycleError> {
+  if (isOneOf(IN_PROGRESS_STATUSES, current)) {
+    return err({
+      code: 'RECORD_IN_FLIGHT',
+      message: `the record is ${current}: an operation owns it`,
+      current,
+    });
+  }
+  const rule = RECONCILE_RULES[reported];
+  return ok((rule.from as readonly CtpStatus[]).includes(current) ? rule.to : current);
+}
+
+/** What `/getData` reports for an entity and its kits (a kit the answer does not list is `ABSENT`). */
+export interface NetworkReport {
+  readonly entity: ReconcileReport;
+  readonly kits: Readonly<Record<string, ReconcileReport>>;
+}
+
+/**
+ * The statuses an entity and its kits take from a reconciliation. A consumer the network does not
+ * hold (or removed) holds no instruments either, so its kits are reconciled as `ABSENT`.
+ */
+export function reconcileSnapshot(
+  current: CtpSnapshot,
+  report: NetworkReport,
+): Result<CtpSnapshot, LifecycleError> {
+  const entity = reconcileStatus(current.entity, report.entity);
+  if (!entity.ok) return entity;
+  const consumerGone = report.entity === 'ABSENT' || report.entity === 'REMOVED';
+  const kits: Record<string, CtpStatus> = {};
+  for (const [kitNo, status] of Object.entries(current.kits)) {
+    const next = reconcileStatus(status, consumerGone ? 'ABSENT' : (report.kits[kitNo] ?? 'ABSENT'));
+    if (!next.ok) return next;
+    kits[kitNo] = next.value;
+  }
   return ok({ entity: entity.value, kits });
 }
 

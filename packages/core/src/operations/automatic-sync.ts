@@ -15,7 +15,7 @@ import {
 import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { insertOutboxRows, type OutboxRow, outboxJobRow } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { defineStatement, SqlSession, type Statement } from './sql-session.ts';
 
 /**
  * Every write of `ctp_pending_sync` is in this module.
@@ -48,7 +48,7 @@ const INSTRUMENT_FIELDS_OF_ENTITY = new Set(['address']);
  */
 const SYNCED_STATUSES: readonly CtpStatus[] = ['ACTIVE', 'REGISTRATION_IN_PROGRESS'];
 
-interface PendingSync {
+export interface PendingSync {
   readonly event: SyncEvent;
   readonly kitNo: string;
 }
@@ -130,6 +130,30 @@ async function queueSyncs(
   // A sync already pending is coalesced: it will send the latest data when it runs.
   if (rows.length > 0) await insertOutboxRows(tx, [promotionOutboxRow(tenant, entityId)]);
   return rows.length;
+}
+
+const insertPendingSyncs = defineStatement<{ tenant: string; entity_id: string; syncs: string }>(
+  'ctp_pending_sync_insert',
+  `insert into ctp_pending_sync (tenant, entity_id, event, kit_number, created_at)
+     select $tenant::text, $entity_id::text, r.event, r."kitNo", now()
+       from jsonb_to_recordset($syncs::jsonb) as r(event text, "kitNo" text)
+   on conflict on constraint uq_ctp_pending_sync do nothing`,
+);
+
+/**
+ * The same automatic updates from a step that runs on `SqlSession` (a reconciliation that found
+ * the network holding stale data): the pending syncs and their promote job, to send with the
+ * step's commit. Coalesced with any already pending, promoted like every other.
+ */
+export function pendingSyncStatements(
+  tenant: string,
+  entityId: string,
+  syncs: readonly PendingSync[],
+): { statement: Statement; promotion: OutboxRow } {
+  return {
+    statement: insertPendingSyncs({ tenant, entity_id: entityId, syncs: JSON.stringify(syncs) }),
+    promotion: promotionOutboxRow(tenant, entityId),
+  };
 }
 
 /** The outbox row of a promote job (each its own job: promotion is idempotent). */

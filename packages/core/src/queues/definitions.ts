@@ -37,6 +37,8 @@ export const JOBS = {
   sweep: { queue: QUEUE_NAMES.maintenance, name: 'sweep', payload: z.strictObject({}) },
   /** Deletes finished outbox and inbox rows past their retention, in small batches. */
   prune: { queue: QUEUE_NAMES.maintenance, name: 'prune', payload: z.strictObject({}) },
+  /** One tick of the reconciliation schedule (and of reconciliations on request). */
+  reconcile: { queue: QUEUE_NAMES.maintenance, name: 'reconcile', payload: z.strictObject({}) },
 } as const;
 
 export type JobKind = keyof typeof JOBS;
