@@ -7,6 +7,7 @@ import {
   type Registry,
 } from '@ctp/core/metrics';
 import { healthRoutes, type ReadinessCheck } from '@ctp/core/runtime';
+import { httpTracing } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
@@ -54,6 +55,8 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
     return c.text('The dashboard could not answer; the error is in its log.', 500);
   });
 
+  const traced = httpTracing();
+  if (traced) app.use(traced);
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   // Referrers stay on this site (ids in URLs do not leak to other sites; forms keep their Origin).
   app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }));

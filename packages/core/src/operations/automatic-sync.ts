@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
+import { activeTraceparent } from '../tracing/context.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { insertOutboxRows, type OutboxRow, outboxJobRow } from './outbox.ts';
@@ -163,7 +164,13 @@ export async function promotePendingSyncs(
         );
         continue;
       }
-      const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
+      const request = {
+        tenant,
+        event: row.event,
+        entityId,
+        ...(kitNo === undefined ? {} : { kitNo }),
+        traceparent: activeTraceparent(),
+      };
       const writes = new StepWrites();
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
       await session.run(writes.statements(), { commit: true });

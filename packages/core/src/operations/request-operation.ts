@@ -32,6 +32,8 @@ export interface OperationRequest {
   readonly reason?: string;
   /** The client's `Idempotency-Key`, if it sent one. */
   readonly idempotencyKey?: string;
+  /** The W3C `traceparent` of the span that asks (the api's request): stored, the operation's trace. */
+  readonly traceparent?: string | undefined;
 }
 
 export interface RequestedOperation {
@@ -174,6 +176,7 @@ export function startOperation(
     requestBody: frozen.request,
     dataAdjustments: frozen.adjustments,
     reason,
+    traceparent: request.traceparent ?? null,
   });
   writes.outbox(
     outboxJobRow('submit', {
