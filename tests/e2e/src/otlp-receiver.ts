@@ -39,15 +39,15 @@ interface OtlpExport {
   }[];
 }
 
-const valueOf = (value: OtlpValue): unknown =>
+const otlpValue = (value: OtlpValue): unknown =>
   value.stringValue ??
   (value.intValue === undefined ? undefined : Number(value.intValue)) ??
   value.boolValue ??
   value.doubleValue ??
-  value.arrayValue?.values?.map(valueOf);
+  value.arrayValue?.values?.map(otlpValue);
 
 const attributesOf = (attributes: OtlpAttribute[] = []): Record<string, unknown> =>
-  Object.fromEntries(attributes.map((a) => [a.key, valueOf(a.value)]));
+  Object.fromEntries(attributes.map((a) => [a.key, otlpValue(a.value)]));
 
 /**
  * A collector in the test process: OTLP over HTTP, JSON encoding (what

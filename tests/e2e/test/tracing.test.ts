@@ -68,13 +68,17 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-async function call(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(`${apiUrl}${path}`, {
     method,
     headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
 async function customer(entityId: string, kitNo: string, pan: string): Promise<void> {
