@@ -37,6 +37,8 @@ export interface DashboardDependencies {
   readonly loginLimiter?: LoginLimiter;
   /** `DASHBOARD_QUEUE_ADMIN`: Bull Board's destructive writes are allowed (off when absent). */
   readonly queueAdmin?: boolean;
+  /** `TRACING_UI_URL`, with `{traceId}`: the console links each operation to its trace. */
+  readonly tracingUiUrl?: string | undefined;
 }
 
 export const DEFAULT_STUCK: StuckThresholds = { queuedMs: 60_000, inProgressMs: 5 * 60_000 };
@@ -109,6 +111,7 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
       logger,
       stuck: deps.stuck ?? DEFAULT_STUCK,
       ...(adminMetrics ? { adminMetrics } : {}),
+      tracingUiUrl: deps.tracingUiUrl,
     }),
   );
   app.route('/', settingsRoutes({ orm, signer, logger }));
