@@ -220,6 +220,16 @@ describe('one trace per operation', () => {
     expect(trace.some((s) => s.scope === '@opentelemetry/instrumentation-pg')).toBe(true);
     expect(trace.some((s) => s.scope === '@opentelemetry/instrumentation-ioredis')).toBe(true);
 
+    // Log lines inside a span name it: the api's line about the webhook is in the trace.
+    const api = processes[1] as TracedProcess;
+    const recorded = api.output
+      .join('')
+      .split('\n')
+      .filter((line) => line.includes('"msg":"webhook recorded"'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(recorded.map((line) => line.trace_id)).toContain(traceId);
+    expect(recorded.every((line) => typeof line.span_id === 'string')).toBe(true);
+
     expect(await worker.stop()).toBe(0);
   });
 
