@@ -5,6 +5,7 @@ import { printLoad } from './harness.ts';
 import { measureNaive } from './naive.ts';
 import { formatReconciliation, measureReconciliation } from './reconcile.ts';
 import { formatScans, measureScans } from './scans.ts';
+import { measureTracedEndToEnd, printTracing } from './tracing.ts';
 
 // `pnpm bench`: every figure is reported against a baseline measured in the same run, on the
 // same machine, so a slower or busier machine changes both sides alike.
@@ -27,6 +28,10 @@ const naive =
     ? null
     : await measureNaive(config.DATABASE_URL, config.REDIS_URL, operations);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
+// BENCH_TRACING=1: the e2e run again with OpenTelemetry exporting from every process.
+if (process.env.BENCH_TRACING === '1') {
+  printTracing(await measureTracedEndToEnd(config.DATABASE_URL, config.REDIS_URL, operations), e2e);
+}
 
 // The scans of unfinished work stay flat however much finished work the tables hold
 // (BENCH_SCANS=0 leaves them out, for a quicker run when only the load figures matter).

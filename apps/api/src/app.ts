@@ -11,6 +11,7 @@ import {
 import type { EntityChangeHook } from '@ctp/core/records';
 import { healthRoutes, type ReadinessCheck } from '@ctp/core/runtime';
 import type { SaasClient } from '@ctp/core/saas';
+import { httpTracing } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
@@ -86,6 +87,9 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   app.onError((error, c) => (isM2pPath(c.req.path) ? handleM2pError(error, c) : handleError(error, c)));
   app.notFound((c) => (isM2pPath(c.req.path) ? handleM2pNotFound(c) : handleNotFound(c)));
 
+  // The request's span (when tracing is on) is the root of an operation's trace: outermost.
+  const traced = httpTracing();
+  if (traced) app.use(traced);
   // Outermost, so the latency covers every middleware and the status is the final one.
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   app.use(requestContext(logger));

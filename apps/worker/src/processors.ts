@@ -20,6 +20,7 @@ import {
 import { JOBS, jobIdFor, type QueueName } from '@ctp/core/queues';
 import { pruneReconciliations } from '@ctp/core/reconciliation';
 import type { SaasClient } from '@ctp/core/saas';
+import { inSpan, SPAN_ATTRIBUTES } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -109,8 +110,23 @@ function permanentFailureOf(error: unknown): OperationFailure | null {
 }
 
 function submitProcessor(deps: ProcessorDependencies) {
+  const run = submitRun(deps);
   return async (job: Job, token?: string) => {
     const { operationId, tenant } = parsePayload(JOBS.submit.payload, job);
+    return inSpan(
+      'ctp submit',
+      { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
+      async (span) => {
+        const result = await run(job, token, operationId, tenant);
+        span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
+        return result;
+      },
+    );
+  };
+}
+
+function submitRun(deps: ProcessorDependencies) {
+  return async (job: Job, token: string | undefined, operationId: string, tenant: string) => {
     await throttle(deps, job, token, tenant);
     let result: string;
     try {
@@ -145,8 +161,23 @@ function submitProcessor(deps: ProcessorDependencies) {
  * for BullMQ's backoff.
  */
 export function webhookProcessor(deps: ProcessorDependencies) {
+  const run = webhookRun(deps);
   return async (job: Job) => {
-    const { webhookId } = parsePayload(JOBS.webhook.payload, job);
+    const { webhookId, tenant } = parsePayload(JOBS.webhook.payload, job);
+    return inSpan(
+      'ctp webhook',
+      { attributes: { [SPAN_ATTRIBUTES.webhookId]: webhookId, [SPAN_ATTRIBUTES.tenant]: tenant } },
+      async (span) => {
+        const result = await run(job, webhookId);
+        span.setAttribute(SPAN_ATTRIBUTES.outcome, String(result));
+        return result;
+      },
+    );
+  };
+}
+
+function webhookRun(deps: ProcessorDependencies) {
+  return async (job: Job, webhookId: string) => {
     try {
       return await processWebhook(deps.orm.em, webhookId);
     } catch (error) {
@@ -220,7 +251,7 @@ async function sweep(
     // Only a job that ended failed spends the budget: one lost with Redis never ran its
     // retries, and re-creating it is what PostgreSQL being the truth means.
     if (state === 'failed' && !(await claimRedrive(deps.orm.em, op.id, op.redrives))) continue;
-    await redrive(queue, JOBS.submit.name, jobId, { operationId: op.id, tenant: op.tenant });
+    await redrive(queue, JOBS.submit.name, jobId, { operationId: op.id, tenant: op.tenant }, op.traceparent);
     operations += 1;
   }
   for (const hook of await findUnprocessedWebhooks(deps.orm.em, staleMs, 500)) {
@@ -256,6 +287,8 @@ async function redrive(
   name: string,
   jobId: string,
   data: Record<string, string>,
+  /** The operation's stored trace, which a job created again continues (bullmq-otel). */
+  traceparent: string | null = null,
 ): Promise<void> {
   const job = await queue.getJob(jobId);
   const state = job ? await job.getState() : 'unknown';
@@ -266,5 +299,9 @@ async function redrive(
     return;
   }
   if (job && state === 'completed') await job.remove();
-  if (!job || state === 'completed' || state === 'unknown') await queue.add(name, data, { jobId });
+  if (!job || state === 'completed' || state === 'unknown') {
+    const telemetry =
+      traceparent === null ? {} : { telemetry: { metadata: JSON.stringify({ traceparent }) } };
+    await queue.add(name, data, { jobId, ...telemetry });
+  }
 }

@@ -17,6 +17,7 @@ import { NotificationPublisher } from '@ctp/core/notifications';
 import { type EncryptedPan, UnbuildableRequest } from '@ctp/core/operations';
 import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
 import { SaasClient } from '@ctp/core/saas';
+import { tracingEnabled } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { type DefaultJobOptions, Queue, Worker } from 'bullmq';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -75,10 +76,15 @@ export async function startWorkerRuntime(input: {
   const traceMetrics = input.metrics && createTraceMetrics(input.metrics);
   const connection = createRedis(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
+  // bullmq-otel only with tracing on: a job carries its trace context from the relay to the
+  // worker that runs it (and runs it again after a crash). Not loaded otherwise.
+  const telemetry = tracingEnabled()
+    ? { telemetry: new (await import('bullmq-otel')).BullMQOtel({ tracerName: 'bullmq' }) }
+    : {};
   const queues = Object.fromEntries(
     Object.values(QUEUE_NAMES).map((name) => [
       name,
-      new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name] }),
+      new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name], ...telemetry }),
     ]),
   ) as Record<QueueName, Queue>;
   const saas = new SaasClient({
@@ -135,6 +141,7 @@ export async function startWorkerRuntime(input: {
   const common = {
     connection,
     prefix,
+    ...telemetry,
     settings,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.WORKER_LOCK_DURATION_MS,

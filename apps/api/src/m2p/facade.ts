@@ -23,6 +23,7 @@ import {
 import { reconcileEntity } from '@ctp/core/reconciliation';
 import { type EntityChangeHook, getEntity, getKit, patchEntity } from '@ctp/core/records';
 import { type SaasClient, SaasError } from '@ctp/core/saas';
+import { activeTraceparent } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 
 /**
@@ -79,6 +80,7 @@ export async function requestAndAwaitAcceptance(
     entityId,
     ...(kitNo === undefined ? {} : { kitNo }),
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    traceparent: activeTraceparent(),
   });
   const view = await awaitAcceptance(orm, tenant, operation.id, deps.acceptWaitMs);
   return {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tracingEnvSchema } from './tracing.ts';
 
 /**
  * The platform contract's environment variables ("Running it"), read once at boot through
@@ -234,6 +235,7 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/)
     .default('{ctp}'),
+  ...tracingEnvSchema.shape,
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -6,6 +6,7 @@ import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import type { RecordWork } from '../records/kits.ts';
+import { activeTraceparent } from '../tracing/context.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
 import {
   advanceReplacements,
@@ -237,7 +238,13 @@ export async function promotePendingSyncs(
         );
         continue;
       }
-      const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
+      const request = {
+        tenant,
+        event: row.event,
+        entityId,
+        ...(kitNo === undefined ? {} : { kitNo }),
+        traceparent: activeTraceparent(),
+      };
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
       await session.run([...writes.statements(), ...advance.statements], { commit: true });
       logger?.info(

@@ -34,6 +34,8 @@ export interface OperationRequest {
   readonly reason?: string;
   /** The client's `Idempotency-Key`, if it sent one. */
   readonly idempotencyKey?: string;
+  /** The W3C `traceparent` of the span that asks (the api's request): stored, the operation's trace. */
+  readonly traceparent?: string | undefined;
 }
 
 export interface RequestedOperation {
@@ -180,6 +182,7 @@ export function startOperation(
     requestBody: frozen.request,
     dataAdjustments: frozen.adjustments,
     reason,
+    traceparent: request.traceparent ?? null,
   });
   writes.outbox(
     outboxJobRow('submit', {

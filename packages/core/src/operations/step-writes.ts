@@ -39,6 +39,8 @@ export interface NewOperation {
   readonly requestBody: FrozenSaasRequest | null;
   readonly dataAdjustments: readonly DataAdjustment[];
   readonly reason: string | null;
+  /** The W3C `traceparent` the operation's trace continues from (null: tracing off). */
+  readonly traceparent: string | null;
 }
 
 /** The JSON of a set of rows, for a `jsonb_to_recordset` parameter. */

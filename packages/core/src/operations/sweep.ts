@@ -13,7 +13,7 @@ import { queryBound } from './sql-session.ts';
  * Stale `QUEUED` operations the sweeper may re-drive: within `maxRedrives`, the n-th re-drive no
  * sooner than `olderThanMs * 4^n` after the previous one. Reads `idx_ctp_operation_queued`.
  */
-export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives from ctp_operation
+export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives, traceparent from ctp_operation
       where status = 'QUEUED' and updated_at < now() - ? * interval '1 millisecond'
         and redrives < ?
         and (last_redriven_at is null
@@ -23,8 +23,8 @@ export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives from ctp
 export async function findStaleQueuedOperations(
   em: EntityManager,
   options: { olderThanMs: number; maxRedrives: number; limit: number },
-): Promise<{ id: string; tenant: string; redrives: number }[]> {
-  const rows = await queryBound<{ id: string; tenant: string; redrives: number }>(
+): Promise<{ id: string; tenant: string; redrives: number; traceparent: string | null }[]> {
+  const rows = await queryBound<{ id: string; tenant: string; redrives: number; traceparent: string | null }>(
     em.fork(),
     STALE_QUEUED_OPERATIONS_SQL,
     [options.olderThanMs, options.maxRedrives, options.olderThanMs, options.limit],
