@@ -173,9 +173,14 @@ describe('one trace per operation', () => {
     expect(traceIdOf(entry.traceparent ?? '')).toBe(traceId);
 
     const publishedSpanId = (entry.traceparent ?? '').split('-')[2];
-    const trace = await until('the notification span', () => {
+    // Each process exports on its own schedule: wait until the notification's span is joined to
+    // the root through every span between them.
+    const trace = await until('the notification span, joined to the root', () => {
       const spans = spansOf(traceId);
-      return spans.some((s) => s.spanId === publishedSpanId) ? spans : undefined;
+      const published = spans.find((s) => s.spanId === publishedSpanId);
+      return published !== undefined && ancestors(published, spans).some((s) => s.parentSpanId === '')
+        ? spans
+        : undefined;
     });
     console.log(
       JSON.stringify(
@@ -204,18 +209,16 @@ describe('one trace per operation', () => {
     );
     const [simCall] = only(trace, isSimRegistration, "the simulator's span");
     expect(names(simCall as ReceivedSpan)).toEqual(expect.arrayContaining(['ctp submit', root?.name]));
-    // The webhook: received by the api, relayed, processed by the worker, which resolves.
+    // The webhook: received by the api, which resolves the stored trace in the same transaction
+    // (no webhook job: `receiveWebhook`).
     const [receive] = only(trace, (s) => s.name === 'ctp webhook receive', 'the webhook receipt');
     expect(receive?.attributes).toMatchObject({ 'ctp.outcome': 'SUCCESS' });
-    const [processed] = only(trace, (s) => s.name === 'ctp webhook', 'the webhook job');
-    expect(names(processed as ReceivedSpan)).toEqual(
-      expect.arrayContaining(['ctp webhook receive', root?.name]),
-    );
+    expect(trace.filter((s) => s.name === 'ctp webhook')).toEqual([]);
     // The notification's publication: the resolve's child, whose context the stream entry holds.
     const published = trace.find((s) => s.spanId === publishedSpanId) as ReceivedSpan;
     expect(published).toMatchObject({ service: 'ctp-worker', name: 'outbox publish notification' });
     expect(published.attributes).toMatchObject({ 'ctp.operation_id': operationId, 'ctp.outcome': 'SUCCESS' });
-    expect(names(published)).toEqual(expect.arrayContaining(['ctp webhook', root?.name]));
+    expect(names(published)).toEqual(expect.arrayContaining(['ctp webhook receive', root?.name]));
     // Database statements and Redis commands are in the trace, under the steps that ran them.
     expect(trace.some((s) => s.scope === '@opentelemetry/instrumentation-pg')).toBe(true);
     expect(trace.some((s) => s.scope === '@opentelemetry/instrumentation-ioredis')).toBe(true);
@@ -266,9 +269,10 @@ describe('one trace per operation', () => {
       const spans = spansOf(traceId);
       return spans.some((s) => s.spanId === publishedSpanId) ? spans : undefined;
     });
-    // The simulator was called twice under one trace: by the killed worker and by the retry.
+    // The retry's call to the simulator is in the operation's trace (the killed worker's call is
+    // not always: its span is exported only when the simulator answers the dead connection).
     const simCalls = trace.filter(isSimRegistration);
-    expect(simCalls.length).toBeGreaterThanOrEqual(2);
+    expect(simCalls.length).toBeGreaterThanOrEqual(1);
     // The retry ran in the second worker, in the operation's trace, under the api's request.
     const submits = trace.filter((s) => s.name === 'ctp submit');
     expect(submits.map((s) => s.pid)).toContain(second.child.pid);

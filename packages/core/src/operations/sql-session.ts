@@ -155,6 +155,20 @@ export async function poolOf(em: EntityManager): Promise<Pool> {
 }
 
 /**
+ * A connection of `em`'s pool. A failure to connect (the server down, refusing, full) is converted
+ * like any driver error, so callers see the ORM's exception with its code (`ECONNREFUSED`, `53300`)
+ * and the api answers 503, not 500.
+ */
+async function connect(em: EntityManager): Promise<PoolClient> {
+  const pool = await poolOf(em);
+  try {
+    return await pool.connect();
+  } catch (error) {
+    throw error instanceof Error ? em.getPlatform().getExceptionConverter().convertException(error) : error;
+  }
+}
+
+/**
  * A transaction on one pooled connection of the ORM's own `pg` pool, for the hot lifecycle steps.
  *
  * Round trips. Every statement is a fixed text with bound parameters (extended protocol, named
@@ -209,7 +223,7 @@ export class SqlSession implements StepSession {
     if (em.isInTransaction())
       throw new Error('SqlSession refuses to run inside an open ORM transaction (it would be another one)');
     checkStatement(statement);
-    const client = await (await poolOf(em)).connect();
+    const client = await connect(em);
     try {
       const result = await client.query({
         name: statement.name,
@@ -228,7 +242,7 @@ export class SqlSession implements StepSession {
 
   static async #once<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
     const platform = em.getPlatform();
-    const client = await (await poolOf(em)).connect();
+    const client = await connect(em);
     const session = new SqlSession(client);
     let broken: Error | undefined;
     try {
