@@ -1,8 +1,11 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { createdAtColumn, externalIdColumn, tenantColumn } from './columns.ts';
 
-/** The events an automatic update starts (seed, "Automatic CTP Updates"). */
-export const SYNC_EVENTS = ['CTP_UPDATE_ENTITY', 'CTP_UPDATE_KIT'] as const;
+/**
+ * The events an automatic update starts (seed, "Automatic CTP Updates"), and a new card's
+ * auto-enrolment (`CTP_REGISTER_ENTITY_AND_KIT`, promoted as `CTP_ADD_KIT` for an enrolled entity).
+ */
+export const SYNC_EVENTS = ['CTP_UPDATE_ENTITY', 'CTP_UPDATE_KIT', 'CTP_REGISTER_ENTITY_AND_KIT'] as const;
 export type SyncEvent = (typeof SYNC_EVENTS)[number];
 
 /**

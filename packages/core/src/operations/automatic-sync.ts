@@ -3,6 +3,7 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
+import type { CtpEvent } from '../lifecycle/events.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
@@ -42,7 +43,7 @@ const INSTRUMENT_FIELDS_OF_ENTITY = new Set(['address']);
  */
 const SYNCED_STATUSES: readonly CtpStatus[] = ['ACTIVE', 'REGISTRATION_IN_PROGRESS'];
 
-interface PendingSync {
+export interface PendingSync {
   readonly event: SyncEvent;
   readonly kitNo: string;
 }
@@ -76,7 +77,7 @@ export async function syncOnEntityChange(tx: EntityManager, change: EntityChange
       if (SYNCED_STATUSES.includes(status)) syncs.push({ event: 'CTP_UPDATE_KIT', kitNo });
     }
   }
-  return queueSyncs(tx, change.tenant, change.entityId, syncs);
+  return queuePendingSyncs(tx, change.tenant, change.entityId, syncs);
 }
 
 /** Runs inside a card change's transaction (new expiry, name on card, reissued PAN). */
@@ -85,10 +86,13 @@ export async function syncOnKitChange(tx: EntityManager, change: KitChangeForSyn
   const records = await loadCtpRecords(tx, change.tenant, change.entityId);
   const status = records === null ? undefined : snapshotOf(records).kits[change.kitNo];
   if (status === undefined || !SYNCED_STATUSES.includes(status)) return 0;
-  return queueSyncs(tx, change.tenant, change.entityId, [{ event: 'CTP_UPDATE_KIT', kitNo: change.kitNo }]);
+  return queuePendingSyncs(tx, change.tenant, change.entityId, [
+    { event: 'CTP_UPDATE_KIT', kitNo: change.kitNo },
+  ]);
 }
 
-async function queueSyncs(
+/** Queues the syncs in the caller's transaction, with the outbox row of their promote job. */
+export async function queuePendingSyncs(
   tx: EntityManager,
   tenant: string,
   entityId: string,
@@ -155,22 +159,25 @@ export async function promotePendingSyncs(
       const row = deleted?.[0] as { pkey: string; event: SyncEvent; kit_number: string } | undefined;
       if (row === undefined) return 'idle';
       const kitNo = row.kit_number === '' ? undefined : row.kit_number;
-      const plan = planRequest(row.event, snapshotOf(records), kitNo);
+      const snapshot = snapshotOf(records);
+      // An auto-enrolment registers the entity with the card, or adds the card to it once enrolled.
+      const event: CtpEvent =
+        row.event === 'CTP_REGISTER_ENTITY_AND_KIT' && snapshot.entity === 'ACTIVE'
+          ? 'CTP_ADD_KIT'
+          : row.event;
+      const plan = planRequest(event, snapshot, kitNo);
       if (!plan.ok) {
         logger?.info(
-          { tenant, entityId, event: row.event, kitNo, reason: plan.error.message },
+          { tenant, entityId, event, kitNo, reason: plan.error.message },
           'automatic sync dropped',
         );
         continue;
       }
-      const request = { tenant, event: row.event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
+      const request = { tenant, event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
       const writes = new StepWrites();
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
       await session.run(writes.statements(), { commit: true });
-      logger?.info(
-        { tenant, entityId, operationId: operation.id, event: row.event, kitNo },
-        'automatic sync started',
-      );
+      logger?.info({ tenant, entityId, operationId: operation.id, event, kitNo }, 'automatic sync started');
       return 'started';
     }
   });

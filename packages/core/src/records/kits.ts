@@ -43,6 +43,8 @@ export interface KitChange extends KitRequest {
   readonly created: boolean;
   /** What a replace changed; empty when it wrote what was already there. */
   readonly changed: readonly KitField[];
+  /** The card number's first 8 digits, for BIN eligibility (auto-enrolment); never stored. */
+  readonly panPrefix: string;
 }
 
 /** Like `EntityChangeHook`: inside the card change's transaction, under the entity lock. */
@@ -88,7 +90,14 @@ export function putKit(
     if (existing !== null) tx.assign(existing, columns);
     await tx.flush();
     if (onChange !== undefined)
-      await onChange(tx, { tenant, entityId, kitNo, created: existing === null, changed });
+      await onChange(tx, {
+        tenant,
+        entityId,
+        kitNo,
+        created: existing === null,
+        changed,
+        panPrefix: body.pan.slice(0, 8),
+      });
     const payment = existing === null ? null : await tx.findOne(CtpPayment, { kit });
     return { created: existing === null, kit: kitView(entityId, kit, payment) };
   });
