@@ -21,15 +21,15 @@ import { JOBS, jobIdFor, type QueueName } from '@ctp/core/queues';
 import type { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
-import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { z } from 'zod';
+import type { TenantRateLimiter } from './tenant-rate.ts';
 
 export interface ProcessorDependencies {
   readonly config: Config;
   readonly orm: Orm;
   readonly saas: SaasClient;
   readonly queues: Readonly<Record<QueueName, Queue>>;
-  readonly limiter: RateLimiterRedis;
+  readonly limiter: TenantRateLimiter;
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly logger: Logger;
 }
@@ -46,18 +46,15 @@ function parsePayload<S extends z.ZodType>(schema: S, job: Job): z.infer<S> {
 }
 
 /**
- * Per-tenant rate limit toward the SaaS, shared by every worker through Redis. Over the limit,
- * the job is put back as delayed (not failed: no attempt is used up) until the window frees.
+ * Per-tenant rate limit toward the SaaS (the tenant's `saasRatePerSecond`), shared by every worker
+ * through Redis. Over the limit, the job is put back as delayed (not failed: no attempt is used
+ * up) until the window frees.
  */
 async function throttle(deps: ProcessorDependencies, job: Job, token: string | undefined, tenant: string) {
-  try {
-    await deps.limiter.consume(tenant);
-  } catch (rejection) {
-    if (rejection instanceof Error) throw rejection;
-    const waitMs = (rejection as { msBeforeNext?: number }).msBeforeNext ?? 1_000;
-    await job.moveToDelayed(Date.now() + waitMs, token);
-    throw new DelayedError();
-  }
+  const waitMs = await deps.limiter.take(tenant);
+  if (waitMs === 0) return;
+  await job.moveToDelayed(Date.now() + waitMs, token);
+  throw new DelayedError();
 }
 
 /** The operations queue: submitting operations, and promoting pending automatic updates. */

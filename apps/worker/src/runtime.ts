@@ -18,7 +18,6 @@ import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues
 import { SaasClient } from '@ctp/core/saas';
 import type { Orm } from '@ctp/db';
 import { type DefaultJobOptions, Queue, Worker } from 'bullmq';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { retryDelay } from './backoff.ts';
 import {
   maintenanceProcessor,
@@ -27,6 +26,7 @@ import {
   webhookProcessor,
 } from './processors.ts';
 import { OutboxRelay } from './relay.ts';
+import { TenantRateLimiter } from './tenant-rate.ts';
 
 const DAY_S = 24 * 3600;
 
@@ -95,11 +95,11 @@ export async function startWorkerRuntime(input: {
     saas,
     queues,
     logger,
-    limiter: new RateLimiterRedis({
-      storeClient: connection,
+    limiter: new TenantRateLimiter({
+      orm,
+      redis: connection,
       keyPrefix: `${prefix}:saas-rate`,
-      points: config.SAAS_RATE_LIMIT_PER_SECOND,
-      duration: 1,
+      defaultRate: config.SAAS_RATE_LIMIT_PER_SECOND,
     }),
     decryptPan: (kit: EncryptedPan) => {
       try {
