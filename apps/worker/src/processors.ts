@@ -1,3 +1,4 @@
+import { feedBatches } from '@ctp/core/batches';
 import { maskPansIn } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
@@ -55,6 +56,16 @@ async function throttle(deps: ProcessorDependencies, job: Job, token: string | u
   if (waitMs === 0) return;
   await job.moveToDelayed(Date.now() + waitMs, token);
   throw new DelayedError();
+}
+
+/**
+ * How many of a tenant's batch operations may wait for the SaaS at once: half a second of its
+ * rate (at least one, at most 500). The queue then never holds more of a batch than the tenant
+ * can send in that time, so the tenant's single operations and other tenants' jobs pass it
+ * within about half a second.
+ */
+export function laneWindow(ratePerSecond: number): number {
+  return Math.min(500, Math.max(1, Math.ceil(ratePerSecond / 2)));
 }
 
 /** The operations queue: submitting operations, and promoting pending automatic updates. */
@@ -161,6 +172,12 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
       );
     }
     if (job.name === JOBS.sweep.name) return sweep(deps);
+    if (job.name === JOBS.feedBatches.name) {
+      return feedBatches(deps.orm.em, {
+        laneWindow: async (tenant) => laneWindow(await deps.limiter.rateOf(tenant)),
+        logger: deps.logger,
+      });
+    }
     if (job.name === JOBS.prune.name) {
       return pruneFinishedRows(deps.orm.em, {
         outboxRetentionMs: deps.config.OUTBOX_RETENTION_MS,

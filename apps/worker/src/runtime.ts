@@ -159,6 +159,11 @@ export async function startWorkerRuntime(input: {
     { name: JOBS.sweep.name, data: {} },
   );
   await maintenance.upsertJobScheduler(
+    JOBS.feedBatches.name,
+    { every: config.BATCH_FEED_INTERVAL_MS },
+    { name: JOBS.feedBatches.name, data: {} },
+  );
+  await maintenance.upsertJobScheduler(
     JOBS.prune.name,
     { every: 60_000 },
     { name: JOBS.prune.name, data: {} },

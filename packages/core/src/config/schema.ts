@@ -160,7 +160,12 @@ export const envSchema = z.object({
    * runs on (its id is in the answer).
    */
   M2P_ACCEPT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
-  /** SaaS operation submissions per second, per tenant, across all workers. */
+  /** How often the batch feeder turns a window of each tenant's batch items into operations. */
+  BATCH_FEED_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
+  /**
+   * SaaS operation submissions per second, per tenant, across all workers, for a tenant whose CTP
+   * settings name no `saasRatePerSecond`.
+   */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /**
