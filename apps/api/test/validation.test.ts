@@ -364,6 +364,11 @@ describe('the HTTP surface', () => {
         'GET /v1/ctp/traces/{requestTraceId}',
         'GET /v1/ctp/settings',
         'PUT /v1/ctp/settings',
+        'POST /v1/ctp/batches',
+        'GET /v1/ctp/batches',
+        'GET /v1/ctp/batches/{batchId}',
+        'GET /v1/ctp/batches/{batchId}/items',
+        'POST /v1/ctp/batches/{batchId}/cancel',
         'POST /v1/ctp/webhooks/saas',
         ...[
           'registerEntityAndKit',

@@ -141,6 +141,8 @@ const WRITER: Readonly<Record<string, string>> = {
   business_entity: 'packages/core/src/records/entities.ts',
   api_key: 'packages/core/src/auth/api-keys.ts',
   ctp_tenant_settings: 'packages/core/src/settings/store.ts',
+  ctp_batch: 'packages/core/src/batches/store.ts',
+  ctp_batch_item: 'packages/core/src/batches/store.ts',
 };
 
 /** The ORM's entities, for writes through the unit of work (`create`, `nativeUpdate`, …). */
