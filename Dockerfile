@@ -11,4 +11,4 @@ COPY . .
 RUN pnpm install --frozen-lockfile --prod
 USER node
 # The heap sizes of `pnpm start` (apps/api/package.json; why: apps/api/src/main.ts).
-CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=192", "apps/api/src/main.ts"]
+CMD ["node", "--max-semi-space-size=16", "--max-old-space-size=192", "--import", "./apps/api/src/tracing.ts", "apps/api/src/main.ts"]

@@ -148,9 +148,11 @@ export function startFlagsOf(app: string): string[] {
     scripts?: { start?: string };
   };
   const words = (manifest.scripts?.start ?? '').split(/\s+/);
-  return words
-    .slice(words.indexOf('node') + 1, words.indexOf('src/main.ts'))
-    .filter((w) => w.startsWith('--'));
+  const flags = words.slice(words.indexOf('node') + 1, words.indexOf('src/main.ts'));
+  // `--import ./src/tracing.ts` (the tracing preload) is relative to the app's directory.
+  return flags.map((w, i) =>
+    flags[i - 1] === '--import' ? `${root}apps/${app}/${w.replace(/^\.\//, '')}` : w,
+  );
 }
 
 export const startApp = (app: string, env: Record<string, string>, name = app): Started =>

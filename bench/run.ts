@@ -3,7 +3,9 @@ import { measureRawBullmq } from './bullmq-raw.ts';
 import { measureEndToEnd } from './e2e.ts';
 import { printLoad } from './harness.ts';
 import { measureNaive } from './naive.ts';
+import { formatReconciliation, measureReconciliation } from './reconcile.ts';
 import { formatScans, measureScans } from './scans.ts';
+import { measureTracedEndToEnd, printTracing } from './tracing.ts';
 
 // `pnpm bench`: every figure is reported against a baseline measured in the same run, on the
 // same machine, so a slower or busier machine changes both sides alike.
@@ -26,10 +28,20 @@ const naive =
     ? null
     : await measureNaive(config.DATABASE_URL, config.REDIS_URL, operations);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
+// BENCH_TRACING=1: the e2e run again with OpenTelemetry exporting from every process.
+if (process.env.BENCH_TRACING === '1') {
+  printTracing(await measureTracedEndToEnd(config.DATABASE_URL, config.REDIS_URL, operations), e2e);
+}
 
 // The scans of unfinished work stay flat however much finished work the tables hold
 // (BENCH_SCANS=0 leaves them out, for a quicker run when only the load figures matter).
 if (process.env.BENCH_SCANS !== '0') console.log(formatScans(await measureScans(config.DATABASE_URL)));
+
+// The reconciliation rate and its CPU per entity (BENCH_RECONCILE=0 leaves it out).
+if (process.env.BENCH_RECONCILE !== '0') {
+  const entities = Number(process.env.BENCH_RECONCILE_ENTITIES ?? 2000);
+  console.log(formatReconciliation(await measureReconciliation(config.DATABASE_URL, entities)));
+}
 
 console.log(`ratio e2e/bullmq-streaming: ${(e2e.opsPerSecond / streaming.jobsPerSecond).toFixed(3)}`);
 console.log(`ratio e2e/bullmq: ${(e2e.opsPerSecond / raw.jobsPerSecond).toFixed(3)}`);

@@ -12,6 +12,7 @@ import {
 import type { EntityChangeHook } from '@ctp/core/records';
 import { healthRoutes, type ReadinessCheck } from '@ctp/core/runtime';
 import type { SaasClient } from '@ctp/core/saas';
+import { httpTracing } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { secureHeaders } from 'hono/secure-headers';
@@ -23,11 +24,13 @@ import { tenantRateLimit } from './http/rate-limit.ts';
 import { handleM2pError, handleM2pNotFound, isM2pPath, M2P_PATHS, requireM2pApiKey } from './m2p/http.ts';
 import { createM2pRoutes } from './m2p/routes.ts';
 import { BATCHES_PATH, createBatchRoutes, NDJSON } from './routes/batches.ts';
+import { createCardLifecycleRoutes } from './routes/card-lifecycle.ts';
 import { createCtpOperationRoutes } from './routes/ctp-operations.ts';
 import { createCtpReadRoutes } from './routes/ctp-reads.ts';
 import { mountApiDocs } from './routes/docs.ts';
 import { createEntityRoutes } from './routes/entities.ts';
 import { createKitRoutes } from './routes/kits.ts';
+import { createReconciliationRoutes } from './routes/reconciliations.ts';
 import { createSettingsRoutes } from './routes/settings.ts';
 import { createWebhookRoutes, type WebhookRoutesDependencies } from './routes/webhooks.ts';
 
@@ -65,10 +68,12 @@ function routers(deps: ApiDependencies & WebhookRoutesDependencies): readonly Op
   return [
     createEntityRoutes(deps),
     createKitRoutes(deps),
+    createCardLifecycleRoutes(deps),
     createCtpOperationRoutes(deps),
     createCtpReadRoutes(deps),
     createSettingsRoutes(deps),
     createBatchRoutes(deps),
+    createReconciliationRoutes(deps),
     createWebhookRoutes(deps),
     createM2pRoutes({
       ...deps,
@@ -85,6 +90,9 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   app.onError((error, c) => (isM2pPath(c.req.path) ? handleM2pError(error, c) : handleError(error, c)));
   app.notFound((c) => (isM2pPath(c.req.path) ? handleM2pNotFound(c) : handleNotFound(c)));
 
+  // The request's span (when tracing is on) is the root of an operation's trace: outermost.
+  const traced = httpTracing();
+  if (traced) app.use(traced);
   // Outermost, so the latency covers every middleware and the status is the final one.
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   app.use(requestContext(logger));

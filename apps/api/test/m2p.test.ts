@@ -136,7 +136,26 @@ describe('M2P-compatible API: registerEntityAndKit validations, in M2P order, on
     expect(exception.shortMessage).toBe('Not a registered Customer');
   });
 
-  it("4. the kit must be the entity's", async () => {
+  it('4. the customer must be active (checked before the kit; the consent is not stored)', async () => {
+    await api.call('PUT', '/v1/entities/closed-customer', { json: entityBody() });
+    await api.call('PUT', '/v1/entities/closed-customer/kits/kit-of-closed', { json: kitBody() });
+    const closed = await api.call('PUT', '/v1/entities/closed-customer/status', {
+      json: { status: 'CLOSED' },
+    });
+    expect(closed.status).toBe(200);
+    for (const kitNo of ['kit-of-closed', 'kit-of-other', 'no-such-kit']) {
+      const exception = await refused(
+        { ...SAMPLE_REGISTER, entityId: 'closed-customer', kitNo },
+        409,
+        'CTP_CUSTOMER_NOT_ACTIVE',
+        /customer is CLOSED/,
+      );
+      expect(exception.shortMessage).toBe('Customer is not active');
+    }
+    expect((await api.call('GET', '/v1/entities/closed-customer')).body).toMatchObject({ consent: null });
+  });
+
+  it("5. the kit must be the entity's", async () => {
     await refused({ ...SAMPLE_REGISTER, kitNo: 'kit-of-other' }, 404, 'CTP_KIT_NOT_FOUND', /kit/);
     await refused({ ...SAMPLE_REGISTER, kitNo: 'no-such-kit' }, 404, 'CTP_KIT_NOT_FOUND', /kit/);
   });

@@ -10,6 +10,7 @@ import { REENCRYPT_HELP, reencrypt } from './keys/reencrypt.ts';
 import { INFO_HELP, info } from './notifications/info.ts';
 import { REPLAY_HELP, replay } from './notifications/replay.ts';
 import { TAIL_HELP, tail } from './notifications/tail.ts';
+import { reconcile } from './reconcile.ts';
 import { RedisUnavailableError } from './redis.ts';
 import { SCAN_PANS_HELP, scanPans } from './security/scan-pans.ts';
 
@@ -24,6 +25,7 @@ Commands:
   batch submit           send a portfolio file (CSV or NDJSON) and follow its progress
   batch status           a batch's status and counts
   batch items            a batch's items, e.g. the failed ones as a CSV to submit again
+  reconcile              compare entities with the network and repair drift (--entity ID, --dry-run)
 
 Run \`ctp notifications <command> --help\` for a command's options.
 
@@ -55,6 +57,8 @@ export async function run(argv: readonly string[], io: Io): Promise<number> {
       io.stdout.write(HELP);
       return area === undefined ? EXIT.usage : EXIT.ok;
     }
+    // A command of its own, without an area.
+    if (area === 'reconcile') return await reconcile(args.slice(1), io);
     const table = Object.hasOwn(AREAS, area) ? AREAS[area] : undefined;
     if (table === undefined) throw new UsageError(`unknown command: ${area}`);
     if (command === undefined || command === '--help' || command === '-h') {

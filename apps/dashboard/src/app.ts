@@ -7,6 +7,7 @@ import {
   type Registry,
 } from '@ctp/core/metrics';
 import { healthRoutes, type ReadinessCheck } from '@ctp/core/runtime';
+import { httpTracing } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { Hono } from 'hono';
 import { secureHeaders } from 'hono/secure-headers';
@@ -18,6 +19,7 @@ import type { DashboardEnv } from './env.ts';
 import { limitBody, refuseUnstorableUrlText } from './http.ts';
 import { guardQueueWrites } from './queue-writes.ts';
 import { BULL_BOARD_PATH, bullBoardRoutes, type Queues } from './queues.ts';
+import { reconciliationRoutes } from './reconciliations/routes.ts';
 import { settingsRoutes } from './settings/routes.ts';
 import type { StuckThresholds } from './views/overview.ts';
 
@@ -36,6 +38,8 @@ export interface DashboardDependencies {
   readonly loginLimiter?: LoginLimiter;
   /** `DASHBOARD_QUEUE_ADMIN`: Bull Board's destructive writes are allowed (off when absent). */
   readonly queueAdmin?: boolean;
+  /** `TRACING_UI_URL`, with `{traceId}`: the console links each operation to its trace. */
+  readonly tracingUiUrl?: string | undefined;
 }
 
 export const DEFAULT_STUCK: StuckThresholds = { queuedMs: 60_000, inProgressMs: 5 * 60_000 };
@@ -54,6 +58,8 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
     return c.text('The dashboard could not answer; the error is in its log.', 500);
   });
 
+  const traced = httpTracing();
+  if (traced) app.use(traced);
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   // Referrers stay on this site (ids in URLs do not leak to other sites; forms keep their Origin).
   app.use(secureHeaders({ referrerPolicy: 'same-origin', xFrameOptions: 'DENY' }));
@@ -106,8 +112,10 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
       logger,
       stuck: deps.stuck ?? DEFAULT_STUCK,
       ...(adminMetrics ? { adminMetrics } : {}),
+      tracingUiUrl: deps.tracingUiUrl,
     }),
   );
   app.route('/', settingsRoutes({ orm, signer, logger }));
+  app.route('/', reconciliationRoutes({ orm }));
   return app;
 }

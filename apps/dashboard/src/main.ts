@@ -29,6 +29,7 @@ try {
     secureCookies: config.NODE_ENV === 'production',
     queueAdmin: config.DASHBOARD_QUEUE_ADMIN,
     stuck: { queuedMs: 2 * config.SWEEP_STALE_MS, inProgressMs: 5 * 60_000 },
+    tracingUiUrl: config.TRACING_UI_URL,
   });
   const server = await startHttpServer(app, { port: config.DASHBOARD_PORT, logger });
 

@@ -1,6 +1,7 @@
 import { CTP_EVENTS, SAAS_ENDPOINT_BY_EVENT, SAAS_READ_ENDPOINTS } from '@ctp/core/lifecycle';
 import type { Logger } from '@ctp/core/logging';
 import { healthRoutes } from '@ctp/core/runtime';
+import { httpTracing } from '@ctp/core/tracing';
 import { Hono } from 'hono';
 import type { Random } from './clock.ts';
 import type { Counters } from './counters.ts';
@@ -52,6 +53,9 @@ export function createSimulatorApp(deps: SimulatorAppDeps): Hono {
   const app = new Hono();
   app.onError(handleError(deps.logger));
   app.notFound((c) => errorResponse(c, new SimError('NOT_FOUND', 'no such endpoint')));
+  // Continues the caller's `traceparent`: the SaaS call's span in the operation's trace.
+  const traced = httpTracing();
+  if (traced) app.use(traced);
   app.route('/', healthRoutes([]));
   app.route('/', contractRoutes(deps));
   if (deps.admin !== undefined) app.route('/', adminRoutes(deps.admin));

@@ -19,7 +19,9 @@ import {
   submitOperation,
 } from '@ctp/core/operations';
 import { JOBS, jobIdFor, type QueueName } from '@ctp/core/queues';
+import { pruneReconciliations } from '@ctp/core/reconciliation';
 import type { SaasClient } from '@ctp/core/saas';
+import { inSpan, SPAN_ATTRIBUTES } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
@@ -33,6 +35,8 @@ export interface ProcessorDependencies {
   readonly limiter: TenantRateLimiter;
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly logger: Logger;
+  /** One tick of the reconciliation schedule (`reconcile.ts`). */
+  readonly reconcileTick?: () => Promise<unknown>;
 }
 
 /** A payload that does not match its schema can never succeed: fail it once, with the reason. */
@@ -74,7 +78,20 @@ export function operationsProcessor(deps: ProcessorDependencies) {
   return async (job: Job, token?: string) => {
     if (job.name === JOBS.promoteSyncs.name) {
       const { tenant, entityId } = parsePayload(JOBS.promoteSyncs.payload, job);
-      return promotePendingSyncs(deps.orm.em, tenant, entityId, deps.logger);
+      return promotePendingSyncs(deps.orm.em, tenant, entityId, deps.logger, {
+        replacement: {
+          attempts: deps.config.REPLACEMENT_STEP_ATTEMPTS,
+          retryDelayMs: deps.config.REPLACEMENT_RETRY_DELAY_MS,
+        },
+        // A failed replacement step's retry: a promotion when it is due (the sweeper re-drives it
+        // if this job is lost).
+        onRetryLater: (ms) =>
+          deps.queues[JOBS.promoteSyncs.queue].add(
+            JOBS.promoteSyncs.name,
+            { tenant, entityId },
+            { delay: ms },
+          ),
+      });
     }
     return submit(job, token);
   };
@@ -101,8 +118,23 @@ function permanentFailureOf(error: unknown): OperationFailure | null {
 }
 
 function submitProcessor(deps: ProcessorDependencies) {
+  const run = submitRun(deps);
   return async (job: Job, token?: string) => {
     const { operationId, tenant } = parsePayload(JOBS.submit.payload, job);
+    return inSpan(
+      'ctp submit',
+      { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
+      async (span) => {
+        const result = await run(job, token, operationId, tenant);
+        span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
+        return result;
+      },
+    );
+  };
+}
+
+function submitRun(deps: ProcessorDependencies) {
+  return async (job: Job, token: string | undefined, operationId: string, tenant: string) => {
     await throttle(deps, job, token, tenant);
     let result: string;
     try {
@@ -137,8 +169,23 @@ function submitProcessor(deps: ProcessorDependencies) {
  * for BullMQ's backoff.
  */
 export function webhookProcessor(deps: ProcessorDependencies) {
+  const run = webhookRun(deps);
   return async (job: Job) => {
-    const { webhookId } = parsePayload(JOBS.webhook.payload, job);
+    const { webhookId, tenant } = parsePayload(JOBS.webhook.payload, job);
+    return inSpan(
+      'ctp webhook',
+      { attributes: { [SPAN_ATTRIBUTES.webhookId]: webhookId, [SPAN_ATTRIBUTES.tenant]: tenant } },
+      async (span) => {
+        const result = await run(job, webhookId);
+        span.setAttribute(SPAN_ATTRIBUTES.outcome, String(result));
+        return result;
+      },
+    );
+  };
+}
+
+function webhookRun(deps: ProcessorDependencies) {
+  return async (job: Job, webhookId: string) => {
     try {
       return await processWebhook(deps.orm.em, webhookId);
     } catch (error) {
@@ -178,7 +225,9 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
         logger: deps.logger,
       });
     }
+    if (job.name === JOBS.reconcile.name && deps.reconcileTick) return deps.reconcileTick();
     if (job.name === JOBS.prune.name) {
+      await pruneReconciliations(deps.orm.em, deps.config.RECONCILE_RETENTION_MS);
       return pruneFinishedRows(deps.orm.em, {
         outboxRetentionMs: deps.config.OUTBOX_RETENTION_MS,
         inboxRetentionMs: deps.config.WEBHOOK_INBOX_RETENTION_MS,
@@ -216,7 +265,7 @@ async function sweep(
     // Only a job that ended failed spends the budget: one lost with Redis never ran its
     // retries, and re-creating it is what PostgreSQL being the truth means.
     if (state === 'failed' && !(await claimRedrive(deps.orm.em, op.id, op.redrives))) continue;
-    await redrive(queue, JOBS.submit.name, jobId, { operationId: op.id, tenant: op.tenant });
+    await redrive(queue, JOBS.submit.name, jobId, { operationId: op.id, tenant: op.tenant }, op.traceparent);
     operations += 1;
   }
   for (const hook of await findUnprocessedWebhooks(deps.orm.em, staleMs, 500)) {
@@ -252,6 +301,8 @@ async function redrive(
   name: string,
   jobId: string,
   data: Record<string, string>,
+  /** The operation's stored trace, which a job created again continues (bullmq-otel). */
+  traceparent: string | null = null,
 ): Promise<void> {
   const job = await queue.getJob(jobId);
   const state = job ? await job.getState() : 'unknown';
@@ -262,5 +313,9 @@ async function redrive(
     return;
   }
   if (job && state === 'completed') await job.remove();
-  if (!job || state === 'completed' || state === 'unknown') await queue.add(name, data, { jobId });
+  if (!job || state === 'completed' || state === 'unknown') {
+    const telemetry =
+      traceparent === null ? {} : { telemetry: { metadata: JSON.stringify({ traceparent }) } };
+    await queue.add(name, data, { jobId, ...telemetry });
+  }
 }

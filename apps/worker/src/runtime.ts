@@ -4,6 +4,7 @@ import type { Logger } from '@ctp/core/logging';
 import {
   createJobMetrics,
   createPipelineGauges,
+  createReconcileMetrics,
   createSaasMetrics,
   createTraceMetrics,
   notificationStreamStats,
@@ -16,6 +17,7 @@ import { NotificationPublisher } from '@ctp/core/notifications';
 import { type EncryptedPan, UnbuildableRequest } from '@ctp/core/operations';
 import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
 import { SaasClient } from '@ctp/core/saas';
+import { tracingEnabled } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { type DefaultJobOptions, Queue, Worker } from 'bullmq';
 import { retryDelay } from './backoff.ts';
@@ -25,6 +27,7 @@ import {
   type ProcessorDependencies,
   webhookProcessor,
 } from './processors.ts';
+import { reconcileTickJob } from './reconcile.ts';
 import { OutboxRelay } from './relay.ts';
 import { TenantRateLimiter } from './tenant-rate.ts';
 
@@ -56,7 +59,8 @@ export interface WorkerRuntime {
 
 /**
  * Everything one worker process runs: the outbox relay, a BullMQ worker per queue and the
- * maintenance job schedulers (poller every second, sweeper every 15 s, retention every minute). Several processes may run it side by side: the relay claims rows
+ * maintenance job schedulers (poller every second, sweeper every 15 s, retention every minute,
+ * reconciliation every `RECONCILE_TICK_MS`). Several processes may run it side by side: the relay claims rows
  * with SKIP LOCKED, BullMQ hands each job to one worker, schedulers are upserted by id.
  */
 export async function startWorkerRuntime(input: {
@@ -72,10 +76,15 @@ export async function startWorkerRuntime(input: {
   const traceMetrics = input.metrics && createTraceMetrics(input.metrics);
   const connection = createRedis(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
+  // bullmq-otel only with tracing on: a job carries its trace context from the relay to the
+  // worker that runs it (and runs it again after a crash). Not loaded otherwise.
+  const telemetry = tracingEnabled()
+    ? { telemetry: new (await import('bullmq-otel')).BullMQOtel({ tracerName: 'bullmq' }) }
+    : {};
   const queues = Object.fromEntries(
     Object.values(QUEUE_NAMES).map((name) => [
       name,
-      new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name] }),
+      new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name], ...telemetry }),
     ]),
   ) as Record<QueueName, Queue>;
   const saas = new SaasClient({
@@ -116,6 +125,15 @@ export async function startWorkerRuntime(input: {
         throw error;
       }
     },
+    reconcileTick: reconcileTickJob({
+      connection,
+      prefix,
+      config,
+      orm,
+      saas,
+      logger,
+      metrics: input.metrics && createReconcileMetrics(input.metrics),
+    }),
   };
   const settings = {
     backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) => retryDelay(attemptsMade, error),
@@ -123,6 +141,7 @@ export async function startWorkerRuntime(input: {
   const common = {
     connection,
     prefix,
+    ...telemetry,
     settings,
     concurrency: config.WORKER_CONCURRENCY,
     lockDuration: config.WORKER_LOCK_DURATION_MS,
@@ -162,6 +181,11 @@ export async function startWorkerRuntime(input: {
     JOBS.feedBatches.name,
     { every: config.BATCH_FEED_INTERVAL_MS },
     { name: JOBS.feedBatches.name, data: {} },
+  );
+  await maintenance.upsertJobScheduler(
+    JOBS.reconcile.name,
+    { every: config.RECONCILE_TICK_MS },
+    { name: JOBS.reconcile.name, data: {} },
   );
   await maintenance.upsertJobScheduler(
     JOBS.prune.name,

@@ -36,6 +36,7 @@ const ALL_SOURCES = [...sourcesUnder('packages'), ...appSources];
  */
 const HOT_SOURCES = [
   ...sourcesUnder('packages/core/src/operations'),
+  ...sourcesUnder('packages/core/src/reconciliation'),
   ...sourcesUnder('packages/core/src/records'),
   ...sourcesUnder('apps/worker/src'),
   ...sourcesUnder('apps/api/src'),
@@ -136,6 +137,7 @@ const WRITER: Readonly<Record<string, string>> = {
   ctp_customer: 'packages/core/src/operations/enrolment-writes.ts',
   ctp_payment: 'packages/core/src/operations/enrolment-writes.ts',
   ctp_pending_sync: 'packages/core/src/operations/automatic-sync.ts',
+  ctp_kit_replacement: 'packages/core/src/operations/kit-replacement.ts',
   ctp_audit_log: 'packages/core/src/operations/admin-actions.ts',
   kit: 'packages/core/src/records/kits.ts',
   business_entity: 'packages/core/src/records/entities.ts',
@@ -143,6 +145,9 @@ const WRITER: Readonly<Record<string, string>> = {
   ctp_tenant_settings: 'packages/core/src/settings/store.ts',
   ctp_batch: 'packages/core/src/batches/store.ts',
   ctp_batch_item: 'packages/core/src/batches/store.ts',
+  ctp_reconciliation: 'packages/core/src/reconciliation/store.ts',
+  ctp_reconciliation_item: 'packages/core/src/reconciliation/store.ts',
+  ctp_reconciliation_drift: 'packages/core/src/reconciliation/store.ts',
 };
 
 /** The ORM's entities, for writes through the unit of work (`create`, `nativeUpdate`, …). */
@@ -155,11 +160,15 @@ const TABLE_OF_ENTITY: Readonly<Record<string, string>> = {
   CtpCustomer: 'ctp_customer',
   CtpPayment: 'ctp_payment',
   CtpPendingSync: 'ctp_pending_sync',
+  CtpKitReplacement: 'ctp_kit_replacement',
   AuditLog: 'ctp_audit_log',
   Kit: 'kit',
   BusinessEntity: 'business_entity',
   ApiKey: 'api_key',
   CtpTenantSettings: 'ctp_tenant_settings',
+  CtpReconciliation: 'ctp_reconciliation',
+  CtpReconciliationItem: 'ctp_reconciliation_item',
+  CtpReconciliationDrift: 'ctp_reconciliation_drift',
 };
 
 const WRITE =

@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { allEntities } from '@ctp/core/entities';
+import { allEntities, allRoutines } from '@ctp/core/entities';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, type Options } from '@mikro-orm/postgresql';
 
@@ -72,6 +72,7 @@ export function createOrmConfig({ databaseUrl, schema, debug = false, timeouts }
     },
     ...(schema === undefined ? {} : { schema }),
     entities: [...allEntities],
+    routines: allRoutines,
     extensions: [Migrator],
     debug,
     // Databases are created by `ensureDatabase` (the migrate command, the test helper) only:

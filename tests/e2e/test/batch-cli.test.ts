@@ -1,8 +1,8 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { run } from '@ctp/cli/src/cli.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../apps/cli/src/cli.ts';
 import { type Pipeline, startPipeline } from '../src/harness.ts';
 
 // `ctp batch`: submit a CSV with a live progress bar until the batch ends, read its status, and

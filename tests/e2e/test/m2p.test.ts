@@ -1,4 +1,5 @@
 import { findPans } from '@ctp/core/cards';
+import { queryBound } from '@ctp/core/operations';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Answer, type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
 
@@ -365,7 +366,7 @@ describe('M2P-compatible API: outcomes whose webhook was dropped or is late', ()
     expect(Number(history[0]?.n)).toBe(1);
   });
 
-  it('fetchEntityDetails syncs a status the network changed and whose webhook was dropped', async () => {
+  it('fetchEntityDetails repairs, as a reconciliation, a status the network changed and whose webhook was dropped', async () => {
     p.sim.simulator.setFaults({ webhookDropRate: 0, webhookDelayMs: { min: 0, max: 0 } });
     await p.customer('drift', ['c1']);
     const registered = await mutate(
@@ -393,8 +394,15 @@ describe('M2P-compatible API: outcomes whose webhook was dropped or is late', ()
     const [changed] = (await p.waitForNotifications(before + 1)).slice(before);
     expect(changed?.payload).toMatchObject({
       transactionType: 'CTP_STATUS_CHANGED',
-      serverNotifyData: { entityId: 'drift', kitNo: 'c1', ctpKitStatus: 'DISABLED' },
+      serverNotifyData: { entityId: 'drift', kitNo: 'c1', ctpKitStatus: 'DISABLED', reason: 'RECONCILED' },
     });
+    // The same path as a reconciliation: the history says why.
+    const history = await queryBound<{ cause: string }>(
+      p.db.orm.em.fork(),
+      `select cause from ctp_status_history where tenant = ? and entity_id = ? and record = 'kit' and to_status = 'DISABLED'`,
+      [TENANT, 'drift'],
+    );
+    expect(history).toEqual([{ cause: 'RECONCILED' }]);
     // In step again: nothing more to apply, nothing announced.
     resultOf(await m2p(p, 'fetchEntityDetails', { entityId: 'drift' }));
     expect((await p.notifications()).length).toBe(before + 1);

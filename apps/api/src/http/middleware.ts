@@ -3,7 +3,7 @@ import type { ApiKeyAuthenticator } from '@ctp/core/auth';
 import { findPans } from '@ctp/core/cards';
 import { DomainError } from '@ctp/core/errors';
 import type { Logger } from '@ctp/core/logging';
-import type { EntityManager } from '@mikro-orm/core';
+import type { Orm } from '@ctp/db';
 import type { MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ApiEnv } from './env.ts';
@@ -55,7 +55,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler<ApiEnv> {
 const BEARER = /^Bearer +([^\s]+) *$/i;
 
 export interface ApiKeyAuthOptions {
-  readonly em: EntityManager;
+  readonly em: Orm['em'];
   readonly authenticator: ApiKeyAuthenticator;
   /** Requests that authenticate otherwise (the SaaS webhook: by its signature). */
   readonly exempt: (method: string, path: string) => boolean;

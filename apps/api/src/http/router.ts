@@ -22,7 +22,7 @@ const ERROR_DESCRIPTIONS = {
   401: 'UNAUTHORIZED: no API key, or not a live one',
   403: "FORBIDDEN: `X-TENANT-ID` is not the API key's tenant",
   404: "NOT_FOUND (also for another tenant's ids)",
-  409: "INVALID_STATE, OPERATION_IN_PROGRESS, CTP_NOT_ENABLED (the tenant's CTP settings do not let the entity enrol), or CONFLICT (collided with a change made at the same time; nothing was written)",
+  409: "INVALID_STATE, OPERATION_IN_PROGRESS, CTP_NOT_ENABLED (the tenant's CTP settings do not let the entity enrol), CARD_NOT_ACTIVE (the card is BLOCKED or CLOSED), CUSTOMER_NOT_ACTIVE (the customer is CLOSED), KIT_ALREADY_EXISTS (a replacement's newKitNo is taken), or CONFLICT (collided with a change made at the same time; nothing was written)",
   413: 'PAYLOAD_TOO_LARGE: body over 64 KiB',
   415: 'UNSUPPORTED_MEDIA_TYPE: body is not application/json',
   422: 'IDEMPOTENCY_KEY_REUSED',

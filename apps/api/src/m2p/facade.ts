@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type {
   EntityAnswer,
   M2pEntityDetails,
@@ -12,7 +11,7 @@ import { DomainError, notFound } from '@ctp/core/errors';
 import type { CtpEvent } from '@ctp/core/lifecycle';
 import type { Logger } from '@ctp/core/logging';
 import {
-  applyNetworkStatusChange,
+  checkEnrolmentRecords,
   findOperationByIdempotencyKey,
   getCtpEntityView,
   getOperationView,
@@ -21,13 +20,15 @@ import {
   requestOperation,
   resolveTraceOutcome,
 } from '@ctp/core/operations';
+import { reconcileEntity } from '@ctp/core/reconciliation';
 import { type EntityChangeHook, getEntity, getKit, patchEntity } from '@ctp/core/records';
 import { type SaasClient, SaasError } from '@ctp/core/saas';
+import { activeTraceparent } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 
 /**
  * The M2P-compatible API as a thin layer over the v1 use cases: every rule, status change and
- * write is theirs (`requestOperation`, `resolveTraceOutcome`, `applyNetworkStatusChange`, the
+ * write is theirs (`requestOperation`, `resolveTraceOutcome`, `reconcileEntity`, the
  * views); this module only waits, asks the SaaS, and reshapes answers.
  */
 
@@ -70,6 +71,7 @@ export async function requestAndAwaitAcceptance(
     idempotencyKey !== undefined &&
     (await findOperationByIdempotencyKey(orm.em.fork(), tenant, idempotencyKey)) !== null;
   if (request.consent !== undefined && kitNo !== undefined && !replay) {
+    await checkEnrolmentRecords(orm.em, { tenant, event, entityId, kitNo });
     await recordConsent(deps, tenant, entityId, kitNo, request.consent);
   }
   const { operation } = await requestOperation(orm.em, {
@@ -78,6 +80,7 @@ export async function requestAndAwaitAcceptance(
     entityId,
     ...(kitNo === undefined ? {} : { kitNo }),
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    traceparent: activeTraceparent(),
   });
   const view = await awaitAcceptance(orm, tenant, operation.id, deps.acceptWaitMs);
   return {
@@ -184,9 +187,10 @@ export async function fetchRequestStatus(
 
 /**
  * `fetchEntityDetails`: what the network holds now (`/getData`), in M2P's shape, with what only
- * our records know (masked card number, name on card, address, consent). Statuses the network
- * reports differently from ours are applied through the network-change step, as the SaaS's
- * `*.status_changed` webhook would be (the lifecycle decides; a change it calls stale is left).
+ * our records know (masked card number, name on card, address, consent). The answer is reconciled
+ * as a reconciliation of this one entity would (`reconcileEntity`: statuses and ids from the
+ * network, history and notification reason `RECONCILED`, stale data sent again), without asking
+ * the network a second time.
  */
 export async function fetchEntityDetails(
   deps: M2pFacadeDependencies,
@@ -202,54 +206,12 @@ export async function fetchEntityDetails(
     if (error instanceof SaasError) throw new DomainError('UNAVAILABLE', 'the CTP SaaS did not answer');
     throw error;
   }
-  await syncStatuses(deps, tenant, entity, network);
+  await reconcileEntity(
+    { em: deps.orm.em, saas: deps.saas },
+    { tenant, entityId, dryRun: false, reconciliationId: null },
+    network,
+  );
   return detailsOf(tenant, entity, network);
-}
-
-async function syncStatuses(
-  deps: M2pFacadeDependencies,
-  tenant: string,
-  entity: EntityAnswer,
-  network: NetworkData,
-): Promise<void> {
-  const occurredAt = new Date().toISOString();
-  // Each change gets an id of its own: the step is idempotent by the statuses it compares under
-  // the entity lock, and the id names its one notification.
-  if (network.status !== entity.ctpEntityStatus) {
-    await applyNetworkStatusChange(
-      deps.orm.em,
-      {
-        type: 'consumer.status_changed',
-        tenant,
-        data: {
-          externalConsumerId: entity.entityId,
-          clickToPayCustomerId: network.clickToPayCustomerId,
-          status: network.status,
-          occurredAt,
-        },
-      },
-      randomUUID(),
-    );
-  }
-  for (const instrument of network.paymentInstruments) {
-    const kit = entity.kits.find((k) => k.kitNo === instrument.externalInstrumentId);
-    if (kit === undefined || kit.ctpKitStatus === instrument.status) continue;
-    await applyNetworkStatusChange(
-      deps.orm.em,
-      {
-        type: 'payment_instrument.status_changed',
-        tenant,
-        data: {
-          externalConsumerId: entity.entityId,
-          externalInstrumentId: instrument.externalInstrumentId,
-          clickToPayPaymentInstrumentId: instrument.clickToPayPaymentInstrumentId,
-          status: instrument.status,
-          occurredAt,
-        },
-      },
-      randomUUID(),
-    );
-  }
 }
 
 function detailsOf(tenant: string, entity: EntityAnswer, network: NetworkData): M2pEntityDetails {

@@ -2,7 +2,7 @@ import type { ApiKeyAuthenticator } from '@ctp/core/auth';
 import { maskPansIn } from '@ctp/core/cards';
 import { M2P_BASE_PATH, m2pErrorAnswerSchema, m2pExceptionOf, type OurError } from '@ctp/core/contracts';
 import { DomainError } from '@ctp/core/errors';
-import type { EntityManager } from '@mikro-orm/core';
+import type { Orm } from '@ctp/db';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { ApiEnv } from '../http/env.ts';
@@ -20,7 +20,7 @@ export const isM2pPath = (path: string) => path.startsWith(`${M2P_BASE_PATH}/`) 
  * (403 otherwise), as `X-TENANT-ID` must on `/v1` (it is checked here too).
  */
 export function requireM2pApiKey(
-  em: EntityManager,
+  em: Orm['em'],
   authenticator: ApiKeyAuthenticator,
 ): MiddlewareHandler<ApiEnv> {
   const apiKey = requireApiKey({ em, authenticator, exempt: () => false });

@@ -63,7 +63,7 @@ const routes = {
     'CTP_REGISTER_ENTITY_AND_KIT',
     m2pRegisterBodySchema,
     'enrol the customer with one card',
-    "Checked in M2P's order: entityId present, kitNo present, the entity exists (else Y109), the kit is the entity's, CTP enabled for the tenant (every tenant is, until tenant settings exist); then the lifecycle. A `consent` is stored on the customer before the request.",
+    "Checked in M2P's order: entityId present, kitNo present, the entity exists (else Y109), the customer is active (else 409 CTP_CUSTOMER_NOT_ACTIVE), the kit is the entity's (and an active card, else 409 CTP_CARD_NOT_ACTIVE), CTP enabled for the tenant (409 CTP_NOT_ENABLED); then the lifecycle. A `consent` is stored on the customer before the request.",
   ),
   addKit: mutation(
     'addKit',

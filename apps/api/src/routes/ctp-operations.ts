@@ -9,6 +9,7 @@ import {
 } from '@ctp/core/contracts';
 import type { CtpEvent } from '@ctp/core/lifecycle';
 import { type OperationRequest, requestOperation } from '@ctp/core/operations';
+import { activeTraceparent, annotateActiveSpan, SPAN_ATTRIBUTES } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { createRoute } from '@hono/zod-openapi';
 import type { Context } from 'hono';
@@ -132,6 +133,13 @@ async function accept(
     ...request,
     tenant: tenantOf(c),
     ...(idempotencyKey === undefined ? {} : { idempotencyKey }),
+    traceparent: activeTraceparent(),
+  });
+  annotateActiveSpan({
+    [SPAN_ATTRIBUTES.operationId]: operation.id,
+    [SPAN_ATTRIBUTES.event]: operation.event,
+    [SPAN_ATTRIBUTES.tenant]: operation.tenant,
+    [SPAN_ATTRIBUTES.outcome]: replayed ? 'replayed' : 'accepted',
   });
   const body: OperationAccepted = {
     operationId: operation.id,

@@ -70,6 +70,7 @@ export interface OperationRow {
   readonly errorDetails: string | null;
   readonly createdAt: Date;
   readonly completedAt: Date | null;
+  readonly traceparent: string | null;
 }
 
 type RawOperation = {
@@ -86,10 +87,11 @@ type RawOperation = {
   error_details: string | null;
   created_at: Date;
   completed_at: Date | null;
+  traceparent: string | null;
 };
 
 const OPERATION_COLUMNS = `id, tenant, event, entity_id, kit_number, status, attempts, request_trace_id,
-  error_code, error_message, error_details, created_at, completed_at`;
+  error_code, error_message, error_details, created_at, completed_at, traceparent`;
 
 const operationRow = (row: RawOperation): OperationRow => ({
   id: row.id,
@@ -105,6 +107,7 @@ const operationRow = (row: RawOperation): OperationRow => ({
   errorDetails: row.error_details,
   createdAt: new Date(row.created_at),
   completedAt: row.completed_at === null ? null : new Date(row.completed_at),
+  traceparent: row.traceparent,
 });
 
 /** Operations not finished yet, oldest first: the ones at the top are what is stuck. */

@@ -32,6 +32,8 @@ export interface ConsoleDependencies {
   readonly logger: Logger;
   readonly stuck: StuckThresholds;
   readonly adminMetrics?: AdminMetrics;
+  /** `TRACING_UI_URL`, with `{traceId}`: operations link to their traces. */
+  readonly tracingUiUrl?: string | undefined;
 }
 
 /** No script runs on a console page, and no other site may frame it or receive its forms. */
@@ -88,6 +90,7 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
         stuck: deps.stuck,
         now: new Date(),
         notice,
+        tracingUiUrl: deps.tracingUiUrl,
       }),
     );
   });
@@ -110,7 +113,9 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
     );
     const noticeId = c.req.query('audit');
     const notice = noticeId === undefined ? null : await auditEntry(em, noticeId);
-    return c.html(entityPage(page(c), { tenant, entityId, detail, jobs, notice }));
+    return c.html(
+      entityPage(page(c), { tenant, entityId, detail, jobs, notice, tracingUiUrl: deps.tracingUiUrl }),
+    );
   });
 
   app.get('/audit', async (c) => {

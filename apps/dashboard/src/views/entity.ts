@@ -2,7 +2,16 @@ import type { AuditLog, CtpOperation, CtpRequestIdTracking, StatusPlan } from '@
 import { html } from 'hono/html';
 import type { EntityDetail, EntityMatch, StatusHistory } from '../console/queries.ts';
 import type { SubmitJobState } from '../queues.ts';
-import { actionHref, entityHref, entityLink, type Html, short, status, when } from './format.ts';
+import {
+  actionHref,
+  entityHref,
+  entityLink,
+  type Html,
+  operationRef,
+  short,
+  status,
+  when,
+} from './format.ts';
 import { layout, type PageContext } from './layout.ts';
 
 export interface EntityModel {
@@ -11,6 +20,8 @@ export interface EntityModel {
   readonly detail: EntityDetail;
   readonly jobs: ReadonlyMap<string, SubmitJobState>;
   readonly notice: AuditLog | null;
+  /** `TRACING_UI_URL`: each operation links to its trace. */
+  readonly tracingUiUrl?: string | undefined;
 }
 
 export function noticeOf(entry: AuditLog | null): Html {
@@ -62,7 +73,7 @@ function operationsTable(model: EntityModel, back: string): Html {
     const trace = traces.get(operation.id);
     const job = model.jobs.get(operation.id);
     return html`<tr data-operation-id="${operation.id}">
-  <td>${when(operation.createdAt)}</td><td>${operation.event}<div>${short(operation.id)}</div></td>
+  <td>${when(operation.createdAt)}</td><td>${operation.event}<div>${operationRef(operation.id, operation.traceparent, model.tracingUiUrl)}</div></td>
   <td>${operation.kitNumber ?? html`<span class="muted">—</span>`}</td>
   <td>${status(operation.status)}${job ? html`<div class="muted">job: ${job.state}${job.failedReason ? html` — ${job.failedReason}` : ''}</div>` : ''}</td>
   <td>${plan(operation.statusBefore)}</td>

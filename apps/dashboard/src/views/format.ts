@@ -1,3 +1,4 @@
+import { traceUrl } from '@ctp/core/tracing';
 import { html } from 'hono/html';
 
 export type Html = ReturnType<typeof html>;
@@ -54,4 +55,18 @@ export function actionHref(action: string, target: string, back: string): string
 export function short(id: string | null | undefined, keep = 8): Html {
   if (id == null) return html`<span class="muted">—</span>`;
   return html`<code title="${id}">${id.length > keep + 1 ? `${id.slice(0, keep)}…` : id}</code>`;
+}
+
+/**
+ * An operation's id, with a link to its trace in the tracing UI when one is configured
+ * (`TRACING_UI_URL`) and the operation was traced (it stored a `traceparent`).
+ */
+export function operationRef(
+  id: string,
+  traceparent: string | null | undefined,
+  tracingUiUrl: string | undefined,
+): Html {
+  const url = traceUrl(tracingUiUrl, traceparent);
+  if (url === null) return short(id);
+  return html`${short(id)} <a class="trace" href="${url}" target="_blank" rel="noopener noreferrer">Trace</a>`;
 }

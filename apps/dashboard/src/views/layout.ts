@@ -53,6 +53,7 @@ export function layout(page: PageContext | null, title: string, body: Html): Htm
   <a href="/queues">Queues</a>
   <a href="/audit">Audit log</a>
   <a href="/settings">CTP settings</a>
+  <a href="/reconciliations">Reconciliations</a>
   <form method="get" action="/search" role="search">
     <input type="search" name="q" placeholder="Entity id or kit number" aria-label="Entity id or kit number" required>
   </form>

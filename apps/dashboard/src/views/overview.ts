@@ -12,7 +12,7 @@ import type {
 import type { SubmitJobState } from '../queues.ts';
 import { throughputChart } from './chart.ts';
 import { noticeOf } from './entity.ts';
-import { actionHref, age, entityLink, type Html, short, status, when } from './format.ts';
+import { actionHref, age, entityLink, type Html, operationRef, short, status, when } from './format.ts';
 import { layout, type PageContext } from './layout.ts';
 
 export interface StuckThresholds {
@@ -31,6 +31,8 @@ export interface OverviewModel {
   readonly parkedWebhooks: readonly ParkedWebhook[];
   readonly throughput: readonly MinuteBucket[];
   readonly stuck: StuckThresholds;
+  /** `TRACING_UI_URL`: each operation links to its trace. */
+  readonly tracingUiUrl?: string | undefined;
   readonly now: Date;
   /** The audit row of the action just taken, when the page is shown after one. */
   readonly notice: AuditLog | null;
@@ -72,7 +74,7 @@ function inFlightTable(model: OverviewModel): Html {
     const jobFailed = op.job?.state === 'failed';
     return html`<tr class="${stuck ? 'stuck' : ''}">
   <td class="age">${age(op.createdAt, model.now)}</td><td>${status(op.status)}</td><td>${op.tenant}</td>
-  <td>${entityLink(op.tenant, op.entityId)}${op.kitNo ? html` / ${op.kitNo}` : ''}</td><td>${op.event}</td><td>${short(op.id)}</td>
+  <td>${entityLink(op.tenant, op.entityId)}${op.kitNo ? html` / ${op.kitNo}` : ''}</td><td>${op.event}</td><td>${operationRef(op.id, op.traceparent, model.tracingUiUrl)}</td>
   <td>${
     op.job === null
       ? html`<span class="muted">—</span>`
@@ -102,7 +104,7 @@ function failuresTable(model: OverviewModel): Html {
   return html`<table><thead><tr><th>Ended</th><th>Tenant</th><th>Entity</th><th>Event</th><th>Operation</th><th>Error</th><th>Actions</th></tr></thead>
 <tbody>${model.failures.map(
     (op) => html`<tr><td>${when(op.completedAt)}</td><td>${op.tenant}</td>
-  <td>${entityLink(op.tenant, op.entityId)}${op.kitNo ? html` / ${op.kitNo}` : ''}</td><td>${op.event}</td><td>${short(op.id)}</td>
+  <td>${entityLink(op.tenant, op.entityId)}${op.kitNo ? html` / ${op.kitNo}` : ''}</td><td>${op.event}</td><td>${operationRef(op.id, op.traceparent, model.tracingUiUrl)}</td>
   <td><code>${op.errorCode ?? ''}</code> ${op.errorMessage ?? ''}${op.errorDetails && op.errorDetails !== op.errorCode ? html`<div class="muted">${op.errorDetails}</div>` : ''}</td>
   <td><a class="action" href="${actionHref('retry', op.id, '/')}">Retry</a></td></tr>`,
   )}</tbody></table>`;

@@ -1,8 +1,10 @@
 import { createHmac } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
+import type { SqlEntityManager } from '@mikro-orm/sql';
 import { ConfigError } from '../config/load.ts';
 import type { ApiKeyEntry } from '../config/schema.ts';
 import { ApiKey } from '../entities/api-key.ts';
+import { defineStatement, SqlSession } from '../operations/sql-session.ts';
 
 /**
  * API keys are stored as HMAC-SHA-256 under a server-side pepper (`API_KEY_PEPPER`), not as a
@@ -63,19 +65,23 @@ export async function syncConfiguredApiKeys(
  * reveal is where a SHA-256 output sits in an index, which says nothing about any valid key.
  */
 export async function authenticate(
-  em: EntityManager,
+  em: SqlEntityManager,
   bearerToken: string,
   pepper: string,
 ): Promise<string | null> {
   if (bearerToken.length === 0 || bearerToken.length > MAX_KEY_LENGTH) return null;
-  const row = await em
-    .fork()
-    .findOne(ApiKey, { keyHash: hashApiKey(bearerToken, pepper), revokedAt: null }, { fields: ['tenant'] });
+  const [row] = await SqlSession.runAlone(em, liveKeyTenant({ key_hash: hashApiKey(bearerToken, pepper) }));
   return row?.tenant ?? null;
 }
 
+/** On every request whose key is not cached: a fixed statement, the hash bound. */
+const liveKeyTenant = defineStatement<{ key_hash: string }, { tenant: string }>(
+  'ctp_live_api_key_tenant',
+  'select tenant from api_key where key_hash = $key_hash::text and revoked_at is null',
+);
+
 export interface ApiKeyAuthenticator {
-  authenticate(em: EntityManager, bearerToken: string): Promise<string | null>;
+  authenticate(em: SqlEntityManager, bearerToken: string): Promise<string | null>;
   /** Forgets every cached answer (after a revocation in this process, in tests). */
   clear(): void;
 }

@@ -16,18 +16,11 @@ export const MAX_LINE_BYTES = 16 * 1024;
 /** Bytes of a JSON batch body, at most (10,000 items with their records). */
 export const MAX_JSON_BATCH_BYTES = MAX_JSON_ITEMS * 4 * 1024;
 
-export const BATCH_STATUSES = ['RUNNING', 'COMPLETED', 'CANCELLED'] as const;
+import { BATCH_ITEM_STATUSES, BATCH_STATUSES } from '../entities/ctp-batch.ts';
+
+export { BATCH_ITEM_STATUSES, BATCH_STATUSES };
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
-export const BATCH_ITEM_STATUSES = [
-  'PENDING',
-  'IN_PROGRESS',
-  'SUCCEEDED',
-  'FAILED',
-  'SKIPPED',
-  'REJECTED',
-  'CANCELLED',
-] as const;
 export type BatchItemStatus = (typeof BATCH_ITEM_STATUSES)[number];
 
 /** Why an item was refused up front (`REJECTED`) or had nothing to do (`SKIPPED`). */

@@ -33,6 +33,24 @@ describe('configuration', () => {
     ]);
   });
 
+  it('leaves tracing off by default and checks its variables when set', () => {
+    const off = loadConfig({});
+    expect(off.OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+    expect(off.TRACING_UI_URL).toBeUndefined();
+    const on = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://jaeger:4318',
+      TRACING_UI_URL: 'http://localhost:16686/trace/{traceId}',
+    });
+    expect(on.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://jaeger:4318');
+    expect(on.TRACING_UI_URL).toBe('http://localhost:16686/trace/{traceId}');
+    expect(problem({ OTEL_EXPORTER_OTLP_ENDPOINT: 'jaeger:4318' }).variables).toEqual([
+      'OTEL_EXPORTER_OTLP_ENDPOINT',
+    ]);
+    expect(problem({ TRACING_UI_URL: 'http://localhost:16686/trace/' }).variables).toEqual([
+      'TRACING_UI_URL',
+    ]);
+  });
+
   it('refuses a dashboard username longer than the audit log records', () => {
     expect(problem({ DASHBOARD_USERNAME: 'a'.repeat(129) }).variables).toEqual(['DASHBOARD_USERNAME']);
     expect(loadConfig({ DASHBOARD_USERNAME: 'a'.repeat(128) }).DASHBOARD_USERNAME).toHaveLength(128);

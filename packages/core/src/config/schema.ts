@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { tracingEnvSchema } from './tracing.ts';
 
 /**
  * The platform contract's environment variables ("Running it"), read once at boot through
@@ -137,6 +138,13 @@ export const envSchema = z.object({
    * the operation stays QUEUED, shown as stuck on the dashboard, for an operator.
    */
   SWEEP_MAX_REDRIVES: z.coerce.number().int().min(0).max(20).default(3),
+  /**
+   * Operations a card replacement's step may take (the first and its retries) before the plan
+   * ends `FAILED` and says what it left at the network.
+   */
+  REPLACEMENT_STEP_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
+  /** How long after a failed step of a card replacement its retry starts. */
+  REPLACEMENT_RETRY_DELAY_MS: z.coerce.number().int().min(0).max(86_400_000).default(60_000),
   /** Failed tries of a webhook delivery before it is parked (kept, listed, never tried again). */
   WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(1_000).default(24),
   /** Published outbox rows are deleted this long after they were published. */
@@ -162,6 +170,34 @@ export const envSchema = z.object({
   M2P_ACCEPT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
   /** How often the batch feeder turns a window of each tenant's batch items into operations. */
   BATCH_FEED_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
+  /**
+   * Every entity on CTP is reconciled with the network at least once per this long: a number of
+   * milliseconds, or a number with `ms`, `s`, `m`, `h` or `d` (`7d`).
+   */
+  RECONCILE_PERIOD: z
+    .string()
+    .default('7d')
+    .transform((value, ctx) => {
+      const match = /^([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+      const unit = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+      const ms =
+        match === null ? Number.NaN : Number(match[1]) * unit[(match[2] ?? 'ms') as keyof typeof unit];
+      if (!Number.isFinite(ms) || ms < 1_000 || ms > 366 * 86_400_000) {
+        ctx.addIssue({ code: 'custom', message: 'must be a duration from 1s to 366d, e.g. 7d, 12h, 30s' });
+        return z.NEVER;
+      }
+      return Math.round(ms);
+    }),
+  /** The part of a tenant's SaaS rate that reconciliation may use (its `/getData` calls). */
+  RECONCILE_SAAS_SHARE: z.coerce.number().gt(0).max(1).default(0.1),
+  /** Completed reconciliations (with their entities and drifts) are deleted this long after they ended. */
+  RECONCILE_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .min(3_600_000)
+    .default(30 * 24 * 3_600_000),
+  /** How often the reconciliation schedule ticks (one BullMQ job scheduler for every worker). */
+  RECONCILE_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
   /**
    * SaaS operation submissions per second, per tenant, across all workers, for a tenant whose CTP
    * settings name no `saasRatePerSecond`.
@@ -204,6 +240,7 @@ export const envSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9:_{}-]+$/)
     .default('{ctp}'),
+  ...tracingEnvSchema.shape,
 });
 
 export type Config = z.infer<typeof envSchema>;

@@ -41,6 +41,9 @@ export const M2P_ERRORS = {
     errorCode: 'CTP_NOT_ENABLED',
     shortMessage: 'Click to Pay is not enabled for this customer',
   },
+  CUSTOMER_NOT_ACTIVE: { errorCode: 'CTP_CUSTOMER_NOT_ACTIVE', shortMessage: 'Customer is not active' },
+  CARD_NOT_ACTIVE: { errorCode: 'CTP_CARD_NOT_ACTIVE', shortMessage: 'Card is not active' },
+  KIT_ALREADY_EXISTS: { errorCode: 'CTP_KIT_ALREADY_EXISTS', shortMessage: 'Kit already exists' },
   CONFLICT: { errorCode: 'CTP_CONFLICT', shortMessage: 'Changed concurrently; nothing was done' },
   PAYLOAD_TOO_LARGE: { errorCode: 'CTP_PAYLOAD_TOO_LARGE', shortMessage: 'Request body is too large' },
   UNSUPPORTED_MEDIA_TYPE: {

@@ -50,6 +50,8 @@ export const statusChangedNotifyDataSchema = z.strictObject({
   ctpKitId: z.string().nullable().optional(),
   tenant: z.string(),
   occurredAt: z.iso.datetime({ offset: true }),
+  /** `RECONCILED`: a reconciliation found our status apart from the network's and set it. */
+  reason: z.literal('RECONCILED').optional(),
 });
 
 const envelope = <T extends z.ZodType>(transactionType: z.ZodType, data: T) =>

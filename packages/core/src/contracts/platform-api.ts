@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { isLuhnValid } from '../cards/pan.ts';
 import { ERROR_STATUS } from '../errors/domain-error.ts';
-import { CTP_STATUSES } from '../lifecycle/statuses.ts';
+import { REPLACEMENT_REASONS } from '../lifecycle/rules.ts';
+import { CARD_STATUSES, CTP_STATUSES, CUSTOMER_STATUSES } from '../lifecycle/statuses.ts';
 import { clientText } from './client-text.ts';
 import { fitBillingAddress, NETWORK_RULES } from './network-rules.ts';
 
@@ -174,7 +175,101 @@ export const kitBodySchema = z
   .meta({ id: 'KitInput' });
 export type KitBody = z.infer<typeof kitBodySchema>;
 
+/** A card's expiry as a client writes it: well-formed, and not in the past. */
+const currentExpirySchema = expirySchema.refine((expiry) => !isExpired(expiry), {
+  message: 'the card has expired',
+  // Judged only once month and year are well-formed; until then their own problems say enough.
+  when: (payload) => payload.issues.length === 0,
+});
+
+/**
+ * `PATCH /v1/entities/{entityId}/kits/{kitNo}`: a new expiry or name on card (the PAN changes by
+ * `PUT` or a replacement). An `ACTIVE` kit sends the change to the network by itself.
+ */
+export const kitPatchSchema = z
+  .strictObject({
+    expiry: currentExpirySchema.optional(),
+    nameOnCard: clientText({ max: NETWORK_RULES.nameOnCardMax }).optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, {
+    message: 'must change at least one field',
+    when: (payload) => payload.issues.length === 0,
+  })
+  .meta({ id: 'KitPatch' });
+export type KitPatch = z.infer<typeof kitPatchSchema>;
+
+export const cardStatusSchema = z.enum(CARD_STATUSES).meta({
+  id: 'CardStatus',
+  description:
+    "The platform's card status: `BLOCKED` refuses new CTP enrolments until `ACTIVE` again; `CLOSED` is final and removes the card from Click to Pay by itself",
+});
+export const customerStatusSchema = z.enum(CUSTOMER_STATUSES).meta({
+  id: 'CustomerStatus',
+  description:
+    "The platform's customer status: `CLOSED` removes the customer and all its cards from Click to Pay by itself and refuses enrolments until `ACTIVE` again",
+});
+
+/** `PUT /v1/entities/{entityId}/kits/{kitNo}/status`. */
+export const kitStatusBodySchema = z
+  .strictObject({ status: cardStatusSchema })
+  .meta({ id: 'KitStatusInput' });
+/** `PUT /v1/entities/{entityId}/status`. */
+export const entityStatusBodySchema = z
+  .strictObject({ status: customerStatusSchema })
+  .meta({ id: 'EntityStatusInput' });
+
+export const replacementReasonSchema = z.enum(REPLACEMENT_REASONS).meta({
+  id: 'ReplacementReason',
+  description:
+    '`LOST_STOLEN`: the old card leaves Click to Pay first, then the new one is added; the others add the new card first, then remove the old one',
+});
+
+/** `POST /v1/entities/{entityId}/kits/{kitNo}/replace`: the new card; the old one is closed. */
+export const kitReplaceBodySchema = z
+  .strictObject({
+    newKitNo: externalIdSchema,
+    pan: panSchema,
+    expiry: currentExpirySchema,
+    nameOnCard: clientText({ max: NETWORK_RULES.nameOnCardMax }).optional(),
+    reason: replacementReasonSchema,
+  })
+  .meta({ id: 'KitReplaceInput' });
+export type KitReplaceBody = z.infer<typeof kitReplaceBodySchema>;
+
 const ctpStatusSchema = z.enum(CTP_STATUSES);
+
+/** A card replacement's plan: the steps that move the network from the old card to the new one. */
+export const replacementViewSchema = z
+  .object({
+    replacementId: z.uuid(),
+    entityId: z.string(),
+    oldKitNo: z.string(),
+    newKitNo: z.string(),
+    reason: replacementReasonSchema,
+    status: z.enum(['RUNNING', 'COMPLETED', 'FAILED']).meta({
+      description:
+        '`FAILED`: a step failed `REPLACEMENT_STEP_ATTEMPTS` times or cannot start; `error` says why and which card is where on Click to Pay',
+    }),
+    steps: z.array(
+      z.object({
+        step: z.enum(['REMOVE_OLD', 'ADD_NEW']),
+        event: z.enum(['CTP_REMOVE_KIT', 'CTP_ADD_KIT']),
+        kitNo: z.string(),
+        status: z.enum(['PENDING', 'RUNNING', 'DONE', 'FAILED']),
+      }),
+    ),
+    attempts: z
+      .number()
+      .int()
+      .meta({ description: 'Operations started for the current step (its retries included)' }),
+    operationId: z.uuid().nullable().meta({ description: "The current step's latest operation" }),
+    error: z.string().nullable(),
+    createdAt: z.iso.datetime({ offset: true }),
+    updatedAt: z.iso.datetime({ offset: true }),
+    completedAt: z.iso.datetime({ offset: true }).nullable(),
+  })
+  .meta({ id: 'KitReplacement' });
+export type ReplacementView = z.infer<typeof replacementViewSchema>;
 
 export const kitAnswerSchema = z
   .object({
@@ -186,6 +281,7 @@ export const kitAnswerSchema = z
     }),
     expiry: expirySchema,
     nameOnCard: z.string(),
+    status: cardStatusSchema,
     ctpKitStatus: ctpStatusSchema.meta({ description: '`UNREGISTERED` until the card enters CTP' }),
     clickToPayPaymentInstrumentId: z.string().nullable(),
     createdAt: z.iso.datetime({ offset: true }),
@@ -194,11 +290,18 @@ export const kitAnswerSchema = z
   .meta({ id: 'Kit' });
 export type KitAnswer = z.infer<typeof kitAnswerSchema>;
 
+/** `201` of a replacement: the new card, and the plan moving the network to it (null: nothing to move). */
+export const kitReplacedAnswerSchema = kitAnswerSchema
+  .extend({ replacement: replacementViewSchema.nullable() })
+  .meta({ id: 'KitReplaced' });
+export type KitReplacedAnswer = z.infer<typeof kitReplacedAnswerSchema>;
+
 export const entityAnswerSchema = z
   .object({
     entityId: z.string(),
     ...entityFields,
     consent: nullableConsent,
+    status: customerStatusSchema,
     ctpEntityStatus: ctpStatusSchema.meta({ description: '`UNREGISTERED` until the entity enters CTP' }),
     clickToPayCustomerId: z.string().nullable(),
     kits: z.array(kitAnswerSchema),

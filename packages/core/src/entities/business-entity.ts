@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { CUSTOMER_STATUSES } from '../lifecycle/statuses.ts';
 import {
   bigintPrimaryKey,
   createdAtColumn,
@@ -41,6 +42,8 @@ export const BusinessEntity = defineEntity({
     locale: p.string().length(35),
     countryCode: p.string().length(2),
     consent: p.json<Consent>().nullable(),
+    /** The platform's customer status; changed only as `changeCustomerStatus` decides (`records/entities.ts`). */
+    status: p.enum(CUSTOMER_STATUSES).default('ACTIVE'),
     version: versionColumn,
     createdAt: createdAtColumn,
     updatedAt: updatedAtColumn,

@@ -72,6 +72,11 @@ export const CtpOperation = defineEntity({
     /** Times the sweeper re-drove the submit job after it ended failed (bounded: `SWEEP_MAX_REDRIVES`). */
     redrives: p.integer().default(0),
     lastRedrivenAt: p.datetime().nullable(),
+    /**
+     * The W3C `traceparent` of the request that started the operation (null when tracing was
+     * off): every later step, in any process and after any crash or retry, continues this trace.
+     */
+    traceparent: p.string().length(55).nullable(),
   },
   uniques: [
     { name: 'uq_ctp_operation_tenant_idempotency_key', properties: ['tenant', 'idempotencyKey'] },

@@ -1,12 +1,14 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { CTP_EVENTS, type CtpEvent } from '../lifecycle/events.ts';
 import { createdAtColumn, externalIdColumn, tenantColumn } from './columns.ts';
 
 /**
- * The events an automatic update starts (seed, "Automatic CTP Updates"), and a new card's
- * auto-enrolment (`CTP_REGISTER_ENTITY_AND_KIT`, promoted as `CTP_ADD_KIT` for an enrolled entity).
+ * The events the platform's records start by themselves: automatic updates (seed, "Automatic CTP
+ * Updates") and the removal of a closed card or customer. Every CTP event may wait here, so work
+ * the records start later (enrolment of a new card) needs no new constraint.
  */
-export const SYNC_EVENTS = ['CTP_UPDATE_ENTITY', 'CTP_UPDATE_KIT', 'CTP_REGISTER_ENTITY_AND_KIT'] as const;
-export type SyncEvent = (typeof SYNC_EVENTS)[number];
+export const SYNC_EVENTS = CTP_EVENTS;
+export type SyncEvent = CtpEvent;
 
 /**
  * An automatic update waiting its turn: one row per (entity, event, kit), so a burst of profile

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import { CARD_STATUSES } from '../lifecycle/statuses.ts';
 import { BusinessEntity } from './business-entity.ts';
 import {
   bigintPrimaryKey,
@@ -35,6 +36,8 @@ export const Kit = defineEntity({
     expiryMonth: p.smallint(),
     expiryYear: p.smallint(),
     nameOnCard: p.string(),
+    /** The platform's card status; changed only as `changeCardStatus` decides (`records/kits.ts`). */
+    status: p.enum(CARD_STATUSES).default('ACTIVE'),
     version: versionColumn,
     createdAt: createdAtColumn,
     updatedAt: updatedAtColumn,

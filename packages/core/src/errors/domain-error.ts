@@ -14,6 +14,12 @@ export const ERROR_STATUS = {
   CONFLICT: 409,
   /** The tenant's CTP settings do not let this entity enrol (mode `OFF`, or not on the allow-list). */
   CTP_NOT_ENABLED: 409,
+  /** The card is `BLOCKED` or `CLOSED` in the platform's records: it may not enrol, or be replaced once closed. */
+  CARD_NOT_ACTIVE: 409,
+  /** The customer is `CLOSED` in the platform's records: none of its cards may enrol. */
+  CUSTOMER_NOT_ACTIVE: 409,
+  /** A card replacement's `newKitNo` is a card the tenant already has. */
+  KIT_ALREADY_EXISTS: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   IDEMPOTENCY_KEY_REUSED: 422,

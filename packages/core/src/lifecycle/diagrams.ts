@@ -1,5 +1,11 @@
 import { CTP_EVENTS } from './events.ts';
-import { EVENT_RULES, NETWORK_CHANGE_RULES, type SideRule } from './rules.ts';
+import {
+  EVENT_RULES,
+  NETWORK_CHANGE_RULES,
+  RECONCILE_REPORTS,
+  RECONCILE_RULES,
+  type SideRule,
+} from './rules.ts';
 import { NETWORK_STATUSES } from './statuses.ts';
 import { TRACE_TRANSITIONS } from './transitions.ts';
 
@@ -26,8 +32,19 @@ function networkEdges(): Edge[] {
   );
 }
 
+function reconcileEdges(): Edge[] {
+  return RECONCILE_REPORTS.flatMap((report) => {
+    const rule = RECONCILE_RULES[report];
+    return rule.from.map((from) => [from, rule.to, `reconcile: network ${report}`] as const);
+  });
+}
+
 function entityEdges(): Edge[] {
-  return [...CTP_EVENTS.flatMap((e) => sideEdges(e, EVENT_RULES[e].entity, '')), ...networkEdges()];
+  return [
+    ...CTP_EVENTS.flatMap((e) => sideEdges(e, EVENT_RULES[e].entity, '')),
+    ...networkEdges(),
+    ...reconcileEdges(),
+  ];
 }
 
 function kitEdges(): Edge[] {
@@ -43,7 +60,7 @@ function kitEdges(): Edge[] {
     'REMOVED',
     'network: consumer REMOVED',
   ]);
-  return [...own, ...networkEdges(), ...consumerRemoved];
+  return [...own, ...networkEdges(), ...consumerRemoved, ...reconcileEdges()];
 }
 
 function traceEdges(): Edge[] {

@@ -1,5 +1,5 @@
 import type { CtpEvent } from './events.ts';
-import type { CtpStatus } from './statuses.ts';
+import type { CardStatus, CtpStatus, CustomerStatus } from './statuses.ts';
 
 /**
  * What one CTP event does to one record (the entity, the named kit, or the kits an entity
@@ -88,3 +88,73 @@ export const NETWORK_CHANGE_RULES = {
   DISABLED: ['ACTIVE'],
   REMOVED: ['ACTIVE', 'DISABLED', 'REMOVAL_IN_PROGRESS'],
 } as const satisfies Record<'ACTIVE' | 'DISABLED' | 'REMOVED', readonly CtpStatus[]>;
+
+/**
+ * The platform's records drive CTP work: which status changes of a card or a customer are
+ * allowed, and which CTP event each one queues for the record by itself (behind any operation in
+ * flight for the entity). Choices the contract leaves open:
+ * - `CLOSED` is final for a card ("never enrols again"); a customer may be reopened (`ACTIVE`),
+ *   which enrols nothing by itself: its removal, once committed, still runs;
+ * - `BLOCKED` leaves a card on Click to Pay (only new enrolments are refused); it is not a removal.
+ */
+export interface RecordStatusRule<S extends string> {
+  readonly to: readonly S[];
+  /** The CTP work a change *to* this status starts (`null`: none). */
+  readonly starts: CtpEvent | null;
+}
+
+export const CARD_STATUS_RULES = {
+  ACTIVE: { to: ['BLOCKED', 'CLOSED'], starts: null },
+  BLOCKED: { to: ['ACTIVE', 'CLOSED'], starts: null },
+  CLOSED: { to: [], starts: 'CTP_REMOVE_KIT' },
+} as const satisfies Record<CardStatus, RecordStatusRule<CardStatus>>;
+
+export const CUSTOMER_STATUS_RULES = {
+  ACTIVE: { to: ['CLOSED'], starts: null },
+  CLOSED: { to: ['ACTIVE'], starts: 'CTP_REMOVE_ENTITY' },
+} as const satisfies Record<CustomerStatus, RecordStatusRule<CustomerStatus>>;
+
+/** Events that put a card on Click to Pay: refused for a card or customer that is not `ACTIVE`. */
+export const ENROLMENT_EVENTS = [
+  'CTP_REGISTER_ENTITY_AND_KIT',
+  'CTP_ADD_KIT',
+] as const satisfies readonly CtpEvent[];
+
+/**
+ * A replacement moves the network from the old card to the new one, in this order of steps: a
+ * stolen number leaves the network at once; otherwise the customer keeps a card on Click to Pay
+ * throughout.
+ */
+export const REPLACEMENT_REASONS = ['REISSUE', 'EXPIRY', 'LOST_STOLEN', 'DAMAGED'] as const;
+export type ReplacementReason = (typeof REPLACEMENT_REASONS)[number];
+export type ReplacementStep = 'REMOVE_OLD' | 'ADD_NEW';
+
+export const REPLACEMENT_STEPS = {
+  LOST_STOLEN: ['REMOVE_OLD', 'ADD_NEW'],
+  REISSUE: ['ADD_NEW', 'REMOVE_OLD'],
+  EXPIRY: ['ADD_NEW', 'REMOVE_OLD'],
+  DAMAGED: ['ADD_NEW', 'REMOVE_OLD'],
+} as const satisfies Record<ReplacementReason, readonly ReplacementStep[]>;
+
+/**
+ * What the network reports for a record when a reconciliation reads `/getData`: one of its
+ * statuses, or `ABSENT` (it holds no such consumer or instrument).
+ */
+export const RECONCILE_REPORTS = ['ACTIVE', 'DISABLED', 'REMOVED', 'ABSENT'] as const;
+export type ReconcileReport = (typeof RECONCILE_REPORTS)[number];
+
+/**
+ * Reconciliation (platform contract, "Reconciliation with the network"): the network is the truth
+ * for statuses. For each report, the statuses of ours it overrides and what they become. A record
+ * the network holds that we think is off it (`UNREGISTERED`, `REMOVED`: an outcome we never
+ * learnt, e.g. a trace that timed out here and succeeded there) takes the network's status; a
+ * record we think is on it that the network no longer holds becomes `REMOVED`. `*_IN_PROGRESS`
+ * is never overridden: an operation owns the record, and a reconciliation skips the entity. A
+ * pair not listed agrees (the same status, or off the network on both sides).
+ */
+export const RECONCILE_RULES = {
+  ACTIVE: { from: ['UNREGISTERED', 'REMOVED', 'DISABLED'], to: 'ACTIVE' },
+  DISABLED: { from: ['UNREGISTERED', 'REMOVED', 'ACTIVE'], to: 'DISABLED' },
+  REMOVED: { from: ['ACTIVE', 'DISABLED'], to: 'REMOVED' },
+  ABSENT: { from: ['ACTIVE', 'DISABLED'], to: 'REMOVED' },
+} as const satisfies Record<ReconcileReport, { from: readonly CtpStatus[]; to: CtpStatus }>;

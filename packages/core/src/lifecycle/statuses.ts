@@ -47,3 +47,14 @@ export function isOneOf<const T extends string>(values: readonly T[], value: str
 export function isTerminalTrace(status: TraceStatus): status is TerminalTraceStatus {
   return isOneOf(TERMINAL_TRACE_STATUSES, status);
 }
+
+/**
+ * The platform's own status of a card (`kit.status`, platform contract "Card and customer
+ * lifecycle from the platform's records"); not a CTP status.
+ */
+export const CARD_STATUSES = ['ACTIVE', 'BLOCKED', 'CLOSED'] as const;
+export type CardStatus = (typeof CARD_STATUSES)[number];
+
+/** The platform's own status of a customer (`business_entity.status`). */
+export const CUSTOMER_STATUSES = ['ACTIVE', 'CLOSED'] as const;
+export type CustomerStatus = (typeof CUSTOMER_STATUSES)[number];

@@ -15,6 +15,9 @@ import {
   applyConsumerNetworkChange,
   applyNetworkChange,
   type CtpSnapshot,
+  changeCardStatus,
+  changeCustomerStatus,
+  enrolmentRefusal,
   planOutcome,
   planRequest,
   type RequestPlan,
@@ -225,5 +228,58 @@ describe('lifecycle examples from the contract', () => {
       ok: true,
       value: { entity: 'REMOVED', kits: { K1: 'REMOVED', K2: 'UNREGISTERED' } },
     });
+  });
+});
+
+describe('the platform records: card and customer status', () => {
+  it('a CLOSED card is final and starts its removal; BLOCKED and ACTIVE start nothing', () => {
+    expect(changeCardStatus('ACTIVE', 'CLOSED')).toEqual({
+      ok: true,
+      value: { next: 'CLOSED', changed: true, starts: 'CTP_REMOVE_KIT' },
+    });
+    expect(changeCardStatus('ACTIVE', 'BLOCKED')).toMatchObject({ ok: true, value: { starts: null } });
+    expect(changeCardStatus('BLOCKED', 'ACTIVE')).toMatchObject({ ok: true, value: { starts: null } });
+    expect(changeCardStatus('CLOSED', 'CLOSED')).toMatchObject({
+      ok: true,
+      value: { changed: false, starts: null },
+    });
+    for (const to of ['ACTIVE', 'BLOCKED'] as const)
+      expect(changeCardStatus('CLOSED', to)).toMatchObject({
+        ok: false,
+        error: { code: 'RECORD_STATUS_NOT_ALLOWED' },
+      });
+  });
+
+  it('a closed customer starts its removal and may be reopened, which starts nothing', () => {
+    expect(changeCustomerStatus('ACTIVE', 'CLOSED')).toMatchObject({
+      ok: true,
+      value: { changed: true, starts: 'CTP_REMOVE_ENTITY' },
+    });
+    expect(changeCustomerStatus('CLOSED', 'ACTIVE')).toMatchObject({ ok: true, value: { starts: null } });
+  });
+
+  it('refuses enrolments of a card or customer that is not ACTIVE, and nothing else', () => {
+    const records = { customer: 'ACTIVE', cards: { K1: 'BLOCKED', K2: 'CLOSED', K3: 'ACTIVE' } } as const;
+    const current = {
+      entity: 'ACTIVE',
+      kits: { K1: 'UNREGISTERED', K2: 'ACTIVE', K3: 'UNREGISTERED' },
+      records,
+    } as const;
+    expect(planRequest('CTP_ADD_KIT', current, 'K1')).toMatchObject({
+      ok: false,
+      error: { code: 'CARD_NOT_ACTIVE' },
+    });
+    expect(planRequest('CTP_ADD_KIT', current, 'K3').ok).toBe(true);
+    expect(planRequest('CTP_REMOVE_KIT', current, 'K2').ok).toBe(true);
+    const closed = { ...current, records: { ...records, customer: 'CLOSED' as const } };
+    expect(planRequest('CTP_ADD_KIT', closed, 'K3')).toMatchObject({
+      ok: false,
+      error: { code: 'CUSTOMER_NOT_ACTIVE' },
+    });
+    expect(planRequest('CTP_REMOVE_ENTITY', closed).ok).toBe(true);
+    expect(enrolmentRefusal('CTP_REGISTER_ENTITY_AND_KIT', closed.records)).toMatchObject({
+      code: 'CUSTOMER_NOT_ACTIVE',
+    });
+    expect(enrolmentRefusal('CTP_UPDATE_KIT', closed.records, 'K2')).toBeNull();
   });
 });

@@ -1,12 +1,27 @@
 import type { LifecycleError } from './errors.ts';
 import type { CtpEvent } from './events.ts';
 import { err, ok, type Result } from './result.ts';
-import { EVENT_RULES, NETWORK_CHANGE_RULES, type SideRule } from './rules.ts';
 import {
+  CARD_STATUS_RULES,
+  CUSTOMER_STATUS_RULES,
+  ENROLMENT_EVENTS,
+  EVENT_RULES,
+  NETWORK_CHANGE_RULES,
+  RECONCILE_RULES,
+  type ReconcileReport,
+  type RecordStatusRule,
+  type ReplacementStep,
+  type SideRule,
+} from './rules.ts';
+import {
+  type CardStatus,
   type CtpStatus,
+  type CustomerStatus,
+  IN_PROGRESS_STATUSES,
   isOneOf,
   isTerminalTrace,
   type NetworkStatus,
+  ON_NETWORK_STATUSES,
   type OperationStatus,
   type TerminalTraceStatus,
   type TraceStatus,
@@ -16,6 +31,14 @@ import {
 export interface CtpSnapshot {
   readonly entity: CtpStatus;
   readonly kits: Readonly<Record<string, CtpStatus>>;
+  /** The platform's own statuses of the customer and its cards, when the caller read them. */
+  readonly records?: RecordStatuses;
+}
+
+/** The platform's statuses (not CTP's) of a customer and of its cards, by kit number. */
+export interface RecordStatuses {
+  readonly customer: CustomerStatus;
+  readonly cards: Readonly<Record<string, CardStatus>>;
 }
 
 /**
@@ -54,6 +77,8 @@ export function planRequest(
   if (rule.kit !== null && kitNo === undefined) {
     return err({ code: 'KIT_REQUIRED', message: `${event} names a kit`, event });
   }
+  const refused = current.records === undefined ? null : enrolmentRefusal(event, current.records, kitNo);
+  if (refused !== null) return err(refused);
   if (!rule.entity.from.includes(current.entity)) return err(invalidState(event, current.entity, kitStatus));
   if (rule.kit !== null && kitNo !== undefined && kitStatus !== undefined) {
     if (!rule.kit.from.includes(kitStatus)) return err(invalidState(event, current.entity, kitStatus));
@@ -75,6 +100,79 @@ export function planRequest(
       ),
     },
   });
+}
+
+/**
+ * Why the platform's records refuse an enrolment (`ENROLMENT_EVENTS`), or null: a closed customer
+ * enrols nothing, and a card enrols only while it is `ACTIVE` (a `BLOCKED` one again once it is
+ * `ACTIVE`; a `CLOSED` one never). Without `kitNo` only the customer is judged. Removals and
+ * updates are never refused here: a closed card or customer must still leave the network.
+ */
+export function enrolmentRefusal(
+  event: CtpEvent,
+  records: RecordStatuses,
+  kitNo?: string,
+): LifecycleError | null {
+  if (!isOneOf(ENROLMENT_EVENTS, event)) return null;
+  if (records.customer !== 'ACTIVE') {
+    return {
+      code: 'CUSTOMER_NOT_ACTIVE',
+      message: `${event} is not allowed while the customer is ${records.customer}`,
+      event,
+      status: records.customer,
+    };
+  }
+  const card = kitNo === undefined ? undefined : records.cards[kitNo];
+  if (card !== undefined && card !== 'ACTIVE') {
+    return {
+      code: 'CARD_NOT_ACTIVE',
+      message: `${event} is not allowed while the card is ${card}`,
+      event,
+      status: card,
+    };
+  }
+  return null;
+}
+
+/** A record status change the rules allow, and the CTP event it starts (if it changes anything). */
+export interface RecordStatusChange<S extends string> {
+  readonly next: S;
+  readonly changed: boolean;
+  readonly starts: CtpEvent | null;
+}
+
+function changeRecordStatus<S extends CardStatus | CustomerStatus>(
+  rules: Readonly<Record<S, RecordStatusRule<S>>>,
+  current: S,
+  requested: S,
+): Result<RecordStatusChange<S>, LifecycleError> {
+  // The same status again (a client's retry) is allowed and starts nothing.
+  if (current === requested) return ok({ next: current, changed: false, starts: null });
+  if (!rules[current].to.includes(requested)) {
+    return err({
+      code: 'RECORD_STATUS_NOT_ALLOWED',
+      message: `a ${current} record cannot become ${requested}`,
+      from: current,
+      to: requested,
+    });
+  }
+  return ok({ next: requested, changed: true, starts: rules[requested].starts });
+}
+
+/** `PUT …/kits/{kitNo}/status`: `CARD_STATUS_RULES` decides. */
+export function changeCardStatus(
+  current: CardStatus,
+  requested: CardStatus,
+): Result<RecordStatusChange<CardStatus>, LifecycleError> {
+  return changeRecordStatus<CardStatus>(CARD_STATUS_RULES, current, requested);
+}
+
+/** `PUT /v1/entities/{entityId}/status`: `CUSTOMER_STATUS_RULES` decides. */
+export function changeCustomerStatus(
+  current: CustomerStatus,
+  requested: CustomerStatus,
+): Result<RecordStatusChange<CustomerStatus>, LifecycleError> {
+  return changeRecordStatus<CustomerStatus>(CUSTOMER_STATUS_RULES, current, requested);
 }
 
 function kitsIn(
@@ -155,6 +253,51 @@ export function applyConsumerNetworkChange(
   return ok({ entity: entity.value, kits });
 }
 
+/**
+ * Reconciliation of one record with what `/getData` reports (`RECONCILE_RULES`): the status it
+ * takes (its own when they agree), or `RECORD_IN_FLIGHT` for a record an operation owns.
+ */
+export function reconcileStatus(
+  current: CtpStatus,
+  reported: ReconcileReport,
+): Result<CtpStatus, LifecycleError> {
+  if (isOneOf(IN_PROGRESS_STATUSES, current)) {
+    return err({
+      code: 'RECORD_IN_FLIGHT',
+      message: `the record is ${current}: an operation owns it`,
+      current,
+    });
+  }
+  const rule = RECONCILE_RULES[reported];
+  return ok((rule.from as readonly CtpStatus[]).includes(current) ? rule.to : current);
+}
+
+/** What `/getData` reports for an entity and its kits (a kit the answer does not list is `ABSENT`). */
+export interface NetworkReport {
+  readonly entity: ReconcileReport;
+  readonly kits: Readonly<Record<string, ReconcileReport>>;
+}
+
+/**
+ * The statuses an entity and its kits take from a reconciliation. A consumer the network does not
+ * hold (or removed) holds no instruments either, so its kits are reconciled as `ABSENT`.
+ */
+export function reconcileSnapshot(
+  current: CtpSnapshot,
+  report: NetworkReport,
+): Result<CtpSnapshot, LifecycleError> {
+  const entity = reconcileStatus(current.entity, report.entity);
+  if (!entity.ok) return entity;
+  const consumerGone = report.entity === 'ABSENT' || report.entity === 'REMOVED';
+  const kits: Record<string, CtpStatus> = {};
+  for (const [kitNo, status] of Object.entries(current.kits)) {
+    const next = reconcileStatus(status, consumerGone ? 'ABSENT' : (report.kits[kitNo] ?? 'ABSENT'));
+    if (!next.ok) return next;
+    kits[kitNo] = next.value;
+  }
+  return ok({ entity: entity.value, kits });
+}
+
 /** Request trace lifecycle: `IN_PROGRESS` → `SUCCESS` | `FAILED`, once; terminal never changes. */
 export const TRACE_TRANSITIONS = {
   IN_PROGRESS: ['SUCCESS', 'FAILED'],
@@ -185,4 +328,33 @@ export const OPERATION_TRANSITIONS = {
 
 export function canMoveOperation(from: OperationStatus, to: OperationStatus): boolean {
   return isOneOf(OPERATION_TRANSITIONS[from], to);
+}
+
+/** What the current step of a card replacement needs now (`REPLACEMENT_STEPS`). */
+export type ReplacementStepAction =
+  /** The step's goal already holds (the old card is off the network, the new one on it). */
+  | { readonly kind: 'done' }
+  | { readonly kind: 'start'; readonly event: 'CTP_REMOVE_KIT' | 'CTP_ADD_KIT'; readonly kitNo: string }
+  /** The lifecycle cannot take the step from here (e.g. the customer left Click to Pay). */
+  | { readonly kind: 'impossible'; readonly error: LifecycleError };
+
+/**
+ * Decides the step of a replacement on the entity's statuses now: `REMOVE_OLD` is done once the old
+ * card is not on the network (or being enrolled), `ADD_NEW` once the new one is; otherwise the
+ * step's operation, if `planRequest` allows it.
+ */
+export function planReplacementStep(
+  step: ReplacementStep,
+  current: CtpSnapshot,
+  kits: { readonly oldKitNo: string; readonly newKitNo: string },
+): ReplacementStepAction {
+  const [event, kitNo] =
+    step === 'REMOVE_OLD'
+      ? (['CTP_REMOVE_KIT', kits.oldKitNo] as const)
+      : (['CTP_ADD_KIT', kits.newKitNo] as const);
+  const status = current.kits[kitNo] ?? 'UNREGISTERED';
+  if (step === 'REMOVE_OLD' && (status === 'UNREGISTERED' || status === 'REMOVED')) return { kind: 'done' };
+  if (step === 'ADD_NEW' && isOneOf(ON_NETWORK_STATUSES, status)) return { kind: 'done' };
+  const plan = planRequest(event, current, kitNo);
+  return plan.ok ? { kind: 'start', event, kitNo } : { kind: 'impossible', error: plan.error };
 }

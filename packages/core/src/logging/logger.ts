@@ -1,4 +1,5 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
+import { logTraceFields } from '../tracing/context.ts';
 import { scrubText, scrubValue } from './redaction.ts';
 
 export type { Logger } from 'pino';
@@ -28,6 +29,8 @@ export function createLogger(options: LoggerFactoryOptions): Logger {
     level: options.level ?? 'info',
     base: { service: options.name, ...options.base },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // A line logged inside a span names it, so the tracing UI and the logs join (nothing when off).
+    mixin: logTraceFields,
     // Our scrubber handles errors itself, with their message and stack scrubbed.
     serializers: { err: (e: unknown) => scrubValue(e), error: (e: unknown) => scrubValue(e) },
     formatters: {

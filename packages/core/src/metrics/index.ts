@@ -2,6 +2,7 @@ export * from './admin.ts';
 export * from './http.ts';
 export * from './jobs.ts';
 export * from './pipeline.ts';
+export * from './reconcile.ts';
 export * from './registry.ts';
 export * from './saas.ts';
 export * from './samplers.ts';

@@ -88,6 +88,7 @@ export interface StatusChangedInput {
   readonly clickToPayCustomerId: string | null;
   readonly clickToPayPaymentInstrumentId?: string | null;
   readonly occurredAt: string;
+  readonly reason?: 'RECONCILED';
 }
 
 export function buildStatusChangedNotification(input: StatusChangedInput): StatusChangedNotification {
@@ -104,6 +105,7 @@ export function buildStatusChangedNotification(input: StatusChangedInput): Statu
       ...(input.kitNo ? { ctpKitId: input.clickToPayPaymentInstrumentId ?? null } : {}),
       tenant: input.tenant,
       occurredAt: input.occurredAt,
+      ...(input.reason ? { reason: input.reason } : {}),
     },
   };
 }

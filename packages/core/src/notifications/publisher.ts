@@ -5,6 +5,8 @@ export interface NotificationEntry {
   readonly notificationId: string;
   /** The seed's payload, serialised. */
   readonly payload: string;
+  /** The W3C `traceparent` of the publication, for consumers that continue the trace. */
+  readonly traceparent?: string;
 }
 
 export interface PublisherOptions {
@@ -21,6 +23,7 @@ export interface PublisherOptions {
  * outbox row published) is appended once, as long as Redis still remembers the id. Beyond that
  * window a duplicate is possible; it carries the same `notificationId`, so consumers drop it.
  * The dedupe key shares the stream's hash slot (`{stream}`), so the script runs on Redis Cluster.
+ * With tracing on, an entry also has the field `traceparent` (W3C), the operation's trace.
  */
 // The id is remembered only after the XADD succeeded: a script that fails halfway keeps the
 // writes it made, so remembering first would skip an outcome whose append had failed.
@@ -28,7 +31,12 @@ const APPEND_ONCE = `
 if redis.call('EXISTS', KEYS[2]) == 1 then
   return false
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'notificationId', ARGV[3], 'payload', ARGV[4])
+local id
+if ARGV[5] then
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'notificationId', ARGV[3], 'payload', ARGV[4], 'traceparent', ARGV[5])
+else
+  id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'notificationId', ARGV[3], 'payload', ARGV[4])
+end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 return id`;
 
@@ -57,6 +65,7 @@ export class NotificationPublisher {
         this.#options.maxLength,
         entry.notificationId,
         entry.payload,
+        ...(entry.traceparent === undefined ? [] : [entry.traceparent]),
       );
     }
     const results = (await pipeline.exec()) ?? [];

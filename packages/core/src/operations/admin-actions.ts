@@ -4,6 +4,7 @@ import type { AuditAction, AuditDetails } from '../entities/audit-log.ts';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpRequestIdTracking } from '../entities/ctp-request-id-tracking.ts';
 import { DomainError } from '../errors/domain-error.ts';
+import { activeTraceparent } from '../tracing/context.ts';
 import { requestOperation } from './request-operation.ts';
 import { resolveTraceOutcome } from './resolve-trace.ts';
 import { defineStatement, executeOnOrm, queryBound, type Statement } from './sql-session.ts';
@@ -248,6 +249,7 @@ export async function retryFailedOperation(
         ...(operation.kitNumber == null ? {} : { kitNo: operation.kitNumber }),
         ...(operation.reason == null ? {} : { reason: operation.reason }),
         ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+        traceparent: activeTraceparent(),
       },
       (created) => [auditInsert(auditId, auditEntryOf(scope, request, started(created.id)))],
     );

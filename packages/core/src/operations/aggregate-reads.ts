@@ -1,7 +1,7 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { Consent, PostalAddress } from '../entities/business-entity.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
-import type { CtpStatus, OperationStatus } from '../lifecycle/statuses.ts';
+import type { CardStatus, CtpStatus, CustomerStatus, OperationStatus } from '../lifecycle/statuses.ts';
 import type { RecordsView } from './ctp-records.ts';
 import { defineStatement, queryBound, type Statement } from './sql-session.ts';
 
@@ -19,6 +19,7 @@ export interface AggregateKit {
     readonly expiryMonth: number;
     readonly expiryYear: number;
     readonly nameOnCard: string;
+    readonly status: CardStatus;
   };
   readonly payment: {
     readonly pkey: string;
@@ -42,6 +43,7 @@ export interface Aggregate extends RecordsView<AggregateKit['kit']> {
     readonly locale: string;
     readonly countryCode: string;
     readonly consent: Consent | null;
+    readonly status: CustomerStatus;
   };
   readonly customer: {
     readonly pkey: string;
@@ -51,7 +53,7 @@ export interface Aggregate extends RecordsView<AggregateKit['kit']> {
   readonly kits: ReadonlyMap<string, AggregateKit>;
   /** An operation of this entity is `QUEUED` or `IN_PROGRESS`. */
   readonly operationInFlight: boolean;
-  /** Automatic updates wait for this entity (`ctp_pending_sync`). */
+  /** Queued CTP work waits for this entity: pending syncs, or a running card replacement. */
   readonly syncPending: boolean;
 }
 
@@ -63,12 +65,13 @@ export const AGGREGATE_COLUMNS = `
   e.pkey::text as a_pkey, e.tenant as a_tenant, e.entity_id as a_entity_id, e.first_name as a_first_name,
   e.last_name as a_last_name, e.email as a_email, e.phone_country_code as a_phone_country_code,
   e.phone_number as a_phone_number, e.address as a_address, e.locale as a_locale,
-  e.country_code as a_country_code, e.consent as a_consent,
+  e.country_code as a_country_code, e.consent as a_consent, e.status as a_status,
   c.pkey::text as a_customer_pkey, c.ctp_entity_status as a_entity_status,
   c."clickToPayCustomerId" as a_customer_id,
   coalesce((select json_agg(json_build_object(
       'pkey', k.pkey::text, 'kitNo', k.kit_no, 'expiryMonth', k.expiry_month,
-      'expiryYear', k.expiry_year, 'nameOnCard', k.name_on_card, 'paymentPkey', p.pkey::text,
+      'expiryYear', k.expiry_year, 'nameOnCard', k.name_on_card, 'cardStatus', k.status,
+      'paymentPkey', p.pkey::text,
       'status', p.ctp_kit_status, 'instrumentId', p."clickToPayPaymentInstumentId") order by k.kit_no)
     from kit k
     -- Lateral: always a probe of the kit's payment by its unique index. A plain join was
@@ -78,8 +81,9 @@ export const AGGREGATE_COLUMNS = `
     where k.business_entity_fkey = e.pkey), '[]'::json) as a_kits,
   exists(select 1 from ctp_operation o where o.tenant = e.tenant and o.entity_id = e.entity_id
     and o.status in ('QUEUED', 'IN_PROGRESS')) as a_in_flight,
-  exists(select 1 from ctp_pending_sync s where s.tenant = e.tenant and s.entity_id = e.entity_id)
-    as a_sync_pending`;
+  (exists(select 1 from ctp_pending_sync s where s.tenant = e.tenant and s.entity_id = e.entity_id)
+    or exists(select 1 from ctp_kit_replacement r where r.tenant = e.tenant and r.entity_id = e.entity_id
+                and r.status = 'RUNNING')) as a_sync_pending`;
 
 export const AGGREGATE_FROM = 'business_entity e left join ctp_customer c on c.business_entity_fkey = e.pkey';
 
@@ -96,6 +100,7 @@ export interface AggregateRow {
   a_locale: string;
   a_country_code: string;
   a_consent: Consent | null;
+  a_status: CustomerStatus;
   a_customer_pkey: string | null;
   a_entity_status: CtpStatus | null;
   a_customer_id: string | null;
@@ -105,6 +110,7 @@ export interface AggregateRow {
     expiryMonth: number;
     expiryYear: number;
     nameOnCard: string;
+    cardStatus: CardStatus;
     paymentPkey: string | null;
     status: CtpStatus | null;
     instrumentId: string | null;
@@ -129,6 +135,7 @@ export function aggregateOf(row: AggregateRow): Aggregate | null {
       locale: row.a_locale,
       countryCode: row.a_country_code,
       consent: row.a_consent,
+      status: row.a_status,
     },
     customer:
       row.a_customer_pkey === null || row.a_entity_status === null
@@ -148,6 +155,7 @@ export function aggregateOf(row: AggregateRow): Aggregate | null {
             expiryMonth: k.expiryMonth,
             expiryYear: k.expiryYear,
             nameOnCard: k.nameOnCard,
+            status: k.cardStatus,
           },
           payment:
             k.paymentPkey === null || k.status === null
@@ -174,7 +182,7 @@ const lockEntityStatement = defineStatement<{ tenant: string; entity_id: string 
 );
 
 export function lockEntity(tenant: string, entityId: string): Statement {
-  return lockEntityStatement({ tenant, entity_id: entityId });
+  return lockEntityStatement({ tenant, entity_id: entityId }, { lock: { tenant, entityId } });
 }
 
 /** The aggregate of an entity (after `lockEntity` when the step writes); see `aggregateFrom`. */

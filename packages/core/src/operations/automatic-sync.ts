@@ -6,11 +6,18 @@ import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
 import type { CtpEvent } from '../lifecycle/events.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
+import type { RecordWork } from '../records/kits.ts';
+import { activeTraceparent } from '../tracing/context.ts';
 import { loadCtpRecords, snapshotOf } from './ctp-records.ts';
+import {
+  advanceReplacements,
+  DEFAULT_REPLACEMENT_OPTIONS,
+  type ReplacementOptions,
+} from './kit-replacement.ts';
 import { aggregateFrom, lockEntity, readAggregate, StepWrites } from './lifecycle-store.ts';
 import { insertOutboxRows, type OutboxRow, outboxJobRow } from './outbox.ts';
 import { requestFingerprint, startOperation } from './request-operation.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { defineStatement, SqlSession, type Statement } from './sql-session.ts';
 
 /**
  * Every write of `ctp_pending_sync` is in this module.
@@ -91,7 +98,25 @@ export async function syncOnKitChange(tx: EntityManager, change: KitChangeForSyn
   ]);
 }
 
-/** Queues the syncs in the caller's transaction, with the outbox row of their promote job. */
+/** Statuses of a record that is not on Click to Pay and not on its way there: nothing to remove. */
+const OFF_NETWORK: readonly CtpStatus[] = ['UNREGISTERED', 'REMOVED'];
+
+/**
+ * Runs inside a card or customer status change's transaction (the api's `RecordWorkHook`): queues
+ * the CTP work the change starts (the removal of a closed card or customer) as pending work, behind
+ * any operation in flight for the entity. A record that is not on Click to Pay queues nothing; one
+ * whose enrolment is still running queues its removal after it (dropped at promotion if the
+ * enrolment failed).
+ */
+export async function queueRecordWork(tx: EntityManager, work: RecordWork): Promise<number> {
+  const records = await loadCtpRecords(tx, work.tenant, work.entityId);
+  if (records === null) return 0;
+  const snapshot = snapshotOf(records);
+  const status = work.kitNo === undefined ? snapshot.entity : snapshot.kits[work.kitNo];
+  if (status === undefined || OFF_NETWORK.includes(status)) return 0;
+  return queuePendingSyncs(tx, work.tenant, work.entityId, [{ event: work.event, kitNo: work.kitNo ?? '' }]);
+}
+
 export async function queuePendingSyncs(
   tx: EntityManager,
   tenant: string,
@@ -109,6 +134,30 @@ export async function queuePendingSyncs(
   // A sync already pending is coalesced: it will send the latest data when it runs.
   if (rows.length > 0) await insertOutboxRows(tx, [promotionOutboxRow(tenant, entityId)]);
   return rows.length;
+}
+
+const insertPendingSyncs = defineStatement<{ tenant: string; entity_id: string; syncs: string }>(
+  'ctp_pending_sync_insert',
+  `insert into ctp_pending_sync (tenant, entity_id, event, kit_number, created_at)
+     select $tenant::text, $entity_id::text, r.event, r."kitNo", now()
+       from jsonb_to_recordset($syncs::jsonb) as r(event text, "kitNo" text)
+   on conflict on constraint uq_ctp_pending_sync do nothing`,
+);
+
+/**
+ * The same automatic updates from a step that runs on `SqlSession` (a reconciliation that found
+ * the network holding stale data): the pending syncs and their promote job, to send with the
+ * step's commit. Coalesced with any already pending, promoted like every other.
+ */
+export function pendingSyncStatements(
+  tenant: string,
+  entityId: string,
+  syncs: readonly PendingSync[],
+): { statement: Statement; promotion: OutboxRow } {
+  return {
+    statement: insertPendingSyncs({ tenant, entity_id: entityId, syncs: JSON.stringify(syncs) }),
+    promotion: promotionOutboxRow(tenant, entityId),
+  };
 }
 
 /** The outbox row of a promote job (each its own job: promotion is idempotent). */
@@ -134,18 +183,27 @@ const takeOldestPendingSync = defineStatement<
 
 export type PromotionResult = 'started' | 'waiting' | 'idle';
 
+export interface PromotionOptions {
+  readonly replacement?: ReplacementOptions;
+  /** A failed replacement step is due again in `ms`: schedule a promotion then (after the commit). */
+  readonly onRetryLater?: (ms: number) => Promise<unknown>;
+}
+
 /**
- * Turns the oldest pending sync of an entity into an ordinary operation, if none is in flight.
- * A sync the lifecycle no longer allows (the entity or kit was removed, or never got enrolled)
- * is dropped with a log line and no SaaS call.
+ * Starts the entity's next queued CTP work, if none is in flight: first the next step of a card
+ * replacement (`advanceReplacements`), else the oldest pending sync as an ordinary operation. A
+ * sync the lifecycle no longer allows (the entity or kit was removed, or never got enrolled) is
+ * dropped with a log line and no SaaS call.
  */
 export async function promotePendingSyncs(
   em: EntityManager,
   tenant: string,
   entityId: string,
   logger?: Logger,
+  options: PromotionOptions = {},
 ): Promise<PromotionResult> {
-  return SqlSession.transaction(em, async (session) => {
+  let retryInMs: number | null = null;
+  const result = await SqlSession.transaction(em, async (session): Promise<PromotionResult> => {
     const [, read] = await session.run([lockEntity(tenant, entityId), readAggregate(tenant, entityId)]);
     const records = aggregateFrom(read);
     if (records === null) {
@@ -154,10 +212,26 @@ export async function promotePendingSyncs(
       return 'idle';
     }
     if (records.operationInFlight) return 'waiting';
+    const writes = new StepWrites();
+    const advance = await advanceReplacements(
+      session,
+      records,
+      writes,
+      options.replacement ?? DEFAULT_REPLACEMENT_OPTIONS,
+      logger,
+    );
+    retryInMs = advance.retryInMs;
+    if (advance.started !== null) {
+      await session.run([...writes.statements(), ...advance.statements], { commit: true });
+      return 'started';
+    }
     for (;;) {
       const [deleted] = await session.run([takeOldestPendingSync({ tenant, entity_id: entityId })]);
       const row = deleted?.[0] as { pkey: string; event: SyncEvent; kit_number: string } | undefined;
-      if (row === undefined) return 'idle';
+      if (row === undefined) {
+        await session.run(advance.statements, { commit: true });
+        return 'idle';
+      }
       const kitNo = row.kit_number === '' ? undefined : row.kit_number;
       const snapshot = snapshotOf(records);
       // An auto-enrolment registers the entity with the card, or adds the card to it once enrolled.
@@ -173,12 +247,19 @@ export async function promotePendingSyncs(
         );
         continue;
       }
-      const request = { tenant, event, entityId, ...(kitNo === undefined ? {} : { kitNo }) };
-      const writes = new StepWrites();
+      const request = {
+        tenant,
+        event,
+        entityId,
+        ...(kitNo === undefined ? {} : { kitNo }),
+        traceparent: activeTraceparent(),
+      };
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
-      await session.run(writes.statements(), { commit: true });
+      await session.run([...writes.statements(), ...advance.statements], { commit: true });
       logger?.info({ tenant, entityId, operationId: operation.id, event, kitNo }, 'automatic sync started');
       return 'started';
     }
   });
+  if (retryInMs !== null && options.onRetryLater !== undefined) await options.onRetryLater(retryInMs);
+  return result;
 }

@@ -3,7 +3,7 @@ import { BusinessEntity, type PostalAddress } from '../entities/business-entity.
 import { CtpCustomer } from '../entities/ctp-customer.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
 import { Kit } from '../entities/kit.ts';
-import type { CtpStatus } from '../lifecycle/statuses.ts';
+import type { CardStatus, CtpStatus, CustomerStatus } from '../lifecycle/statuses.ts';
 import type { CtpSnapshot } from '../lifecycle/transitions.ts';
 import type { ConsumerSource, InstrumentSource } from '../saas/bodies.ts';
 
@@ -49,7 +49,12 @@ export async function loadCtpRecordsOf(em: EntityManager, entity: BusinessEntity
  * (`CtpRecords`) or one SQL row (`Aggregate`, the hot paths).
  */
 export interface RecordsView<K extends InstrumentSource = InstrumentSource> {
-  readonly entity: ConsumerSource & { readonly tenant: string; readonly address: PostalAddress };
+  readonly entity: ConsumerSource & {
+    readonly tenant: string;
+    readonly address: PostalAddress;
+    /** The platform's customer status (absent: not read, judged `ACTIVE`). */
+    readonly status?: CustomerStatus;
+  };
   readonly customer: {
     readonly ctpEntityStatus: CtpStatus;
     readonly clickToPayCustomerId?: string | null | undefined;
@@ -66,11 +71,23 @@ export interface RecordsView<K extends InstrumentSource = InstrumentSource> {
   >;
 }
 
-/** The statuses the lifecycle reasons about; a record without a CTP row is `UNREGISTERED`. */
+/**
+ * The statuses the lifecycle reasons about; a record without a CTP row is `UNREGISTERED`. With
+ * them the platform's own statuses of the customer and its cards, which refuse enrolments.
+ */
 export function snapshotOf(records: RecordsView): CtpSnapshot {
   const kits: Record<string, CtpStatus> = {};
-  for (const [kitNo, { payment }] of records.kits) kits[kitNo] = payment?.ctpKitStatus ?? 'UNREGISTERED';
-  return { entity: records.customer?.ctpEntityStatus ?? 'UNREGISTERED', kits };
+  const cards: Record<string, CardStatus> = {};
+  for (const [kitNo, { kit, payment }] of records.kits) {
+    kits[kitNo] = payment?.ctpKitStatus ?? 'UNREGISTERED';
+    // Both loaders read the card's status (`Kit`, `Aggregate`); a view without it is judged `ACTIVE`.
+    cards[kitNo] = (kit as { readonly status?: CardStatus }).status ?? 'ACTIVE';
+  }
+  return {
+    entity: records.customer?.ctpEntityStatus ?? 'UNREGISTERED',
+    kits,
+    records: { customer: records.entity.status ?? 'ACTIVE', cards },
+  };
 }
 
 /** Why statuses change, for the status history. */

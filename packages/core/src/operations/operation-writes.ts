@@ -10,12 +10,12 @@ import { sql } from 'kysely';
 /** New `QUEUED` operations, from `$operations_new` (`NewOperation` rows as JSON). */
 export const INSERT_OPERATIONS_CTE = `operation_new as (
   insert into ctp_operation (id, tenant, event, entity_id, kit_number, status, attempts, idempotency_key,
-         request_hash, status_before, request_body, data_adjustments, reason, version, created_at, updated_at)
+         request_hash, status_before, request_body, data_adjustments, reason, traceparent, version, created_at, updated_at)
   select r.id, r.tenant, r.event, r."entityId", r."kitNumber", 'QUEUED', 0, r."idempotencyKey", r."requestHash",
-         r."statusBefore", r."requestBody", r."dataAdjustments", r.reason, 1, now(), now()
+         r."statusBefore", r."requestBody", r."dataAdjustments", r.reason, r.traceparent, 1, now(), now()
     from jsonb_to_recordset($operations_new::jsonb) as r(id uuid, tenant text, event text, "entityId" text,
          "kitNumber" text, "idempotencyKey" text, "requestHash" text, "statusBefore" jsonb, "requestBody" jsonb,
-         "dataAdjustments" jsonb, reason text)
+         "dataAdjustments" jsonb, reason text, traceparent text)
    where (select applied from ok))`;
 
 /**

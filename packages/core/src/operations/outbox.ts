@@ -2,6 +2,7 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { StreamPayload } from '../contracts/notifications.ts';
 import { JOB_TOPICS, type JobKind, jobIdFor } from '../queues/definitions.ts';
+import { activeTraceparent } from '../tracing/context.ts';
 import { defineStatement, queryBound } from './sql-session.ts';
 
 /** The PostgreSQL channel writers notify in their transaction; the relay LISTENs on it. */
@@ -49,8 +50,17 @@ export function outboxJobRow(kind: OutboxJobKind, input: OutboxJobInput): Outbox
     topic: JOB_TOPICS[kind],
     operationId: input.operationId ?? null,
     dedupeKey: `${kind}:${jobIdFor(kind, input.key)}`,
-    payload: { ...input.data, jobId: jobIdFor(kind, input.key) },
+    payload: { ...input.data, jobId: jobIdFor(kind, input.key), ...traceparentField() },
   };
+}
+
+/**
+ * The span that writes a row (when tracing is on) is the parent of its publication: the relay
+ * takes `traceparent` out of the payload and carries it on (job telemetry, stream entry).
+ */
+function traceparentField(): { traceparent?: string } {
+  const traceparent = activeTraceparent();
+  return traceparent === undefined ? {} : { traceparent };
 }
 
 /**
@@ -65,7 +75,11 @@ export function outboxNotificationRow(input: NotificationInput): OutboxRow {
     topic: 'notification',
     operationId: input.operationId ?? null,
     dedupeKey: `notification:${input.notificationId}`,
-    payload: { notificationId: input.notificationId, payload: JSON.stringify(input.payload) },
+    payload: {
+      notificationId: input.notificationId,
+      payload: JSON.stringify(input.payload),
+      ...traceparentField(),
+    },
   };
 }
 
@@ -117,6 +131,11 @@ export interface ClaimedOutboxRow {
   trace_status: string | null;
   trace_created_at: Date | null;
   trace_resolved_at: Date | null;
+  /** With tracing on (`claimOutboxRowsTraced`): the row's operation's stored `traceparent` and event. */
+  operation_traceparent?: string | null;
+  operation_event?: string | null;
+  tenant?: string;
+  operation_id?: string | null;
 }
 
 /**
@@ -151,6 +170,32 @@ export const claimOutboxRows = defineStatement<{ limit: number; lease_ms: number
           t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
      from leased l
      left join "ctp_requestIdTracking" t on l.kind = 'notification' and t.operation_id = l.operation_id
+    order by l.id`,
+);
+
+/**
+ * The claim when tracing is on: also each row's tenant and operation, with the operation's stored
+ * `traceparent` (a row written outside the operation's trace, by the poller or the sweeper, still
+ * joins it) and event. A separate text, so that with tracing off the claim joins nothing more.
+ */
+export const claimOutboxRowsTraced = defineStatement<{ limit: number; lease_ms: number }, ClaimedOutboxRow>(
+  'ctp_outbox_claim_traced',
+  `with claimed as (
+     select id from ctp_outbox
+      where published_at is null and available_at <= now()
+        and (claimed_until is null or claimed_until <= now())
+      order by id limit $limit::int for update skip locked),
+   leased as (
+     update ctp_outbox o set claimed_until = now() + $lease_ms::int * interval '1 millisecond'
+       from claimed where o.id = claimed.id
+     returning o.id, o.kind, o.topic, o.payload, o.operation_id, o.tenant)
+   select l.id, l.kind, l.topic, l.payload, l.tenant, l.operation_id,
+          t.event as trace_event, t.status_ctp as trace_status,
+          t.created_at as trace_created_at, t.resolved_at as trace_resolved_at,
+          op.traceparent as operation_traceparent, op.event as operation_event
+     from leased l
+     left join "ctp_requestIdTracking" t on l.kind = 'notification' and t.operation_id = l.operation_id
+     left join ctp_operation op on op.id = l.operation_id
     order by l.id`,
 );
 

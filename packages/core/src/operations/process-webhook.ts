@@ -3,7 +3,8 @@ import { webhookBodySchema } from '../contracts/saas.ts';
 import { markWebhookProcessed, recordWebhookFailure } from './inbox-writes.ts';
 import { applyNetworkStatusChange } from './network-change.ts';
 import { outcomeOf, resolveTraceOutcome } from './resolve-trace.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { sharedStatement } from './shared-transaction.ts';
+import { defineStatement } from './sql-session.ts';
 
 /** The trace of a completed request is not stored yet: its webhook beat the `202`. Retry later. */
 export class TraceNotYetKnown extends Error {
@@ -26,7 +27,7 @@ const readInboxRow = defineStatement<
  * poller resolves the trace anyway once it is stored, whichever comes first.
  */
 export async function processWebhook(em: EntityManager, webhookId: string): Promise<WebhookProcessingResult> {
-  const [row] = await SqlSession.runAlone(em, readInboxRow({ webhook_id: webhookId }));
+  const [row] = await sharedStatement(em, readInboxRow({ webhook_id: webhookId }));
   if (row === undefined) return 'ignored';
   if (row.processed_at !== null) return 'already-processed';
   if (row.parked_at !== null) return 'parked';

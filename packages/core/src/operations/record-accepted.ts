@@ -2,7 +2,8 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { canMoveOperation } from '../lifecycle/transitions.ts';
 import { INSERT_ACCEPTED_HISTORY_CTE } from './history-writes.ts';
 import { ACCEPT_OPERATION_CTE } from './operation-writes.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { sharedTransaction } from './shared-transaction.ts';
+import { defineStatement } from './sql-session.ts';
 import { lockEntityOfOperation } from './step-reads.ts';
 import { INSERT_TRACE_CTE } from './trace-writes.ts';
 
@@ -48,7 +49,7 @@ export async function recordAccepted(
 ): Promise<RecordAcceptedResult> {
   if (!canMoveOperation('QUEUED', 'IN_PROGRESS'))
     throw new Error('the lifecycle forbids QUEUED → IN_PROGRESS');
-  const [, rows] = await SqlSession.transaction(em, (session) =>
+  const [, rows] = await sharedTransaction(em, (session) =>
     session.run(
       [
         lockEntityOfOperation(input.operationId),

@@ -2,7 +2,10 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
 import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
 import { OUTBOX_CHANNEL, outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { outcomeOf, resolveWrites } from './resolve-trace.ts';
+import { sharedStatement, sharedTransaction } from './shared-transaction.ts';
+import { defineStatement, type Statement } from './sql-session.ts';
+import { lockEntityOfTrace, readTraceForResolve, traceForResolveFrom } from './step-reads.ts';
 
 /** `ctp_webhook_inbox.webhook_id` and `ctp_outbox.dedupe_key` are both varchar(255). */
 const KEY_COLUMN_LENGTH = 255;
@@ -33,30 +36,83 @@ const recordWebhookStatement = defineStatement<
    select webhook_id, pg_notify('${OUTBOX_CHANNEL}', '') from inbox`,
 );
 
-/**
- * Takes a verified webhook delivery in durably: the inbox row (deduplicated by `webhook-id`:
- * a redelivery inserts nothing and asks for nothing) and the outbox row of the job that will
- * process it, in one statement (its own transaction), which also wakes the relay. The api
- * answers 2xx only after it committed. Returns false for a delivery already taken in.
- */
-export async function recordWebhook(
-  em: EntityManager,
-  input: { webhookId: string; body: WebhookBody },
-): Promise<boolean> {
+/** A delivery's inbox row and the outbox row of the job that will process it. */
+function inboxAndJob(input: { webhookId: string; body: WebhookBody }): Statement<{ webhook_id: string }> {
   const job = outboxJobRow('webhook', {
     tenant: input.body.tenant,
     key: input.webhookId,
     data: { webhookId: input.webhookId, tenant: input.body.tenant },
   });
-  const inserted = await SqlSession.runAlone(
-    em,
-    recordWebhookStatement({
-      webhook_id: input.webhookId,
-      tenant: input.body.tenant,
-      type: input.body.type,
-      payload: inboxPayload(input.body),
-      job: outboxJson([job]),
-    }),
-  );
+  return recordWebhookStatement({
+    webhook_id: input.webhookId,
+    tenant: input.body.tenant,
+    type: input.body.type,
+    payload: inboxPayload(input.body),
+    job: outboxJson([job]),
+  });
+}
+
+/**
+ * Takes a verified webhook delivery in durably: the inbox row (deduplicated by `webhook-id`:
+ * a redelivery inserts nothing and asks for nothing) and the outbox row of the job that will
+ * process it, in one statement, which also wakes the relay. The api answers 2xx only after it
+ * committed. Returns false for a delivery already taken in.
+ */
+export async function recordWebhook(
+  em: EntityManager,
+  input: { webhookId: string; body: WebhookBody },
+): Promise<boolean> {
+  const inserted = await sharedStatement(em, inboxAndJob(input));
   return inserted.length > 0;
+}
+
+const inboxRowExists = defineStatement<{ webhook_id: string }, { one: number }>(
+  'ctp_inbox_row_exists',
+  'select 1 as one from ctp_webhook_inbox where webhook_id = $webhook_id::text',
+);
+
+const insertInboxRow = defineStatement<
+  { webhook_id: string; tenant: string; type: string; payload: string },
+  { webhook_id: string }
+>('ctp_insert_inbox_row', `with ${INSERT_WEBHOOK_CTE} select webhook_id from inbox`);
+
+/**
+ * What receiving a delivery did: `resolved` (its trace's outcome applied in the same commit as
+ * its inbox row), `recorded` (taken in for the webhook job), `duplicate` (taken in before).
+ */
+export type WebhookReceipt = 'resolved' | 'recorded' | 'duplicate';
+
+/**
+ * Takes a verified delivery in and, when it is a trace's outcome whose trace is stored, applies
+ * it at once: the inbox row (processed), and the resolve step's writes, in one transaction under
+ * the entity's lock. This spares every completed request a job, a relay pass and a second
+ * transaction. Any other delivery (a network status change, a trace not stored yet because the
+ * webhook beat our record of the `202`) is recorded for the webhook job, as `recordWebhook`
+ * does; so is nothing lost if the resolve cannot run here. A redelivery finds its inbox row
+ * under the same lock and writes nothing.
+ */
+export async function receiveWebhook(
+  em: EntityManager,
+  input: { webhookId: string; body: WebhookBody },
+): Promise<WebhookReceipt> {
+  const { body, webhookId } = input;
+  const outcome = body.type === 'request.completed' ? outcomeOf(body.data) : null;
+  if (outcome === null) return (await recordWebhook(em, input)) ? 'recorded' : 'duplicate';
+  return sharedTransaction(em, async (session) => {
+    const [, seen, read] = await session.run([
+      lockEntityOfTrace(body.tenant, outcome.requestTraceId),
+      inboxRowExists({ webhook_id: webhookId }),
+      readTraceForResolve(body.tenant, outcome.requestTraceId),
+    ]);
+    if ((seen?.length ?? 0) > 0) return 'duplicate';
+    const found = traceForResolveFrom(read, body.tenant, outcome.requestTraceId);
+    if (found === null) {
+      const [inserted] = await session.run([inboxAndJob(input)], { commit: true });
+      return (inserted?.length ?? 0) > 0 ? 'recorded' : 'duplicate';
+    }
+    const { writes } = resolveWrites(found, body.tenant, outcome, webhookId);
+    const row = { webhook_id: webhookId, tenant: body.tenant, type: body.type, payload: inboxPayload(body) };
+    await session.run([insertInboxRow(row), ...writes.statements()], { commit: true });
+    return 'resolved';
+  });
 }

@@ -11,6 +11,7 @@ import { type CtpEvent, eventNamesKit } from '../lifecycle/events.ts';
 import { planRequest, type RequestPlan } from '../lifecycle/transitions.ts';
 import { assertEnrolmentEnabled, enrolmentSettingRead } from '../settings/enforce.ts';
 import { snapshotOf } from './ctp-records.ts';
+import { refuseEnrolment } from './enrolment-check.ts';
 import {
   type AcceptedOperation,
   type Aggregate,
@@ -22,7 +23,8 @@ import {
 } from './lifecycle-store.ts';
 import { outboxJobRow } from './outbox.ts';
 import { freezeSaasRequest } from './saas-request.ts';
-import { SqlSession, type Statement } from './sql-session.ts';
+import { sharedTransaction } from './shared-transaction.ts';
+import type { Statement, StepSession } from './sql-session.ts';
 
 export interface OperationRequest {
   readonly tenant: string;
@@ -32,6 +34,8 @@ export interface OperationRequest {
   readonly reason?: string;
   /** The client's `Idempotency-Key`, if it sent one. */
   readonly idempotencyKey?: string;
+  /** The W3C `traceparent` of the span that asks (the api's request): stored, the operation's trace. */
+  readonly traceparent?: string | undefined;
 }
 
 export interface RequestedOperation {
@@ -62,8 +66,10 @@ export async function requestOperation(
 ): Promise<RequestedOperation> {
   const fingerprint = requestFingerprint(request);
   try {
-    return await SqlSession.transaction(em, (session) =>
-      acceptInTransaction(session, request, fingerprint, commitWithStarted),
+    return await sharedTransaction(
+      em,
+      (session) => acceptInTransaction(session, request, fingerprint, commitWithStarted),
+      JSON.stringify([request.tenant, request.entityId]),
     );
   } catch (error) {
     // Two requests raced past the entity lock (the same key on two entities, a writer without the
@@ -102,7 +108,7 @@ function replayOf(existing: AcceptedOperation | null, fingerprint: string): Requ
 }
 
 async function acceptInTransaction(
-  session: SqlSession,
+  session: StepSession,
   request: OperationRequest,
   fingerprint: string,
   commitWithStarted?: (operation: AcceptedOperation) => readonly Statement[],
@@ -121,9 +127,11 @@ async function acceptInTransaction(
   const replayed = replayOf(replay, fingerprint);
   if (replayed !== null) return replayed;
   if (records === null) throw notFound('entity');
+  refuseEnrolment(event, snapshotOf(records));
 
   const kitNo = eventNamesKit(event) ? request.kitNo : undefined;
   if (eventNamesKit(event) && (kitNo === undefined || !records.kits.has(kitNo))) throw notFound('kit');
+  refuseEnrolment(event, snapshotOf(records), kitNo);
   assertEnrolmentEnabled(request, setting);
   if (records.operationInFlight)
     throw new DomainError('OPERATION_IN_PROGRESS', 'another operation on this entity is not finished yet');
@@ -174,6 +182,7 @@ export function startOperation(
     requestBody: frozen.request,
     dataAdjustments: frozen.adjustments,
     reason,
+    traceparent: request.traceparent ?? null,
   });
   writes.outbox(
     outboxJobRow('submit', {

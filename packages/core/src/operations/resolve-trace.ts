@@ -17,10 +17,12 @@ import {
   type OperationRow,
   readTraceForResolve,
   StepWrites,
+  type TraceForResolve,
   traceForResolveFrom,
 } from './lifecycle-store.ts';
 import { outboxNotificationRow } from './outbox.ts';
-import { SqlSession, type Statement } from './sql-session.ts';
+import { sharedTransaction } from './shared-transaction.ts';
+import type { Statement } from './sql-session.ts';
 
 /** A terminal result for a trace, from the webhook, the poller, or the poller's deadline. */
 export interface TraceOutcome {
@@ -65,69 +67,83 @@ export async function resolveTraceOutcome(
   /** Statements that commit only with a resolved trace (an operator's audit row), in its transaction. */
   commitWithResolved: readonly Statement[] = [],
 ): Promise<ResolveResult> {
-  return SqlSession.transaction(em, async (session) => {
+  return sharedTransaction(em, async (session) => {
     const [, read] = await session.run([
       lockEntityOfTrace(tenant, outcome.requestTraceId),
       readTraceForResolve(tenant, outcome.requestTraceId),
     ]);
     const found = traceForResolveFrom(read, tenant, outcome.requestTraceId);
     if (found === null) return 'trace-not-found';
-    const { trace, operation, records } = found;
-    const writes = new StepWrites();
-    if (webhookId !== undefined) writes.markWebhookProcessed(webhookId);
-    const moved = resolveTraceStatus(trace.statusCtp, outcome.status);
-    if (!moved.ok) {
-      await session.run(writes.statements(), { commit: true });
-      return 'already-terminal';
-    }
-
-    const failure =
-      outcome.status === 'FAILED'
-        ? {
-            code: outcome.error?.code ?? 'FAILED',
-            message: outcome.error?.message ?? 'Request Failed',
-            details: outcome.error?.details ?? outcome.error?.code ?? 'FAILED',
-          }
-        : null;
-    const why = {
-      cause: `${operation.event} ${outcome.status}`,
-      operationId: operation.id,
-      requestTraceId: trace.requestTraceId,
-    };
-    writes.history(
-      trace,
-      { record: 'trace', kitNo: trace.kitNumber, from: trace.statusCtp, to: moved.value },
-      { ...why, cause: `${why.cause}${failure ? `: ${failure.code}` : ''}` },
-    );
-    writes.resolveTrace(trace.pkey, moved.value, failure);
-    writes.finishOperation(operation, outcome.status, failure);
-
-    const ids: NetworkIds =
-      outcome.status === 'SUCCESS'
-        ? {
-            clickToPayCustomerId: outcome.clickToPayCustomerId,
-            kitNo: operation.kitNumber ?? undefined,
-            clickToPayPaymentInstrumentId: outcome.clickToPayPaymentInstrumentId,
-          }
-        : {};
-    let after: CtpSnapshot = { entity: 'UNREGISTERED', kits: {} };
-    if (records !== null && operation.statusBefore != null) {
-      after = planOutcome(operation.event, outcome.status, operation.statusBefore, snapshotOf(records));
-      writes.applySnapshot(records, after, why, ids);
-    }
-    // The entity is free again: an automatic update waiting for it may start.
-    if (records?.syncPending) writes.outbox(promotionOutboxRow(tenant, operation.entityId));
-    writes.outbox(
-      outboxNotificationRow({
-        tenant,
-        notificationId: operation.id,
-        operationId: operation.id,
-        payload: notificationFor(operation, trace.requestTraceId, failure, after, records, ids),
-      }),
-    );
-    await session.run([...writes.statements(), ...commitWithResolved], { commit: true });
-    return 'resolved';
+    const { result, writes } = resolveWrites(found, tenant, outcome, webhookId);
+    await session.run([...writes.statements(), ...(result === 'resolved' ? commitWithResolved : [])], {
+      commit: true,
+    });
+    return result;
   });
+}
+
+/**
+ * What resolving a trace read under its entity's lock writes (the lifecycle decides): the trace
+ * terminal, the records at their outcome statuses, the operation ended, its notification (and a
+ * waiting automatic update's promotion) in the outbox, the inbox row of `webhookId` processed.
+ * A trace already terminal writes only the last.
+ */
+export function resolveWrites(
+  { trace, operation, records }: TraceForResolve,
+  tenant: string,
+  outcome: TraceOutcome,
+  webhookId?: string,
+): { result: 'resolved' | 'already-terminal'; writes: StepWrites } {
+  const writes = new StepWrites();
+  if (webhookId !== undefined) writes.markWebhookProcessed(webhookId);
+  const moved = resolveTraceStatus(trace.statusCtp, outcome.status);
+  if (!moved.ok) return { result: 'already-terminal', writes };
+
+  const failure =
+    outcome.status === 'FAILED'
+      ? {
+          code: outcome.error?.code ?? 'FAILED',
+          message: outcome.error?.message ?? 'Request Failed',
+          details: outcome.error?.details ?? outcome.error?.code ?? 'FAILED',
+        }
+      : null;
+  const why = {
+    cause: `${operation.event} ${outcome.status}`,
+    operationId: operation.id,
+    requestTraceId: trace.requestTraceId,
+  };
+  writes.history(
+    trace,
+    { record: 'trace', kitNo: trace.kitNumber, from: trace.statusCtp, to: moved.value },
+    { ...why, cause: `${why.cause}${failure ? `: ${failure.code}` : ''}` },
+  );
+  writes.resolveTrace(trace.pkey, moved.value, failure);
+  writes.finishOperation(operation, outcome.status, failure);
+
+  const ids: NetworkIds =
+    outcome.status === 'SUCCESS'
+      ? {
+          clickToPayCustomerId: outcome.clickToPayCustomerId,
+          kitNo: operation.kitNumber ?? undefined,
+          clickToPayPaymentInstrumentId: outcome.clickToPayPaymentInstrumentId,
+        }
+      : {};
+  let after: CtpSnapshot = { entity: 'UNREGISTERED', kits: {} };
+  if (records !== null && operation.statusBefore != null) {
+    after = planOutcome(operation.event, outcome.status, operation.statusBefore, snapshotOf(records));
+    writes.applySnapshot(records, after, why, ids);
+  }
+  // The entity is free again: an automatic update waiting for it may start.
+  if (records?.syncPending) writes.outbox(promotionOutboxRow(tenant, operation.entityId));
+  writes.outbox(
+    outboxNotificationRow({
+      tenant,
+      notificationId: operation.id,
+      operationId: operation.id,
+      payload: notificationFor(operation, trace.requestTraceId, failure, after, records, ids),
+    }),
+  );
+  return { result: 'resolved', writes };
 }
 
 function notificationFor(

@@ -12,12 +12,31 @@ export interface Statement<Row = unknown> {
   readonly text: string;
   readonly values: readonly unknown[];
   /**
-   * The statement's first row says whether its guard held (`applied`); when it did not, the
-   * statement wrote nothing and the step is run again from a fresh read (see `StepWrites`).
+   * The entity this statement locks (`FOR UPDATE`), for a shared transaction: there every lock of
+   * a round trip is taken by one statement, in one order (`shared-transaction.ts`).
    */
-  readonly guarded?: boolean;
+  readonly lock?: LockTarget;
   /** Only carries the row type. */
   readonly row?: Row;
+}
+
+/** An entity named by its key, or found through one of its operations or traces. */
+export type LockTarget =
+  | { readonly tenant: string; readonly entityId: string }
+  | { readonly operationId: string }
+  | { readonly tenant: string; readonly requestTraceId: string };
+
+/**
+ * What a lifecycle step sees of its transaction: `run` sends statements in one round trip and
+ * returns their rows; `commit: true` ends the transaction with them. `SqlSession` is one
+ * transaction per step; `sharedTransaction` (shared-transaction.ts) shares one among the steps
+ * that are ready together.
+ */
+export interface StepSession {
+  run<Rows extends unknown[][] = unknown[][]>(
+    statements: readonly Statement<unknown>[],
+    options?: { commit?: boolean },
+  ): Promise<Rows>;
 }
 
 /** Every statement text by its name: a name is never given to two texts. */
@@ -31,7 +50,7 @@ const DEFINED = new Map<string, string>();
 export function defineStatement<Params extends Record<string, unknown>, Row = unknown>(
   name: string,
   text: string,
-): (params: Params, options?: { guarded?: boolean }) => Statement<Row> {
+): (params: Params, options?: { lock?: LockTarget }) => Statement<Row> {
   const order: string[] = [];
   const compiled = text.replace(/\$([a-z_][a-z0-9_]*)/gi, (_, param: string) => {
     let index = order.indexOf(param);
@@ -47,7 +66,12 @@ export function defineStatement<Params extends Record<string, unknown>, Row = un
       if (!(param in params)) throw new Error(`statement ${name} needs a value for $${param}`);
       return params[param] ?? null;
     });
-    return { name, text: compiled, values, ...(options?.guarded ? { guarded: true } : {}) };
+    return {
+      name,
+      text: compiled,
+      values,
+      ...(options?.lock === undefined ? {} : { lock: options.lock }),
+    };
   };
 }
 
@@ -95,24 +119,34 @@ export async function executeOnOrm<Row>(em: EntityManager, statement: Statement<
 /**
  * A step's guarded writes found their rows moved by another writer since the step read them
  * (the entity lock should make this impossible; the guard makes it harmless). The statement
- * wrote nothing; `SqlSession.transaction` runs the step again from a fresh read.
+ * failed (`ctp_guard`, SQLSTATE `CTPLR`), so the transaction committed nothing;
+ * `SqlSession.transaction` runs the step again from a fresh read.
  */
 export class LostRace extends Error {
   override readonly name = 'LostRace';
 }
 
+const LOST_RACE_SQLSTATE = 'CTPLR';
+
+/** A statement's failure, as `LostRace` when a guard raised it. */
+function lostRaceOr(error: unknown): unknown {
+  return error instanceof pg.DatabaseError && error.code === LOST_RACE_SQLSTATE
+    ? new LostRace(error.message)
+    : error;
+}
+
 /** How often a step is run again after a lost race before the caller sees `LostRace`. */
 const LOST_RACE_ATTEMPTS = 3;
 
-const BEGIN: Statement = { name: '', text: 'begin', values: [] };
-const COMMIT: Statement = { name: '', text: 'commit', values: [] };
+export const BEGIN: Statement = { name: '', text: 'begin', values: [] };
+export const COMMIT: Statement = { name: '', text: 'commit', values: [] };
 
 /**
  * The pool of the ORM's connection: the one `@ctp/db` configures (`createOrmConfig`), whose
  * connections run in pipeline mode. Refused if it is not (`@ctp/db` is the only place that sets
  * the pool up; `@ctp/core` cannot import it, `@ctp/db` depends on `@ctp/core`).
  */
-async function poolOf(em: EntityManager): Promise<Pool> {
+export async function poolOf(em: EntityManager): Promise<Pool> {
   const pool = await em.getConnection().getNativeClient();
   if (!(pool instanceof pg.Pool)) throw new Error('SqlSession needs the pg pool of @ctp/db');
   if ((pool.options as { pipeline?: boolean }).pipeline !== true)
@@ -142,7 +176,7 @@ async function poolOf(em: EntityManager): Promise<Pool> {
  * transaction is rolled back before its connection goes back to the pool. It never runs inside
  * an open ORM transaction: it would be a second, independent transaction on another connection.
  */
-export class SqlSession {
+export class SqlSession implements StepSession {
   readonly #client: PoolClient;
   #open = false;
   #done = false;
@@ -153,7 +187,7 @@ export class SqlSession {
 
   /**
    * Runs `work` in one transaction; again (from its first statement, on a fresh connection) when
-   * a guarded statement reports a lost race, up to 3 times in all.
+   * a guarded statement fails as a lost race, up to 3 times in all.
    */
   static async transaction<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
     if (em.isInTransaction())
@@ -240,16 +274,9 @@ export class SqlSession {
       ),
     );
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
+    if (failed !== undefined) throw lostRaceOr(failed.reason);
     if (commit) this.#done = true;
     const results = settled.map((r) => (r as PromiseFulfilledResult<QueryResult>).value);
-    const rows = results.slice(begin ? 1 : 0, (begin ? 1 : 0) + statements.length).map((r) => r.rows);
-    // A guarded statement that did not apply wrote nothing (committed or not, the step has no
-    // effect); before a commit the transaction is rolled back by `transaction`.
-    statements.forEach((statement, i) => {
-      if (statement.guarded === true && (rows[i]?.[0] as { applied?: boolean } | undefined)?.applied !== true)
-        throw new LostRace('a guarded write found its rows changed by another writer; nothing was written');
-    });
-    return rows as Rows;
+    return results.slice(begin ? 1 : 0, (begin ? 1 : 0) + statements.length).map((r) => r.rows) as Rows;
   }
 }

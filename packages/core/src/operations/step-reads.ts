@@ -45,7 +45,10 @@ const lockEntityOfTraceStatement = defineStatement<{ tenant: string; trace_id: s
 );
 
 export function lockEntityOfTrace(tenant: string, requestTraceId: string): Statement {
-  return lockEntityOfTraceStatement({ tenant, trace_id: requestTraceId });
+  return lockEntityOfTraceStatement(
+    { tenant, trace_id: requestTraceId },
+    { lock: { tenant, requestTraceId } },
+  );
 }
 
 /** The operation's columns in a step's read (`from ctp_operation o`), and their row. */
@@ -136,7 +139,7 @@ const lockEntityOfOperationStatement = defineStatement<{ operation_id: string }>
 );
 
 export function lockEntityOfOperation(operationId: string): Statement {
-  return lockEntityOfOperationStatement({ operation_id: operationId });
+  return lockEntityOfOperationStatement({ operation_id: operationId }, { lock: { operationId } });
 }
 
 /** The operation and its entity's aggregate (the entity found as in `readTraceForResolve`). */

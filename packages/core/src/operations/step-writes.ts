@@ -39,6 +39,8 @@ export interface NewOperation {
   readonly requestBody: FrozenSaasRequest | null;
   readonly dataAdjustments: readonly DataAdjustment[];
   readonly reason: string | null;
+  /** The W3C `traceparent` the operation's trace continues from (null: tracing off). */
+  readonly traceparent: string | null;
 }
 
 /** The JSON of a set of rows, for a `jsonb_to_recordset` parameter. */
@@ -73,7 +75,7 @@ interface StepParams extends Record<string, unknown> {
  * caller's transaction, and depends on `ok`: the guards' locks (none unless the step ends an
  * operation or a trace). The relay is woken in the same statement, so at commit.
  */
-const stepWritesStatement = defineStatement<StepParams, { applied: boolean }>(
+const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
   'ctp_step_writes',
   `with ${GUARD_OPERATION_CTE},
   ${GUARD_TRACE_CTE},
@@ -90,7 +92,8 @@ const stepWritesStatement = defineStatement<StepParams, { applied: boolean }>(
   ${MARK_WEBHOOK_PROCESSED_CTE},
   ${INSERT_HISTORY_CTE},
   ${INSERT_OUTBOX_CTE}
-  select applied, case when applied and exists (select 1 from outbox) then pg_notify('${OUTBOX_CHANNEL}', '') end as wake
+  select ctp_guard(applied) as applied,
+         case when applied and exists (select 1 from outbox) then pg_notify('${OUTBOX_CHANNEL}', '') end as wake
     from ok`,
 );
 
@@ -104,7 +107,8 @@ type Failure = { code: string; message: string; details: string } | null;
  * newest committed version), and every write of the step, the guarded update included, depends
  * on the guard's rows. A writer that moved the row first (the entity lock should make that
  * impossible; the guard makes it harmless) leaves the step's statement without any effect: no
- * status revert, no history, no notification. The statement then reports `applied = false`,
+ * status revert, no history, no notification. The statement then fails (`ctp_guard`, SQLSTATE
+ * `CTPLR`), which aborts the transaction with everything else it would have committed;
  * `SqlSession` throws `LostRace` and runs the step again from a fresh read.
  */
 export class StepWrites {
@@ -241,30 +245,27 @@ export class StepWrites {
       return null;
     const finish = this.#finish;
     const trace = this.#trace;
-    return stepWritesStatement(
-      {
-        guard_operation_id: finish?.id ?? null,
-        guard_operation_status: finish?.status ?? null,
-        guard_trace_pkey: trace?.pkey ?? null,
-        customers_new: json(this.#customersNew),
-        customers_set: json(this.#customersSet),
-        payments_new: json(this.#paymentsNew),
-        payments_set: json(this.#paymentsSet),
-        operations_new: json(this.#operationsNew),
-        operation_to: finish?.to ?? null,
-        operation_error_code: finish?.error?.code ?? null,
-        operation_error_message: finish?.error?.message ?? null,
-        operation_error_details: finish?.error?.details ?? null,
-        trace_to: trace?.to ?? null,
-        trace_error_code: trace?.error?.code ?? null,
-        trace_error_message: trace?.error?.message ?? null,
-        trace_error_details: trace?.error?.details ?? null,
-        webhook_id: this.#webhookId,
-        history: json(this.#history),
-        outbox: outboxJson(this.#outbox),
-      },
-      { guarded: finish !== null || trace !== null },
-    );
+    return stepWritesStatement({
+      guard_operation_id: finish?.id ?? null,
+      guard_operation_status: finish?.status ?? null,
+      guard_trace_pkey: trace?.pkey ?? null,
+      customers_new: json(this.#customersNew),
+      customers_set: json(this.#customersSet),
+      payments_new: json(this.#paymentsNew),
+      payments_set: json(this.#paymentsSet),
+      operations_new: json(this.#operationsNew),
+      operation_to: finish?.to ?? null,
+      operation_error_code: finish?.error?.code ?? null,
+      operation_error_message: finish?.error?.message ?? null,
+      operation_error_details: finish?.error?.details ?? null,
+      trace_to: trace?.to ?? null,
+      trace_error_code: trace?.error?.code ?? null,
+      trace_error_message: trace?.error?.message ?? null,
+      trace_error_details: trace?.error?.details ?? null,
+      webhook_id: this.#webhookId,
+      history: json(this.#history),
+      outbox: outboxJson(this.#outbox),
+    });
   }
 
   /** The statements to send with the commit. */

@@ -7,7 +7,8 @@ import { loadCtpRecords } from './ctp-records.ts';
 import { failQueuedOperation } from './fail-operation.ts';
 import { recordAccepted } from './record-accepted.ts';
 import { buildSaasRequest, type EncryptedPan, thawSaasRequest, UnbuildableRequest } from './saas-request.ts';
-import { defineStatement, SqlSession } from './sql-session.ts';
+import { sharedStatement } from './shared-transaction.ts';
+import { defineStatement } from './sql-session.ts';
 
 export interface SubmitDependencies {
   readonly em: EntityManager;
@@ -130,7 +131,7 @@ const readForSubmitStatement = defineStatement<
 
 /** The operation and, if its frozen request sends a card, the card: one statement. */
 async function readForSubmit(em: EntityManager, operationId: string): Promise<OperationToSubmit | null> {
-  const [row] = await SqlSession.runAlone(em, readForSubmitStatement({ operation_id: operationId }));
+  const [row] = await sharedStatement(em, readForSubmitStatement({ operation_id: operationId }));
   if (row === undefined) return null;
   return {
     operation: {

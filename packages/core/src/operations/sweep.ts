@@ -13,7 +13,7 @@ import { queryBound } from './sql-session.ts';
  * Stale `QUEUED` operations the sweeper may re-drive: within `maxRedrives`, the n-th re-drive no
  * sooner than `olderThanMs * 4^n` after the previous one. Reads `idx_ctp_operation_queued`.
  */
-export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives from ctp_operation
+export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives, traceparent from ctp_operation
       where status = 'QUEUED' and updated_at < now() - ? * interval '1 millisecond'
         and redrives < ?
         and (last_redriven_at is null
@@ -23,8 +23,8 @@ export const STALE_QUEUED_OPERATIONS_SQL = `select id, tenant, redrives from ctp
 export async function findStaleQueuedOperations(
   em: EntityManager,
   options: { olderThanMs: number; maxRedrives: number; limit: number },
-): Promise<{ id: string; tenant: string; redrives: number }[]> {
-  const rows = await queryBound<{ id: string; tenant: string; redrives: number }>(
+): Promise<{ id: string; tenant: string; redrives: number; traceparent: string | null }[]> {
+  const rows = await queryBound<{ id: string; tenant: string; redrives: number; traceparent: string | null }>(
     em.fork(),
     STALE_QUEUED_OPERATIONS_SQL,
     [options.olderThanMs, options.maxRedrives, options.olderThanMs, options.limit],
@@ -45,7 +45,10 @@ export async function findUnprocessedWebhooks(
   return queryBound(em.fork(), UNPROCESSED_WEBHOOKS_SQL, [olderThanMs, limit]);
 }
 
-/** Entities with pending automatic updates older than `olderThanMs` (their promote job may be lost). */
+/**
+ * Entities with pending automatic updates, or a running card replacement not advanced (and not
+ * waiting for a retry), older than `olderThanMs`: their promote job may be lost.
+ */
 export async function findStalePendingSyncs(
   em: EntityManager,
   olderThanMs: number,
@@ -53,8 +56,13 @@ export async function findStalePendingSyncs(
 ): Promise<{ tenant: string; entity_id: string }[]> {
   return queryBound(
     em.fork(),
-    `select distinct tenant, entity_id from ctp_pending_sync
-      where created_at < now() - ? * interval '1 millisecond' limit ?`,
-    [olderThanMs, limit],
+    `select tenant, entity_id from ctp_pending_sync
+      where created_at < now() - ? * interval '1 millisecond'
+     union
+     select tenant, entity_id from ctp_kit_replacement
+      where status = 'RUNNING' and updated_at < now() - ? * interval '1 millisecond'
+        and (next_attempt_at is null or next_attempt_at <= now())
+     limit ?`,
+    [olderThanMs, olderThanMs, limit],
   );
 }

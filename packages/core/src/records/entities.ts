@@ -3,7 +3,10 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { EntityAnswer, EntityBody, EntityPatch } from '../contracts/platform-api.ts';
 import { BusinessEntity, type PostalAddress } from '../entities/business-entity.ts';
 import { notFound } from '../errors/domain-error.ts';
+import type { CustomerStatus } from '../lifecycle/statuses.ts';
+import { changeCustomerStatus } from '../lifecycle/transitions.ts';
 import { loadCtpRecordsOf } from '../operations/ctp-records.ts';
+import { type RecordWorkHook, recordStatusRefused } from './kits.ts';
 import { sameJson } from './same-json.ts';
 import { inTransaction } from './transaction.ts';
 import { entityView } from './views.ts';
@@ -184,4 +187,28 @@ function assign(
     changed.push('consent');
   }
   return changed;
+}
+
+/**
+ * `PUT /v1/entities/{entityId}/status`: `changeCustomerStatus` decides; `CLOSED` hands the
+ * customer's removal from Click to Pay (with all its cards) to `onWork` in the same transaction.
+ */
+export function setEntityStatus(
+  em: EntityManager,
+  request: EntityRequest & { readonly status: CustomerStatus },
+  onWork?: RecordWorkHook,
+): Promise<EntityAnswer> {
+  return inTransaction(em, async (tx) => {
+    const entity = await lockEntity(tx, request);
+    if (entity === null) throw notFound('entity');
+    const change = changeCustomerStatus(entity.status, request.status);
+    if (!change.ok) throw recordStatusRefused(change.error, entity.status, request.status);
+    if (change.value.changed) {
+      entity.status = change.value.next;
+      await tx.flush();
+      if (change.value.starts !== null && onWork !== undefined)
+        await onWork(tx, { tenant: request.tenant, entityId: request.entityId, event: change.value.starts });
+    }
+    return loadView(tx, entity);
+  });
 }

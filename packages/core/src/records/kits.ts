@@ -2,12 +2,17 @@ import { LockMode } from '@mikro-orm/core';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { PanCipher } from '../cards/crypto.ts';
-import type { KitAnswer, KitBody } from '../contracts/platform-api.ts';
+import type { KitAnswer, KitBody, KitPatch, KitReplaceBody } from '../contracts/platform-api.ts';
 import { BusinessEntity } from '../entities/business-entity.ts';
 import { CtpOperation } from '../entities/ctp-operation.ts';
 import { CtpPayment } from '../entities/ctp-payment.ts';
 import { Kit } from '../entities/kit.ts';
 import { DomainError, notFound } from '../errors/domain-error.ts';
+import type { LifecycleError } from '../lifecycle/errors.ts';
+import type { CtpEvent } from '../lifecycle/events.ts';
+import type { ReplacementReason } from '../lifecycle/rules.ts';
+import type { CardStatus } from '../lifecycle/statuses.ts';
+import { changeCardStatus } from '../lifecycle/transitions.ts';
 import { inTransaction } from './transaction.ts';
 import { kitView } from './views.ts';
 
@@ -149,4 +154,168 @@ async function refusePanChangeWhileQueued(
       'an operation is sending this card to the network; change its PAN when it is accepted',
     );
   }
+}
+
+/** The kit of an entity, both locked (the entity row first, as every lifecycle step does). */
+async function lockKitOf(tx: EntityManager, { tenant, entityId, kitNo }: KitRequest) {
+  const entity = await tx.findOne(
+    BusinessEntity,
+    { tenant, entityId },
+    { lockMode: LockMode.PESSIMISTIC_WRITE },
+  );
+  if (entity === null) throw notFound('entity');
+  const kit = await tx.findOne(
+    Kit,
+    { tenant, kitNo, businessEntity: entity },
+    { lockMode: LockMode.PESSIMISTIC_WRITE },
+  );
+  if (kit === null) throw notFound('kit');
+  return { entity, kit };
+}
+
+/**
+ * `PATCH /v1/entities/{entityId}/kits/{kitNo}`: a new expiry or name on card. `onChange` (the
+ * automatic `CTP_UPDATE_KIT`) runs in the same transaction with the fields that changed.
+ */
+export function patchKit(
+  em: EntityManager,
+  request: KitRequest & { readonly patch: KitPatch },
+  onChange?: KitChangeHook,
+): Promise<KitAnswer> {
+  const { tenant, entityId, kitNo, patch } = request;
+  return inTransaction(em, async (tx) => {
+    const { kit } = await lockKitOf(tx, request);
+    const changed: KitField[] = [];
+    if (
+      patch.expiry !== undefined &&
+      (kit.expiryMonth !== Number(patch.expiry.month) || kit.expiryYear !== Number(patch.expiry.year))
+    ) {
+      kit.expiryMonth = Number(patch.expiry.month);
+      kit.expiryYear = Number(patch.expiry.year);
+      changed.push('expiry');
+    }
+    if (patch.nameOnCard !== undefined && patch.nameOnCard !== kit.nameOnCard) {
+      kit.nameOnCard = patch.nameOnCard;
+      changed.push('nameOnCard');
+    }
+    await tx.flush();
+    if (onChange !== undefined)
+      await onChange(tx, { tenant, entityId, kitNo, created: false, changed, panPrefix: kit.panFirst6 });
+    return kitView(entityId, kit, await tx.findOne(CtpPayment, { kit }));
+  });
+}
+
+/** The CTP work a record's status change starts (`RecordStatusRule.starts`). */
+export interface RecordWork {
+  readonly tenant: string;
+  readonly entityId: string;
+  readonly event: CtpEvent;
+  readonly kitNo?: string;
+}
+
+/** Queues a status change's CTP work in its transaction (the api's `queueRecordWork`). */
+export type RecordWorkHook = (tx: EntityManager, work: RecordWork) => Promise<unknown>;
+
+/**
+ * `PUT /v1/entities/{entityId}/kits/{kitNo}/status`: `changeCardStatus` decides; a change that
+ * starts CTP work (`CLOSED`: the card's removal) hands it to `onWork` in the same transaction, so
+ * a committed change always starts it and a rolled-back one never does.
+ */
+export function setKitStatus(
+  em: EntityManager,
+  request: KitRequest & { readonly status: CardStatus },
+  onWork?: RecordWorkHook,
+): Promise<KitAnswer> {
+  const { tenant, entityId, kitNo } = request;
+  return inTransaction(em, async (tx) => {
+    const { kit } = await lockKitOf(tx, request);
+    const change = changeCardStatus(kit.status, request.status);
+    if (!change.ok) throw recordStatusRefused(change.error, kit.status, request.status);
+    if (change.value.changed) {
+      kit.status = change.value.next;
+      await tx.flush();
+      if (change.value.starts !== null && onWork !== undefined)
+        await onWork(tx, { tenant, entityId, event: change.value.starts, kitNo });
+    }
+    return kitView(entityId, kit, await tx.findOne(CtpPayment, { kit }));
+  });
+}
+
+/** A status change the records' lifecycle refused: `409 INVALID_STATE` with both statuses. */
+export function recordStatusRefused(error: LifecycleError, status: string, requested: string): DomainError {
+  return new DomainError('INVALID_STATE', error.message, { status, requested });
+}
+
+/** The replacement a `replaceKit` made, for its hook (the plan that moves the network). */
+export interface KitReplaced {
+  readonly tenant: string;
+  readonly entityId: string;
+  readonly oldKitNo: string;
+  readonly newKitNo: string;
+  readonly reason: ReplacementReason;
+}
+
+/** In the replacement's transaction: starts the plan if the old card is on Click to Pay (its id). */
+export type KitReplacedHook = (tx: EntityManager, replaced: KitReplaced) => Promise<string | null>;
+
+/**
+ * `POST /v1/entities/{entityId}/kits/{kitNo}/replace`: the new card is created and the old one
+ * closed (`changeCardStatus`) in one transaction with the plan that moves the network to the new
+ * card (`onReplaced`). Refused, writing nothing: a closed customer, a closed card, a `newKitNo`
+ * the tenant already has.
+ */
+export function replaceKit(
+  em: EntityManager,
+  cipher: PanCipher,
+  request: KitRequest & { readonly body: KitReplaceBody },
+  onReplaced?: KitReplacedHook,
+): Promise<{ readonly kit: KitAnswer; readonly replacementId: string | null }> {
+  const { tenant, entityId, kitNo, body } = request;
+  return inTransaction(em, async (tx) => {
+    const { entity, kit: old } = await lockKitOf(tx, request);
+    if (entity.status !== 'ACTIVE')
+      throw new DomainError(
+        'CUSTOMER_NOT_ACTIVE',
+        `the customer is ${entity.status}; its cards are not replaced`,
+        {
+          status: entity.status,
+        },
+      );
+    const close = changeCardStatus(old.status, 'CLOSED');
+    if (!close.ok || !close.value.changed)
+      throw new DomainError('CARD_NOT_ACTIVE', 'a CLOSED card cannot be replaced', {
+        kitNo,
+        status: old.status,
+      });
+    if ((await tx.count(Kit, { tenant, kitNo: body.newKitNo })) > 0)
+      throw new DomainError('KIT_ALREADY_EXISTS', `the card ${body.newKitNo} already exists`, {
+        newKitNo: body.newKitNo,
+      });
+    old.status = close.value.next;
+    const { ciphertext, keyId } = cipher.encrypt(body.pan, { tenant, kitNo: body.newKitNo });
+    const kit = tx.create(Kit, {
+      tenant,
+      kitNo: body.newKitNo,
+      businessEntity: entity,
+      panCiphertext: ciphertext,
+      panKeyId: keyId,
+      panFirst6: body.pan.slice(0, 6),
+      panLast4: body.pan.slice(-4),
+      expiryMonth: Number(body.expiry.month),
+      expiryYear: Number(body.expiry.year),
+      nameOnCard: body.nameOnCard ?? old.nameOnCard,
+    });
+    await tx.flush();
+    const replacementId =
+      onReplaced === undefined
+        ? null
+        : await onReplaced(tx, {
+            tenant,
+            entityId,
+            oldKitNo: kitNo,
+            newKitNo: body.newKitNo,
+            reason: body.reason,
+          });
+    return { kit: kitView(entityId, kit, null), replacementId };
+  });
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { stopTracing } from '../tracing/state.ts';
 
 export type ShutdownStep = { readonly name: string; readonly run: () => Promise<unknown> };
 
@@ -25,6 +26,10 @@ export function handleShutdown(logger: Logger, steps: readonly ShutdownStep[], g
         logger.error({ err: error, step: step.name }, 'shutdown step failed');
       }
     }
+    // Last: the spans of the steps above are exported too.
+    await withTimeout(stopTracing(), graceMs, 'tracing').catch((error: unknown) =>
+      logger.warn({ err: error }, 'tracing did not flush'),
+    );
     logger.info('stopped');
     process.exit(code);
   };

@@ -50,16 +50,14 @@ export class Migration20261201160100_batches extends Migration {
       `create table "ctp_batch" ("id" uuid primary key, "tenant" varchar(64) not null, "external_batch_id" varchar(64) null, "request_hash" varchar(64) not null, "status" text not null, "final_counts" jsonb null, "lease_until" timestamptz null, "created_at" timestamptz not null default now(), "updated_at" timestamptz not null default now(), "completed_at" timestamptz null, constraint "ctp_batch_status_check" check ("status" in ('RUNNING', 'COMPLETED', 'CANCELLED')));`,
     );
     this.addSql(
-      `create unique index "uq_ctp_batch_external_id" on "ctp_batch" ("tenant", "external_batch_id") where "external_batch_id" is not null;`,
+      `alter table "ctp_batch" add constraint "uq_ctp_batch_external_id" unique ("tenant", "external_batch_id");`,
     );
-    this.addSql(
-      `create index "idx_ctp_batch_tenant_created" on "ctp_batch" ("tenant", "created_at" desc, "id");`,
-    );
+    this.addSql(`create index "idx_ctp_batch_tenant_created" on "ctp_batch" ("tenant", "created_at", "id");`);
     this.addSql(
       `create index "idx_ctp_batch_open" on "ctp_batch" ("created_at") where "completed_at" is null;`,
     );
     this.addSql(
-      `create table "ctp_batch_item" ("batch_id" uuid not null references "ctp_batch" ("id") on delete cascade, "seq" int not null, "entity_id" varchar(64) not null, "kit_number" varchar(64) not null, "status" text not null, "operation_id" uuid null, "reason" varchar(64) null, "error" jsonb null, "updated_at" timestamptz not null default now(), primary key ("batch_id", "seq"), constraint "ctp_batch_item_status_check" check ("status" in ('PENDING', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'REJECTED', 'CANCELLED')));`,
+      `create table "ctp_batch_item" ("batch_id" uuid not null, "seq" int not null, "entity_id" varchar(64) not null, "kit_number" varchar(64) not null, "status" text not null, "operation_id" uuid null, "reason" varchar(64) null, "error" jsonb null, "updated_at" timestamptz not null default now(), primary key ("batch_id", "seq"), constraint "ctp_batch_item_batch_id_foreign" foreign key ("batch_id") references "ctp_batch" ("id") on delete cascade, constraint "ctp_batch_item_status_check" check ("status" in ('PENDING', 'IN_PROGRESS', 'SUCCEEDED', 'FAILED', 'SKIPPED', 'REJECTED', 'CANCELLED')));`,
     );
     this.addSql(
       `create index "idx_ctp_batch_item_status" on "ctp_batch_item" ("batch_id", "status", "seq");`,

@@ -1,0 +1,194 @@
+import { DomainError } from '@ctp/core/errors';
+import {
+  lockEntity,
+  processWebhook,
+  recordAccepted,
+  recordWebhook,
+  requestOperation,
+  sharedTransaction,
+} from '@ctp/core/operations';
+import { createOrm, type Orm, sqlPool } from '@ctp/db';
+import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedEntity } from './fixtures.ts';
+
+/**
+ * Group commit (`sharedTransaction`): steps that are ready together share one transaction, and
+ * a step that fails does not fail its neighbours.
+ */
+
+let db: TestDatabase;
+let orm: Orm;
+const T = 'ENBDSHARE';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  orm = await createOrm({ databaseUrl: db.databaseUrl });
+});
+afterAll(async () => {
+  await orm.close();
+  await db.drop();
+});
+
+/** Transactions ended on the pool's connections (every `ReadyForQuery` reporting idle). */
+function countTransactions(pool: pg.Pool): () => number {
+  let ended = 0;
+  const seen = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => {
+    if (seen.has(client)) return;
+    seen.add(client);
+    (client as unknown as { connection: NodeJS.EventEmitter }).connection.on(
+      'readyForQuery',
+      (message: { status: string }) => {
+        if (message.status === 'I') ended += 1;
+      },
+    );
+  });
+  return () => ended;
+}
+
+const completed = (i: number, prefix: string) => ({
+  type: 'request.completed' as const,
+  tenant: T,
+  data: {
+    requestTraceId: `${prefix}-trace-${i}`,
+    event: 'CTP_REGISTER_ENTITY_AND_KIT' as const,
+    status: 'SUCCESS' as const,
+    externalConsumerId: `${prefix}-${i}`,
+    externalInstrumentId: `${prefix}-${i}-k`,
+    updatedAt: new Date().toISOString(),
+    clickToPayCustomerId: `${prefix}-customer-${i}`,
+    clickToPayPaymentInstrumentId: `${prefix}-instrument-${i}`,
+  },
+});
+
+describe('steps ready together share one transaction', () => {
+  it('30 operations from request to resolved trace, each step run for all at once: a commit or two per step', async () => {
+    const N = 30;
+    for (let i = 0; i < N; i++) await seedEntity(orm, T, `g-${i}`, [`g-${i}-k`]);
+    const countingOrm = await createOrm({ databaseUrl: db.databaseUrl });
+    const transactions = countTransactions(await sqlPool(countingOrm));
+    const em = () => countingOrm.em.fork();
+    const ids = [...Array(N).keys()];
+
+    const requested = await Promise.all(
+      ids.map((i) =>
+        requestOperation(em(), {
+          tenant: T,
+          event: 'CTP_REGISTER_ENTITY_AND_KIT',
+          entityId: `g-${i}`,
+          kitNo: `g-${i}-k`,
+        }),
+      ),
+    );
+    const accepted = await Promise.all(
+      requested.map(({ operation }, i) =>
+        recordAccepted(em(), {
+          operationId: operation.id,
+          requestTraceId: `g-trace-${i}`,
+          firstPollAfterMs: 60_000,
+        }),
+      ),
+    );
+    expect(accepted).toEqual(ids.map(() => 'recorded'));
+    const taken = await Promise.all(
+      ids.map((i) => recordWebhook(em(), { webhookId: `g-webhook-${i}`, body: completed(i, 'g') })),
+    );
+    expect(taken).toEqual(ids.map(() => true));
+    const processed = await Promise.all(ids.map((i) => processWebhook(em(), `g-webhook-${i}`)));
+    expect(processed).toEqual(ids.map(() => 'processed'));
+    const perOperation = transactions() / N;
+    await countingOrm.close();
+
+    // Four steps and the inbox read: one transaction per step for each group (two groups may run
+    // at once), against five per operation when each step had its own.
+    expect(perOperation).toBeLessThanOrEqual(0.5);
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ status: string }[]>(
+        `select status from ctp_operation where tenant = ? and entity_id like 'g-%'`,
+        [T],
+      );
+    expect(rows.map((r) => r.status)).toEqual(ids.map(() => 'SUCCESS'));
+  });
+
+  it('a refusal and a failing statement in the group fail only their own step', async () => {
+    for (let i = 0; i < 6; i++) await seedEntity(orm, T, `f-${i}`, [`f-${i}-k`]);
+    const requests = [
+      ...[0, 1, 2].map((i) => ({ entityId: `f-${i}`, kitNo: `f-${i}-k` })),
+      { entityId: 'f-missing', kitNo: 'f-missing-k' },
+      { entityId: 'f-3', kitNo: 'f-no-such-kit' },
+      ...[4, 5].map((i) => ({ entityId: `f-${i}`, kitNo: `f-${i}-k` })),
+    ];
+    const results = await Promise.allSettled([
+      ...requests.map((r) =>
+        requestOperation(orm.em.fork(), { tenant: T, event: 'CTP_REGISTER_ENTITY_AND_KIT', ...r }),
+      ),
+      // Not a uuid: the group's lock statement fails on it, the group is rolled back and each
+      // step runs again alone.
+      recordAccepted(orm.em.fork(), { operationId: 'not-a-uuid', requestTraceId: 'x', firstPollAfterMs: 1 }),
+    ]);
+    const outcome = results.map((r) =>
+      r.status === 'fulfilled' ? 'ok' : r.reason instanceof DomainError ? r.reason.code : `error ${r.reason}`,
+    );
+    expect(outcome.slice(0, -1)).toEqual(['ok', 'ok', 'ok', 'NOT_FOUND', 'NOT_FOUND', 'ok', 'ok']);
+    expect(outcome.at(-1)).toMatch(/invalid input syntax for type uuid/);
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ entity_id: string }[]>(
+        `select entity_id from ctp_operation where tenant = ? and entity_id like 'f-%' order by entity_id`,
+        [T],
+      );
+    expect(rows.map((r) => r.entity_id)).toEqual(['f-0', 'f-1', 'f-2', 'f-4', 'f-5']);
+  });
+
+  it('two requests for one entity never share a group: one starts, the other finds it in flight', async () => {
+    await seedEntity(orm, T, 'same', ['same-k']);
+    const results = await Promise.allSettled(
+      [1, 2].map(() =>
+        requestOperation(orm.em.fork(), {
+          tenant: T,
+          event: 'CTP_REGISTER_ENTITY_AND_KIT',
+          entityId: 'same',
+          kitNo: 'same-k',
+        }),
+      ),
+    );
+    const codes = results.map((r) =>
+      r.status === 'fulfilled' ? 'ok' : r.reason instanceof DomainError ? r.reason.code : String(r.reason),
+    );
+    expect(codes.sort()).toEqual(['OPERATION_IN_PROGRESS', 'ok']);
+  });
+
+  it('groups locking the same entities in opposite orders take the locks in one order: no deadlock', async () => {
+    const N = 12;
+    for (let i = 0; i < N; i++) await seedEntity(orm, T, `d-${i}`, []);
+    const [first, second] = [
+      await createOrm({ databaseUrl: db.databaseUrl }),
+      await createOrm({ databaseUrl: db.databaseUrl }),
+    ];
+    // A deadlock fails one group's transaction, and its steps run again alone: each run of a
+    // step's code is counted.
+    let runs = 0;
+    // Each step locks two entities; one pool's steps walk the entities up, the other's down.
+    const step = (o: Orm, a: number, b: number) =>
+      sharedTransaction(o.em.fork(), async (session) => {
+        runs += 1;
+        await session.run([lockEntity(T, `d-${a}`), lockEntity(T, `d-${b}`)]);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        await session.run([], { commit: true });
+        return 'done';
+      });
+    for (let round = 0; round < 5; round++) {
+      const up = [...Array(N - 1).keys()].map((i) => step(first, i, i + 1));
+      const down = [...Array(N - 1).keys()].map((i) => step(second, N - 1 - i, N - 2 - i));
+      expect(await Promise.all([...up, ...down])).toEqual([...up, ...down].map(() => 'done'));
+    }
+    await first.close();
+    await second.close();
+    expect(runs).toBe(5 * 2 * (N - 1));
+  });
+});

@@ -1,0 +1,406 @@
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import pg, { type Pool, type PoolClient, type QueryResult } from 'pg';
+import {
+  BEGIN,
+  COMMIT,
+  checkStatement,
+  defineStatement,
+  type LockTarget,
+  poolOf,
+  SqlSession,
+  type Statement,
+  type StepSession,
+} from './sql-session.ts';
+
+/**
+ * Group commit for the hot lifecycle steps: the steps that are ready at the same moment share one
+ * transaction, so their round trips and their commit are paid once for all of them.
+ *
+ * Each step is written as before, against a `StepSession`: a round trip of locks and reads, the
+ * lifecycle's decision in plain code, then its writes with the commit. Here every step of a group
+ * runs its own code, and the group moves them in lockstep: when each step has asked for its next
+ * round trip (or finished), the statements of all of them go out together, pipelined on one
+ * connection, and each step gets its own rows back. The lifecycle stays the judge of every single
+ * operation; only the I/O is shared.
+ *
+ * - **Locks.** All the entity locks a round trip asks for are taken by one statement, in the order
+ *   of the entities' keys (sorted, then locked: `ORDER BY` is applied before `FOR UPDATE`). Two
+ *   groups, or a group and a one-step transaction, therefore never wait for each other in a
+ *   cycle. A step that locks later than its first round trip is still correct (PostgreSQL breaks
+ *   a deadlock by failing one transaction, which is then run again alone, below).
+ * - **One step's failure never fails its neighbours.** A step that throws (a refusal decided on
+ *   its reads) has written nothing: its writes go out only with its commit, the last thing it
+ *   does. If a statement fails (a unique violation, a deadlock, a guarded write that found its
+ *   rows moved: `ctp_guard`), the group's transaction is rolled back and each of its steps that
+ *   had not ended is run again in a transaction of its own (`SqlSession.transaction`), where it
+ *   meets its own error or succeeds. A refusal already decided stays as it was: it read only
+ *   committed rows.
+ * - **One entity once per group**, when the caller names it (`key`): two requests for the same
+ *   entity would read the same state in one transaction; the second waits for the next group.
+ *   Steps found through an operation or a trace cannot be keyed before their read; two of them on
+ *   one entity in a group are stopped by the guards and the unique indexes and run again alone.
+ * - **When a group starts.** Steps queue; a group takes what is queued (up to `MAX_STEPS`) as soon
+ *   as one of the `MAX_GROUPS` slots is free, after the current turn of the event loop (so the
+ *   requests parsed from one socket read go together). An idle system runs a step at once, alone:
+ *   no wait is added; under load the groups grow by themselves while the slots are busy.
+ * - **Crash.** A step's caller is answered only after the group's commit: what it was told is
+ *   durable. A crash before the commit loses the group's transaction, as it would lose a step's
+ *   own, and the callers retry as they always did.
+ *
+ * A step's code must not wait for anything but its session between two round trips (the group
+ * waits for every step), and must send its writes only with `commit: true`.
+ */
+
+const MAX_STEPS = 64;
+const MAX_GROUPS = 2;
+
+interface Step<T> {
+  readonly em: EntityManager;
+  readonly work: (session: StepSession) => Promise<T>;
+  readonly key: string | undefined;
+  readonly resolve: (value: T) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Every entity the steps of a round trip lock, sorted by key, locked in that order. */
+const lockEntitiesStatement = defineStatement<{
+  tenants: string[];
+  entity_ids: string[];
+  operation_ids: string[];
+  trace_tenants: string[];
+  trace_ids: string[];
+}>(
+  'ctp_lock_entities',
+  `select e.pkey from business_entity e
+    where e.pkey in (
+      select b.pkey from unnest($tenants::text[], $entity_ids::text[]) as k(tenant, entity_id)
+        join business_entity b on b.tenant = k.tenant and b.entity_id = k.entity_id
+      union all
+      select b.pkey from ctp_operation o
+        join business_entity b on b.tenant = o.tenant and b.entity_id = o.entity_id
+       where o.id = any($operation_ids::uuid[])
+      union all
+      select b.pkey from unnest($trace_tenants::text[], $trace_ids::text[]) as k(tenant, trace_id)
+        join "ctp_requestIdTracking" t on t.tenant = k.tenant and t."request_trace_ID" = k.trace_id
+        join business_entity b on b.tenant = t.tenant and b.entity_id = t.entity_id)
+    order by e.pkey
+    for update`,
+);
+
+function lockAll(targets: readonly LockTarget[]): Statement {
+  const params = { tenants: [], entity_ids: [], operation_ids: [], trace_tenants: [], trace_ids: [] } as {
+    [K in 'tenants' | 'entity_ids' | 'operation_ids' | 'trace_tenants' | 'trace_ids']: string[];
+  };
+  for (const target of targets) {
+    if ('entityId' in target) {
+      params.tenants.push(target.tenant);
+      params.entity_ids.push(target.entityId);
+    } else if ('operationId' in target) {
+      params.operation_ids.push(target.operationId);
+    } else {
+      params.trace_tenants.push(target.tenant);
+      params.trace_ids.push(target.requestTraceId);
+    }
+  }
+  return lockEntitiesStatement(params);
+}
+
+/** The group's transaction was rolled back; the step is run again alone. */
+class GroupAborted extends Error {
+  override readonly name = 'GroupAborted';
+}
+
+interface Ask {
+  readonly statements: readonly Statement<unknown>[];
+  readonly commit: boolean;
+  readonly resolve: (rows: unknown[][]) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** One step inside a group: its own code, driven one round trip at a time. */
+class Member {
+  state: 'running' | 'asking' | 'awaiting-commit' | 'returned' | 'threw' = 'running';
+  ask: Ask | null = null;
+  rows: unknown[][] = [];
+  result: unknown;
+  error: unknown;
+  committed = false;
+  abandoned = false;
+  #signal: () => void = () => undefined;
+  /** Settles when the step has asked for its next round trip, or ended. */
+  turn: Promise<void>;
+
+  readonly step: Step<unknown>;
+
+  constructor(step: Step<unknown>) {
+    this.step = step;
+    this.turn = this.#nextTurn();
+  }
+
+  #nextTurn(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#signal = resolve;
+    });
+  }
+
+  start(): void {
+    const session: StepSession = {
+      run: <Rows extends unknown[][]>(
+        statements: readonly Statement<unknown>[],
+        options?: { commit?: boolean },
+      ) =>
+        new Promise<Rows>((resolve, reject) => {
+          if (this.abandoned) throw new GroupAborted('the shared transaction was rolled back');
+          if (this.committed) throw new Error('the transaction is already committed');
+          for (const statement of statements) checkStatement(statement);
+          this.ask = {
+            statements,
+            commit: options?.commit === true,
+            resolve: resolve as (rows: unknown[][]) => void,
+            reject,
+          };
+          this.state = 'asking';
+          this.#signal();
+        }),
+    };
+    this.step.work(session).then(
+      (result) => {
+        this.result = result;
+        this.state = 'returned';
+        this.#signal();
+      },
+      (error: unknown) => {
+        this.error = error;
+        this.state = 'threw';
+        this.#signal();
+      },
+    );
+  }
+
+  /** Hands the step its rows; it runs on to its next round trip. */
+  answer(rows: unknown[][]): void {
+    const ask = this.ask;
+    this.ask = null;
+    this.state = 'running';
+    this.turn = this.#nextTurn();
+    ask?.resolve(rows);
+  }
+
+  /** The group is rolled back: the step's pending round trip fails, and the step is abandoned. */
+  abandon(): void {
+    this.abandoned = true;
+    this.ask?.reject(new GroupAborted('the shared transaction was rolled back'));
+    this.ask = null;
+  }
+}
+
+class GroupCommitter {
+  readonly #pool: Pool;
+  readonly #queue: Step<unknown>[] = [];
+  #running = 0;
+  #scheduled = false;
+
+  constructor(pool: Pool) {
+    this.#pool = pool;
+  }
+
+  enqueue<T>(step: Step<T>): void {
+    this.#queue.push(step as Step<unknown>);
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#pump();
+    });
+  }
+
+  #pump(): void {
+    while (this.#running < MAX_GROUPS && this.#queue.length > 0) {
+      const group = this.#take();
+      this.#running += 1;
+      void this.#runGroup(group).finally(() => {
+        this.#running -= 1;
+        if (this.#queue.length > 0) this.#schedule();
+      });
+    }
+  }
+
+  /** Up to `MAX_STEPS` queued steps, in order, one per keyed entity; the rest stay queued. */
+  #take(): Step<unknown>[] {
+    const group: Step<unknown>[] = [];
+    const keys = new Set<string>();
+    const left: Step<unknown>[] = [];
+    for (const step of this.#queue) {
+      if (group.length >= MAX_STEPS || (step.key !== undefined && keys.has(step.key))) {
+        left.push(step);
+        continue;
+      }
+      if (step.key !== undefined) keys.add(step.key);
+      group.push(step);
+    }
+    this.#queue.splice(0, this.#queue.length, ...left);
+    return group;
+  }
+
+  async #runGroup(steps: readonly Step<unknown>[]): Promise<void> {
+    if (steps.length === 1) {
+      // Nothing to share: the step's own transaction, with its own retries.
+      const [step] = steps as [Step<unknown>];
+      await SqlSession.transaction(step.em, step.work).then(step.resolve, step.reject);
+      return;
+    }
+    const members = steps.map((step) => new Member(step));
+    let client: PoolClient | undefined;
+    let open = false;
+    try {
+      client = await this.#pool.connect();
+      for (const member of members) member.start();
+      for (;;) {
+        await Promise.all(members.map((member) => member.turn));
+        const asking = members.filter((member) => member.state === 'asking');
+        if (asking.length === 0) {
+          // Every step has returned, thrown, or asked for its commit: the group commits.
+          if (open) await client.query(COMMIT.text);
+          open = false;
+          const waiting = members.filter((member) => member.state === 'awaiting-commit');
+          for (const member of members) member.committed = true;
+          if (waiting.length === 0) break;
+          for (const member of waiting) member.answer(member.rows);
+          continue;
+        }
+        const commit = asking.every((member) => member.ask?.commit === true);
+        const opening = !open;
+        // Open from the moment `begin` is sent: if the round trip fails, the catch rolls back.
+        open = true;
+        await this.#roundTrip(client, asking, opening, commit);
+        open = !commit;
+        if (commit) {
+          for (const member of members) member.committed = true;
+          for (const member of members) {
+            if (member.state === 'asking' || member.state === 'awaiting-commit') member.answer(member.rows);
+          }
+        }
+      }
+    } catch {
+      let broken: Error | undefined;
+      if (open && client !== undefined) {
+        await client.query('rollback').catch((rollbackError: Error) => {
+          broken = rollbackError;
+        });
+      }
+      client?.release(broken);
+      client = undefined;
+      await this.#runAlone(members);
+      return;
+    } finally {
+      client?.release();
+    }
+    for (const member of members) {
+      if (member.state === 'returned') member.step.resolve(member.result);
+      else member.step.reject(member.error);
+    }
+  }
+
+  /**
+   * One round trip for the asking steps: `begin` if the transaction is not open, one statement
+   * for all their locks, their other statements in order, and `commit` when every one asks for
+   * it. A step that asks for its commit while others go on waits for the group's commit.
+   */
+  async #roundTrip(client: PoolClient, asking: readonly Member[], opening: boolean, commit: boolean) {
+    const locks: LockTarget[] = [];
+    const own: Statement<unknown>[] = [];
+    for (const member of asking) {
+      for (const statement of member.ask?.statements ?? []) {
+        if (statement.lock === undefined) own.push(statement);
+        else locks.push(statement.lock);
+      }
+    }
+    const batch = [
+      ...(opening ? [BEGIN] : []),
+      ...(locks.length === 0 ? [] : [lockAll(locks)]),
+      ...own,
+      ...(commit ? [COMMIT] : []),
+    ];
+    const settled = await Promise.allSettled(
+      batch.map((s) =>
+        s.name === ''
+          ? client.query(s.text)
+          : client.query({ name: s.name, text: s.text, values: [...s.values] }),
+      ),
+    );
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    const results = settled.map((r) => (r as PromiseFulfilledResult<QueryResult>).value.rows);
+    let next = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 1);
+    // Each step's rows in the order it sent its statements (a lock's rows are not kept: the one
+    // locking statement answered for all).
+    for (const member of asking) {
+      const rows = (member.ask?.statements ?? []).map((statement) =>
+        statement.lock === undefined ? (results[next++] ?? []) : [],
+      );
+      if (commit || member.ask?.commit === true) {
+        member.rows = rows;
+        if (!commit) member.state = 'awaiting-commit';
+      } else {
+        member.answer(rows);
+      }
+    }
+  }
+
+  /** After a rolled-back group: every step that had not ended runs again, alone. */
+  async #runAlone(members: readonly Member[]): Promise<void> {
+    await Promise.all(
+      members.map(async (member) => {
+        if (member.state === 'threw' && !(member.error instanceof GroupAborted)) {
+          member.step.reject(member.error);
+          return;
+        }
+        member.abandon();
+        const { em, work, resolve, reject } = member.step;
+        await SqlSession.transaction(em, work).then(resolve, reject);
+      }),
+    );
+  }
+}
+
+const committers = new WeakMap<Pool, GroupCommitter>();
+
+/**
+ * Runs a lifecycle step in a transaction it may share with the other steps ready at the same
+ * moment (see above); `key` names the step's entity when the caller knows it. Resolves once the
+ * transaction committed, with the step's result; rejects with the step's own error.
+ */
+export async function sharedTransaction<T>(
+  em: EntityManager,
+  work: (session: StepSession) => Promise<T>,
+  key?: string,
+): Promise<T> {
+  if (em.isInTransaction())
+    throw new Error(
+      'a shared transaction cannot run inside an open ORM transaction (it would be another one)',
+    );
+  const pool = await poolOf(em);
+  let committer = committers.get(pool);
+  if (committer === undefined) {
+    committer = new GroupCommitter(pool);
+    committers.set(pool, committer);
+  }
+  const queued = committer;
+  return new Promise<T>((resolve, reject) => {
+    queued.enqueue({ em, work, key, resolve, reject });
+  }).catch((error: unknown) => {
+    throw error instanceof pg.DatabaseError
+      ? em.getPlatform().getExceptionConverter().convertException(error)
+      : error;
+  });
+}
+
+/** One statement in a shared transaction: what `SqlSession.runAlone` does alone. */
+export async function sharedStatement<Row>(em: EntityManager, statement: Statement<Row>): Promise<Row[]> {
+  const [rows] = await sharedTransaction(em, (session) => session.run([statement], { commit: true }));
+  return (rows ?? []) as Row[];
+}

@@ -1,0 +1,148 @@
+import {
+  type Attributes,
+  context,
+  INVALID_SPAN_CONTEXT,
+  type Link,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from '@opentelemetry/api';
+import { tracingEnabled } from './state.ts';
+
+/**
+ * The tracing vocabulary every process uses, over `@opentelemetry/api` only: without a registered
+ * SDK (tracing off) the API is a no-op, every function here returns at once and nothing else of
+ * OpenTelemetry is loaded. `start.ts` registers the SDK when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+ */
+
+export const TRACER_NAME = 'ctp';
+
+/** Span attributes of an operation: ids and outcomes, never a card number, key or secret. */
+export const SPAN_ATTRIBUTES = {
+  operationId: 'ctp.operation_id',
+  event: 'ctp.event',
+  tenant: 'ctp.tenant',
+  outcome: 'ctp.outcome',
+  requestTraceId: 'ctp.request_trace_id',
+  webhookId: 'ctp.webhook_id',
+  topic: 'ctp.outbox.topic',
+} as const;
+
+const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** The W3C `traceparent` of the active span, or undefined when no span is recording. */
+export function activeTraceparent(): string | undefined {
+  return traceparentOf(context.active());
+}
+
+function traceparentOf(ctx: ReturnType<typeof context.active>): string | undefined {
+  if (!trace.getSpan(ctx)?.isRecording()) return undefined;
+  const carrier: Record<string, string> = {};
+  propagation.inject(ctx, carrier);
+  return carrier.traceparent;
+}
+
+/** The trace id of a `traceparent`, or null if it is not one. */
+export function traceIdOf(traceparent: string | null | undefined): string | null {
+  return TRACEPARENT.exec(traceparent ?? '')?.[1] ?? null;
+}
+
+/** The tracing UI's page of a trace (`TRACING_UI_URL` with `{traceId}`), or null. */
+export function traceUrl(
+  template: string | undefined,
+  traceparent: string | null | undefined,
+): string | null {
+  const traceId = traceIdOf(traceparent);
+  if (template === undefined || traceId === null) return null;
+  return template.replaceAll('{traceId}', traceId);
+}
+
+export interface SpanOptions {
+  /** The stored `traceparent` this span continues (an operation's), instead of the active span. */
+  readonly parent?: string | null | undefined;
+  readonly attributes?: Attributes;
+  readonly kind?: SpanKind;
+}
+
+/**
+ * Runs `work` in a span named `name`, the child of `parent` if one is given (an operation's
+ * stored `traceparent`: the step joins the operation's trace whichever process runs it, after any
+ * crash or retry), else of the active span. An exception marks the span as an error and is
+ * rethrown. Inside a span of that trace already (a job whose telemetry carried it) the span is
+ * that span's child; otherwise it continues the stored parent and links to the span that was
+ * active (the job or request that ran it, in a trace of its own). With tracing off, `work` runs at once with a non-recording span.
+ */
+export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
+  if (!tracingEnabled()) return work(NOT_RECORDING);
+  const active = trace.getActiveSpan();
+  let parentContext = context.active();
+  const links: Link[] = [];
+  const activeInTrace = active?.isRecording() && active.spanContext().traceId === traceIdOf(options.parent);
+  if (options.parent != null && !activeInTrace) {
+    parentContext = propagation.extract(ROOT_CONTEXT, { traceparent: options.parent });
+    if (active?.isRecording()) links.push({ context: active.spanContext() });
+  }
+  return trace
+    .getTracer(TRACER_NAME)
+    .startActiveSpan(
+      name,
+      { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes ?? {}, links },
+      parentContext,
+      async (span) => {
+        try {
+          return await work(span);
+        } catch (error) {
+          span.setStatus({
+            code: SpanStatusCode.ERROR,
+            message: error instanceof Error ? error.name : 'error',
+          });
+          throw error;
+        } finally {
+          span.end();
+        }
+      },
+    );
+}
+
+/**
+ * Starts a span (not made active) continuing `parent`, for work done in a batch (the relay
+ * publishes many rows at once): the caller ends it. Returns it with its own `traceparent`, which
+ * the next hop (a job, a stream entry) carries.
+ */
+export function startChildSpan(
+  name: string,
+  parent: string,
+  options: { attributes?: Attributes; kind?: SpanKind } = {},
+): { span: Span; traceparent: string | undefined } {
+  const parentContext = propagation.extract(ROOT_CONTEXT, { traceparent: parent });
+  const span = trace
+    .getTracer(TRACER_NAME)
+    .startSpan(
+      name,
+      { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes ?? {} },
+      parentContext,
+    );
+  return { span, traceparent: traceparentOf(trace.setSpan(parentContext, span)) };
+}
+
+/** The `trace_id` and `span_id` of the active span, for log lines (empty when none records). */
+export function logTraceFields(): { trace_id?: string; span_id?: string } {
+  const span = trace.getActiveSpan();
+  if (span === undefined || !span.isRecording()) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}
+
+export type { Span };
+export { SpanKind, SpanStatusCode };
+
+/** Adds attributes to the active span (an api request's: the operation it started), if one records. */
+export function annotateActiveSpan(attributes: Attributes): void {
+  const span = trace.getActiveSpan();
+  if (span?.isRecording()) span.setAttributes(attributes);
+}

@@ -1,0 +1,2 @@
+export * from './context.ts';
+export { httpTracing, stopTracing, tracingEnabled } from './state.ts';
