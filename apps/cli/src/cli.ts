@@ -1,4 +1,10 @@
 import { ConfigError } from '@ctp/core/config';
+import {
+  BATCH_HELP,
+  items as batchItems,
+  status as batchStatus,
+  submit as batchSubmit,
+} from './batch/batch.ts';
 import { EXIT, type Io, UsageError } from './io.ts';
 import { REENCRYPT_HELP, reencrypt } from './keys/reencrypt.ts';
 import { INFO_HELP, info } from './notifications/info.ts';
@@ -16,6 +22,9 @@ Commands:
   notifications info     the stream's retention and its consumer groups (lag, pending, missed)
   security scan-pans     look for card numbers in logs, Redis and the database (exit 1 if any)
   keys reencrypt         move every stored PAN onto the current PAN_ENCRYPTION_KEY
+  batch submit           send a portfolio file (CSV or NDJSON) and follow its progress
+  batch status           a batch's status and counts
+  batch items            a batch's items, e.g. the failed ones as a CSV to submit again
   reconcile              compare entities with the network and repair drift (--entity ID, --dry-run)
 
 Run \`ctp notifications <command> --help\` for a command's options.
@@ -34,6 +43,7 @@ const AREAS: Record<string, { readonly help: string; readonly commands: Record<s
     help: `Usage: ctp security scan-pans [options]\n\n${SCAN_PANS_HELP}`,
     commands: { 'scan-pans': scanPans },
   },
+  batch: { help: BATCH_HELP, commands: { submit: batchSubmit, status: batchStatus, items: batchItems } },
   keys: { help: `Usage: ctp keys reencrypt [options]\n\n${REENCRYPT_HELP}`, commands: { reencrypt } },
 };
 

@@ -1,3 +1,4 @@
+import { feedBatches } from '@ctp/core/batches';
 import { maskPansIn } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
@@ -23,15 +24,15 @@ import type { SaasClient } from '@ctp/core/saas';
 import { inSpan, SPAN_ATTRIBUTES } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
-import type { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { z } from 'zod';
+import type { TenantRateLimiter } from './tenant-rate.ts';
 
 export interface ProcessorDependencies {
   readonly config: Config;
   readonly orm: Orm;
   readonly saas: SaasClient;
   readonly queues: Readonly<Record<QueueName, Queue>>;
-  readonly limiter: RateLimiterRedis;
+  readonly limiter: TenantRateLimiter;
   readonly decryptPan: (kit: EncryptedPan) => string;
   readonly logger: Logger;
   /** One tick of the reconciliation schedule (`reconcile.ts`). */
@@ -50,18 +51,25 @@ function parsePayload<S extends z.ZodType>(schema: S, job: Job): z.infer<S> {
 }
 
 /**
- * Per-tenant rate limit toward the SaaS, shared by every worker through Redis. Over the limit,
- * the job is put back as delayed (not failed: no attempt is used up) until the window frees.
+ * Per-tenant rate limit toward the SaaS (the tenant's `saasRatePerSecond`), shared by every worker
+ * through Redis. Over the limit, the job is put back as delayed (not failed: no attempt is used
+ * up) until the window frees.
  */
 async function throttle(deps: ProcessorDependencies, job: Job, token: string | undefined, tenant: string) {
-  try {
-    await deps.limiter.consume(tenant);
-  } catch (rejection) {
-    if (rejection instanceof Error) throw rejection;
-    const waitMs = (rejection as { msBeforeNext?: number }).msBeforeNext ?? 1_000;
-    await job.moveToDelayed(Date.now() + waitMs, token);
-    throw new DelayedError();
-  }
+  const waitMs = await deps.limiter.take(tenant);
+  if (waitMs === 0) return;
+  await job.moveToDelayed(Date.now() + waitMs, token);
+  throw new DelayedError();
+}
+
+/**
+ * How many of a tenant's batch operations may wait for the SaaS at once: half a second of its
+ * rate (at least one, at most 500). The queue then never holds more of a batch than the tenant
+ * can send in that time, so the tenant's single operations and other tenants' jobs pass it
+ * within about half a second.
+ */
+export function laneWindow(ratePerSecond: number): number {
+  return Math.min(500, Math.max(1, Math.ceil(ratePerSecond / 2)));
 }
 
 /** The operations queue: submitting operations, and promoting pending automatic updates. */
@@ -211,6 +219,12 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
       );
     }
     if (job.name === JOBS.sweep.name) return sweep(deps);
+    if (job.name === JOBS.feedBatches.name) {
+      return feedBatches(deps.orm.em, {
+        laneWindow: async (tenant) => laneWindow(await deps.limiter.rateOf(tenant)),
+        logger: deps.logger,
+      });
+    }
     if (job.name === JOBS.reconcile.name && deps.reconcileTick) return deps.reconcileTick();
     if (job.name === JOBS.prune.name) {
       await pruneReconciliations(deps.orm.em, deps.config.RECONCILE_RETENTION_MS);

@@ -20,7 +20,6 @@ import { SaasClient } from '@ctp/core/saas';
 import { tracingEnabled } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { type DefaultJobOptions, Queue, Worker } from 'bullmq';
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { retryDelay } from './backoff.ts';
 import {
   maintenanceProcessor,
@@ -30,6 +29,7 @@ import {
 } from './processors.ts';
 import { reconcileTickJob } from './reconcile.ts';
 import { OutboxRelay } from './relay.ts';
+import { TenantRateLimiter } from './tenant-rate.ts';
 
 const DAY_S = 24 * 3600;
 
@@ -104,11 +104,11 @@ export async function startWorkerRuntime(input: {
     saas,
     queues,
     logger,
-    limiter: new RateLimiterRedis({
-      storeClient: connection,
+    limiter: new TenantRateLimiter({
+      orm,
+      redis: connection,
       keyPrefix: `${prefix}:saas-rate`,
-      points: config.SAAS_RATE_LIMIT_PER_SECOND,
-      duration: 1,
+      defaultRate: config.SAAS_RATE_LIMIT_PER_SECOND,
     }),
     decryptPan: (kit: EncryptedPan) => {
       try {
@@ -176,6 +176,11 @@ export async function startWorkerRuntime(input: {
     JOBS.sweep.name,
     { every: 15_000 },
     { name: JOBS.sweep.name, data: {} },
+  );
+  await maintenance.upsertJobScheduler(
+    JOBS.feedBatches.name,
+    { every: config.BATCH_FEED_INTERVAL_MS },
+    { name: JOBS.feedBatches.name, data: {} },
   );
   await maintenance.upsertJobScheduler(
     JOBS.reconcile.name,

@@ -143,6 +143,8 @@ const WRITER: Readonly<Record<string, string>> = {
   business_entity: 'packages/core/src/records/entities.ts',
   api_key: 'packages/core/src/auth/api-keys.ts',
   ctp_tenant_settings: 'packages/core/src/settings/store.ts',
+  ctp_batch: 'packages/core/src/batches/store.ts',
+  ctp_batch_item: 'packages/core/src/batches/store.ts',
   ctp_reconciliation: 'packages/core/src/reconciliation/store.ts',
   ctp_reconciliation_item: 'packages/core/src/reconciliation/store.ts',
   ctp_reconciliation_drift: 'packages/core/src/reconciliation/store.ts',

@@ -5,6 +5,7 @@ import {
   kitRefBodySchema,
   type OperationAccepted,
   operationAcceptedSchema,
+  removeEntityBodySchema,
 } from '@ctp/core/contracts';
 import type { CtpEvent } from '@ctp/core/lifecycle';
 import { type OperationRequest, requestOperation } from '@ctp/core/operations';
@@ -83,13 +84,21 @@ const routes = {
     '/v1/ctp/entities/{entityId}/kits',
     'enrol another card of an enrolled customer',
   ),
-  removeEntity: routeOn(
-    entityPathSchema,
-    'delete',
-    'CTP_REMOVE_ENTITY',
-    '/v1/ctp/entities/{entityId}',
-    'remove the customer and its cards',
-  ),
+  removeEntity: createRoute({
+    method: 'delete',
+    path: '/v1/ctp/entities/{entityId}',
+    operationId: operationIdOf('CTP_REMOVE_ENTITY'),
+    tags,
+    summary: summaryOf('CTP_REMOVE_ENTITY', 'remove the customer and its cards'),
+    description:
+      'With `{ "reason": "CUSTOMER_OPT_OUT" }` the opt-out is remembered: the customer is never auto-enrolled again.',
+    request: {
+      params: entityPathSchema,
+      headers: idempotencyHeadersSchema,
+      body: { required: false, content: json(removeEntityBodySchema) },
+    },
+    responses: accepted,
+  }),
   removeKit: routeOn(
     kitPathSchema,
     'delete',
@@ -166,14 +175,19 @@ export function createCtpOperationRoutes({ orm }: CtpOperationRoutesDependencies
         c.req.valid('header')['idempotency-key'],
       ),
     )
-    .openapi(routes.removeEntity, (c) =>
-      accept(
+    .openapi(routes.removeEntity, (c) => {
+      const { reason } = c.req.valid('json');
+      return accept(
         c,
         orm,
-        { event: 'CTP_REMOVE_ENTITY', entityId: c.req.valid('param').entityId },
+        {
+          event: 'CTP_REMOVE_ENTITY',
+          entityId: c.req.valid('param').entityId,
+          ...(reason === undefined ? {} : { reason }),
+        },
         c.req.valid('header')['idempotency-key'],
-      ),
-    )
+      );
+    })
     .openapi(routes.removeKit, (c) => {
       const { entityId, kitNo } = c.req.valid('param');
       return accept(

@@ -1,6 +1,6 @@
 import type { PanCipher } from '@ctp/core/cards';
 import { kitAnswerSchema, kitBodySchema, kitPathSchema } from '@ctp/core/contracts';
-import { syncOnKitChange } from '@ctp/core/operations';
+import { syncOrEnrolOnKitChange } from '@ctp/core/operations';
 import { getKit, type KitChangeHook, putKit } from '@ctp/core/records';
 import type { Orm } from '@ctp/db';
 import { createRoute } from '@hono/zod-openapi';
@@ -10,7 +10,10 @@ import { createRouter, errorResponses, json } from '../http/router.ts';
 export interface KitRoutesDependencies {
   readonly orm: Orm;
   readonly panCipher: PanCipher;
-  /** Runs inside each card change's transaction; by default the automatic `CTP_UPDATE_KIT`. */
+  /**
+   * Runs inside each card change's transaction; by default the automatic `CTP_UPDATE_KIT`, or a
+   * new card's auto-enrolment.
+   */
   readonly onKitChanged?: KitChangeHook;
 }
 
@@ -47,7 +50,11 @@ const getKitRoute = createRoute({
   },
 });
 
-export function createKitRoutes({ orm, panCipher, onKitChanged = syncOnKitChange }: KitRoutesDependencies) {
+export function createKitRoutes({
+  orm,
+  panCipher,
+  onKitChanged = syncOrEnrolOnKitChange,
+}: KitRoutesDependencies) {
   return createRouter()
     .openapi(putKitRoute, async (c) => {
       const { entityId, kitNo } = c.req.valid('param');

@@ -60,7 +60,7 @@ const BEARER = /^Bearer +([^\s]+) *$/i;
  * Who changed the settings: `api-key:<pkey>` of the key the request authenticated with (the
  * middleware already checked it), so an audit row names the key without holding any of it.
  */
-async function actorOf(c: Context<ApiEnv>, orm: Orm, pepper: string): Promise<string> {
+export async function actorOf(c: Context<ApiEnv>, orm: Orm, pepper: string): Promise<string> {
   const token = BEARER.exec(c.req.header('authorization') ?? '')?.[1] ?? '';
   const [row] = await queryBound<{ pkey: string }>(
     orm.em.fork(),

@@ -131,6 +131,15 @@ function describe({ decoded, rawPayload }: Printable): string {
         `${pair('entityStatus', d.ctpEntityStatus)}${pair('kitStatus', d.ctpKitStatus)}${pair('at', d.occurredAt)}${tail}`
       );
     }
+    case 'batch_completed': {
+      const d = decoded.payload.serverNotifyData;
+      const c = d.counts;
+      return (
+        `BATCH_COMPLETED ${d.status}${pair('tenant', d.tenant)}${pair('batch', d.batchId)}${pair('externalBatchId', d.externalBatchId)}` +
+        `${pair('total', String(c.total))}${pair('succeeded', String(c.succeeded))}${pair('failed', String(c.failed))}` +
+        `${pair('skipped', String(c.skipped))}${pair('rejected', String(c.rejected))}${pair('cancelled', String(c.cancelled))}${tail}`
+      );
+    }
   }
 }
 

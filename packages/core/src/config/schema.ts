@@ -168,6 +168,8 @@ export const envSchema = z.object({
    * runs on (its id is in the answer).
    */
   M2P_ACCEPT_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(10_000),
+  /** How often the batch feeder turns a window of each tenant's batch items into operations. */
+  BATCH_FEED_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(250),
   /**
    * Every entity on CTP is reconciled with the network at least once per this long: a number of
    * milliseconds, or a number with `ms`, `s`, `m`, `h` or `d` (`7d`).
@@ -196,7 +198,10 @@ export const envSchema = z.object({
     .default(30 * 24 * 3_600_000),
   /** How often the reconciliation schedule ticks (one BullMQ job scheduler for every worker). */
   RECONCILE_TICK_MS: z.coerce.number().int().min(100).max(3_600_000).default(1_000),
-  /** SaaS operation submissions per second, per tenant, across all workers. */
+  /**
+   * SaaS operation submissions per second, per tenant, across all workers, for a tenant whose CTP
+   * settings name no `saasRatePerSecond`.
+   */
   SAAS_RATE_LIMIT_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(100),
   SAAS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /**

@@ -12,6 +12,14 @@ import { externalIdSchema } from './platform-api.ts';
 
 export const kitRefBodySchema = z.strictObject({ kitNo: externalIdSchema }).meta({ id: 'KitRef' });
 
+/**
+ * `DELETE /v1/ctp/entities/{entityId}`'s optional body: `CUSTOMER_OPT_OUT` is remembered, and the
+ * entity is never auto-enrolled again (an explicit registration still may).
+ */
+export const removeEntityBodySchema = z
+  .strictObject({ reason: z.enum(['CUSTOMER_OPT_OUT']).optional() })
+  .meta({ id: 'RemoveEntity' });
+
 /** `Idempotency-Key`: optional, up to 255 visible ASCII characters, not a card number (it is stored and logged). */
 export const idempotencyHeadersSchema = z.object({
   'idempotency-key': clientText(

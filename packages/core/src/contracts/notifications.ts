@@ -64,6 +64,29 @@ export const statusChangedNotificationSchema = envelope(
   statusChangedNotifyDataSchema,
 );
 
+/** The end of a batch (platform contract, "Batches"): one entry per batch. */
+export const CTP_BATCH_COMPLETED = 'CTP_BATCH_COMPLETED' as const;
+const count = z.number().int();
+export const batchCompletedNotificationSchema = envelope(
+  z.literal(CTP_BATCH_COMPLETED),
+  z.strictObject({
+    batchId: z.uuid(),
+    externalBatchId: z.string().optional(),
+    status: z.enum(['COMPLETED', 'CANCELLED', 'RUNNING']),
+    counts: z.strictObject({
+      total: count,
+      pending: count,
+      inProgress: count,
+      succeeded: count,
+      failed: count,
+      skipped: count,
+      rejected: count,
+      cancelled: count,
+    }),
+    tenant: z.string(),
+  }),
+);
+
 export const notificationPayloadSchema = z.union([
   successNotificationSchema,
   failureNotificationSchema,
@@ -73,7 +96,11 @@ export const notificationPayloadSchema = z.union([
 export type SuccessNotification = z.infer<typeof successNotificationSchema>;
 export type FailureNotification = z.infer<typeof failureNotificationSchema>;
 export type StatusChangedNotification = z.infer<typeof statusChangedNotificationSchema>;
+export type BatchCompletedNotification = z.infer<typeof batchCompletedNotificationSchema>;
+/** An operation's outcome or a network change. */
 export type NotificationPayload = z.infer<typeof notificationPayloadSchema>;
+/** Every payload the stream carries: those, and the end of a batch. */
+export type StreamPayload = NotificationPayload | BatchCompletedNotification;
 
 /** The stream every outcome is appended to (platform contract). */
 export const NOTIFICATION_STREAM = 'm2p.notification.all';

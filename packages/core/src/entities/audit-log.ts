@@ -34,6 +34,7 @@ export const AUDIT_ACTIONS = [
   'job.remove_children',
   'metrics.purge_history',
   'settings.update',
+  'batch.cancel',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -1,6 +1,7 @@
 import { ApiKey } from './api-key.ts';
 import { AuditLog } from './audit-log.ts';
 import { BusinessEntity } from './business-entity.ts';
+import { CtpBatch, CtpBatchItem } from './ctp-batch.ts';
 import { CtpCustomer } from './ctp-customer.ts';
 import { CtpKitReplacement } from './ctp-kit-replacement.ts';
 import { CtpOperation } from './ctp-operation.ts';
@@ -17,6 +18,7 @@ import { Kit } from './kit.ts';
 export * from './api-key.ts';
 export * from './audit-log.ts';
 export * from './business-entity.ts';
+export * from './ctp-batch.ts';
 export * from './ctp-customer.ts';
 export * from './ctp-kit-replacement.ts';
 export * from './ctp-operation.ts';
@@ -47,6 +49,8 @@ export const allEntities = [
   CtpStatusHistory,
   CtpTenantSettings,
   CtpKitReplacement,
+  CtpBatch,
+  CtpBatchItem,
   CtpReconciliation,
   CtpReconciliationItem,
   CtpReconciliationDrift,

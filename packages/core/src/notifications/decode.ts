@@ -1,5 +1,8 @@
 import type { z } from 'zod';
 import {
+  type BatchCompletedNotification,
+  batchCompletedNotificationSchema,
+  CTP_BATCH_COMPLETED,
   type FailureNotification,
   failureNotificationSchema,
   type StatusChangedNotification,
@@ -14,7 +17,8 @@ import { scrubText } from '../logging/redaction.ts';
 export type Notification =
   | { readonly kind: 'success'; readonly payload: SuccessNotification }
   | { readonly kind: 'failure'; readonly payload: FailureNotification }
-  | { readonly kind: 'status_changed'; readonly payload: StatusChangedNotification };
+  | { readonly kind: 'status_changed'; readonly payload: StatusChangedNotification }
+  | { readonly kind: 'batch_completed'; readonly payload: BatchCompletedNotification };
 
 export type NotificationKind = Notification['kind'];
 
@@ -52,6 +56,11 @@ export function decodeNotificationEntry(fields: ReadonlyMap<string, string> | nu
     notificationId,
   });
   switch (kindOf(json)) {
+    case 'batch_completed': {
+      const parsed = batchCompletedNotificationSchema.safeParse(json);
+      if (!parsed.success) return invalid('batch_completed', parsed.error);
+      return { ok: true, notificationId, kind: 'batch_completed', payload: parsed.data };
+    }
     case 'status_changed': {
       const parsed = statusChangedNotificationSchema.safeParse(json);
       if (!parsed.success) return invalid('status_changed', parsed.error);
@@ -74,6 +83,7 @@ function kindOf(json: unknown): NotificationKind {
   if (typeof json !== 'object' || json === null) return 'success';
   const envelope = json as { transactionType?: unknown; serverNotifyData?: unknown };
   if (envelope.transactionType === CTP_STATUS_CHANGED) return 'status_changed';
+  if (envelope.transactionType === CTP_BATCH_COMPLETED) return 'batch_completed';
   const data = envelope.serverNotifyData;
   if (
     typeof data === 'object' &&

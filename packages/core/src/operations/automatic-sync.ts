@@ -3,6 +3,7 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
 import type { Logger } from 'pino';
 import type { SyncEvent } from '../entities/ctp-pending-sync.ts';
+import type { CtpEvent } from '../lifecycle/events.ts';
 import type { CtpStatus } from '../lifecycle/statuses.ts';
 import { planRequest } from '../lifecycle/transitions.ts';
 import type { RecordWork } from '../records/kits.ts';
@@ -83,7 +84,7 @@ export async function syncOnEntityChange(tx: EntityManager, change: EntityChange
       if (SYNCED_STATUSES.includes(status)) syncs.push({ event: 'CTP_UPDATE_KIT', kitNo });
     }
   }
-  return queueSyncs(tx, change.tenant, change.entityId, syncs);
+  return queuePendingSyncs(tx, change.tenant, change.entityId, syncs);
 }
 
 /** Runs inside a card change's transaction (new expiry, name on card, reissued PAN). */
@@ -92,7 +93,9 @@ export async function syncOnKitChange(tx: EntityManager, change: KitChangeForSyn
   const records = await loadCtpRecords(tx, change.tenant, change.entityId);
   const status = records === null ? undefined : snapshotOf(records).kits[change.kitNo];
   if (status === undefined || !SYNCED_STATUSES.includes(status)) return 0;
-  return queueSyncs(tx, change.tenant, change.entityId, [{ event: 'CTP_UPDATE_KIT', kitNo: change.kitNo }]);
+  return queuePendingSyncs(tx, change.tenant, change.entityId, [
+    { event: 'CTP_UPDATE_KIT', kitNo: change.kitNo },
+  ]);
 }
 
 /** Statuses of a record that is not on Click to Pay and not on its way there: nothing to remove. */
@@ -111,10 +114,10 @@ export async function queueRecordWork(tx: EntityManager, work: RecordWork): Prom
   const snapshot = snapshotOf(records);
   const status = work.kitNo === undefined ? snapshot.entity : snapshot.kits[work.kitNo];
   if (status === undefined || OFF_NETWORK.includes(status)) return 0;
-  return queueSyncs(tx, work.tenant, work.entityId, [{ event: work.event, kitNo: work.kitNo ?? '' }]);
+  return queuePendingSyncs(tx, work.tenant, work.entityId, [{ event: work.event, kitNo: work.kitNo ?? '' }]);
 }
 
-async function queueSyncs(
+export async function queuePendingSyncs(
   tx: EntityManager,
   tenant: string,
   entityId: string,
@@ -230,27 +233,30 @@ export async function promotePendingSyncs(
         return 'idle';
       }
       const kitNo = row.kit_number === '' ? undefined : row.kit_number;
-      const plan = planRequest(row.event, snapshotOf(records), kitNo);
+      const snapshot = snapshotOf(records);
+      // An auto-enrolment registers the entity with the card, or adds the card to it once enrolled.
+      const event: CtpEvent =
+        row.event === 'CTP_REGISTER_ENTITY_AND_KIT' && snapshot.entity === 'ACTIVE'
+          ? 'CTP_ADD_KIT'
+          : row.event;
+      const plan = planRequest(event, snapshot, kitNo);
       if (!plan.ok) {
         logger?.info(
-          { tenant, entityId, event: row.event, kitNo, reason: plan.error.message },
+          { tenant, entityId, event, kitNo, reason: plan.error.message },
           'automatic sync dropped',
         );
         continue;
       }
       const request = {
         tenant,
-        event: row.event,
+        event,
         entityId,
         ...(kitNo === undefined ? {} : { kitNo }),
         traceparent: activeTraceparent(),
       };
       const operation = startOperation(writes, records, request, plan.value, requestFingerprint(request));
       await session.run([...writes.statements(), ...advance.statements], { commit: true });
-      logger?.info(
-        { tenant, entityId, operationId: operation.id, event: row.event, kitNo },
-        'automatic sync started',
-      );
+      logger?.info({ tenant, entityId, operationId: operation.id, event, kitNo }, 'automatic sync started');
       return 'started';
     }
   });

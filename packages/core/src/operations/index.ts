@@ -1,4 +1,5 @@
 export * from './admin-actions.ts';
+export * from './auto-enrol.ts';
 export * from './automatic-sync.ts';
 export * from './ctp-records.ts';
 export * from './enrolment-check.ts';

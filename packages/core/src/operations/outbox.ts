@@ -1,6 +1,6 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { sql } from 'kysely';
-import type { NotificationPayload } from '../contracts/notifications.ts';
+import type { StreamPayload } from '../contracts/notifications.ts';
 import { JOB_TOPICS, type JobKind, jobIdFor } from '../queues/definitions.ts';
 import { activeTraceparent } from '../tracing/context.ts';
 import { defineStatement, queryBound } from './sql-session.ts';
@@ -21,7 +21,7 @@ export interface NotificationInput {
   readonly tenant: string;
   readonly notificationId: string;
   readonly operationId?: string;
-  readonly payload: NotificationPayload;
+  readonly payload: StreamPayload;
 }
 
 /**

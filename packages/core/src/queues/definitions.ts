@@ -35,6 +35,8 @@ export const JOBS = {
   },
   pollTraces: { queue: QUEUE_NAMES.maintenance, name: 'poll-traces', payload: z.strictObject({}) },
   sweep: { queue: QUEUE_NAMES.maintenance, name: 'sweep', payload: z.strictObject({}) },
+  /** Turns batch items into operations, a window per tenant at a time (`batches/feeder.ts`). */
+  feedBatches: { queue: QUEUE_NAMES.maintenance, name: 'feed-batches', payload: z.strictObject({}) },
   /** Deletes finished outbox and inbox rows past their retention, in small batches. */
   prune: { queue: QUEUE_NAMES.maintenance, name: 'prune', payload: z.strictObject({}) },
   /** One tick of the reconciliation schedule (and of reconciliations on request). */

@@ -48,6 +48,8 @@ export interface KitChange extends KitRequest {
   readonly created: boolean;
   /** What a replace changed; empty when it wrote what was already there. */
   readonly changed: readonly KitField[];
+  /** The card number's first 8 digits, for BIN eligibility (auto-enrolment); never stored. */
+  readonly panPrefix: string;
 }
 
 /** Like `EntityChangeHook`: inside the card change's transaction, under the entity lock. */
@@ -93,7 +95,14 @@ export function putKit(
     if (existing !== null) tx.assign(existing, columns);
     await tx.flush();
     if (onChange !== undefined)
-      await onChange(tx, { tenant, entityId, kitNo, created: existing === null, changed });
+      await onChange(tx, {
+        tenant,
+        entityId,
+        kitNo,
+        created: existing === null,
+        changed,
+        panPrefix: body.pan.slice(0, 8),
+      });
     const payment = existing === null ? null : await tx.findOne(CtpPayment, { kit });
     return { created: existing === null, kit: kitView(entityId, kit, payment) };
   });
@@ -190,7 +199,8 @@ export function patchKit(
       changed.push('nameOnCard');
     }
     await tx.flush();
-    if (onChange !== undefined) await onChange(tx, { tenant, entityId, kitNo, created: false, changed });
+    if (onChange !== undefined)
+      await onChange(tx, { tenant, entityId, kitNo, created: false, changed, panPrefix: kit.panFirst6 });
     return kitView(entityId, kit, await tx.findOne(CtpPayment, { kit }));
   });
 }

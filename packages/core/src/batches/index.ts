@@ -1,0 +1,3 @@
+export * from './feeder.ts';
+export * from './schema.ts';
+export * from './store.ts';
