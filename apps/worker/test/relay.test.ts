@@ -81,9 +81,13 @@ function relayTo(
 }
 
 async function idleInTransaction(): Promise<number> {
+  // Held, not passing: between the pipelined statements of one round trip (the claim's
+  // `begin; …; commit`) a connection shows as idle in a transaction for a moment. A transaction
+  // held across the Redis call would stay so for the call's 500 ms deadline.
   const rows = await db.orm.em.fork().execute<{ n: string }[]>(
     `select count(*) as n from pg_stat_activity
-        where datname = current_database() and state like 'idle in transaction%'`,
+        where datname = current_database() and state like 'idle in transaction%'
+          and state_change < now() - interval '100 milliseconds'`,
   );
   return Number(rows[0]?.n ?? 0);
 }

@@ -265,9 +265,14 @@ describe('one trace per operation', () => {
     expect(traceIdOf(entry.traceparent ?? '')).toBe(traceId);
 
     const publishedSpanId = (entry.traceparent ?? '').split('-')[2];
-    const trace = await until('the notification span', () => {
+    // Each process exports on its own schedule: wait for the notification's span and for the
+    // retry's call to the simulator joined to the second worker's spans.
+    const trace = await until('the notification span and the retried call', () => {
       const spans = spansOf(traceId);
-      return spans.some((s) => s.spanId === publishedSpanId) ? spans : undefined;
+      const retried = spans
+        .filter(isSimRegistration)
+        .some((call) => ancestors(call, spans).some((s) => s.pid === second.child.pid));
+      return retried && spans.some((s) => s.spanId === publishedSpanId) ? spans : undefined;
     });
     // The retry's call to the simulator is in the operation's trace (the killed worker's call is
     // not always: its span is exported only when the simulator answers the dead connection).
