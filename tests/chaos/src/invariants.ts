@@ -1,4 +1,4 @@
-import { findPans, maskPan } from '@ctp/core/cards';
+import { findLeakedPans, maskPan } from '@ctp/core/cards';
 import { notificationPayloadSchema } from '@ctp/core/contracts';
 import type {
   EntityFact,
@@ -316,7 +316,7 @@ function noPanInLogs(facts: Facts): string[] {
   for (const log of facts.logs) {
     for (const [index, line] of log.lines.entries()) {
       lines += 1;
-      const pans = findPans(line);
+      const pans = findLeakedPans(line);
       if (pans.length > 0) {
         const masked = pans.map((p) => maskPan(p.replace(/[ -]/g, ''))).join(', ');
         throw new InvariantBreach(5, `${log.source}:${index + 1} holds a card number (${masked})`);

@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { findPans, maskPan } from '@ctp/core/cards';
+import { findLeakedPans, maskPan } from '@ctp/core/cards';
 import { envSchema } from '@ctp/core/config';
 import { createOrm, databaseName, type Orm, withDatabaseName } from '@ctp/db';
 import type { Redis } from 'ioredis';
@@ -96,7 +96,7 @@ export async function scanPans(args: readonly string[], io: Io): Promise<number>
 }
 
 function check(text: string, where: string, findings: Finding[]): void {
-  for (const pan of findPans(text)) findings.push({ where, masked: maskPan(pan.replace(/[ -]/g, '')) });
+  for (const pan of findLeakedPans(text)) findings.push({ where, masked: maskPan(pan.replace(/[ -]/g, '')) });
 }
 
 async function scanLogs(path: string, findings: Finding[]): Promise<number> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findPans, isPlausiblePan, maskPan, maskPansIn } from './pan.ts';
+import { findLeakedPans, findPans, isPlausiblePan, maskPan, maskPansIn } from './pan.ts';
 
 describe('card numbers', () => {
   it('finds Luhn-valid numbers of the card networks, plain or grouped', () => {
@@ -16,6 +16,26 @@ describe('card numbers', () => {
     expect(
       findPans('webhook-msg_6c3c4796-5847-4347-9e10-e51cc3e0f01d 12345678-4111-1111-1111-111111111111'),
     ).toEqual([]);
+  });
+
+  it('leak scans set aside trace-context ids in their own shapes, and nothing else', () => {
+    // The trace id a CI run's span scan flagged: its letters enclose the Luhn-valid 4768775040189.
+    const traceId = 'ca4768775040189e0d2b6f3a1c5e7d9f';
+    const spanId = '4768775040189abc';
+    expect(findPans(traceId)).toEqual(['4768775040189']);
+    const written = [
+      `{"level":30,"trace_id":"${traceId}","span_id":"${spanId}","msg":"submitted"}`,
+      `{"traceId":"${traceId}","spanId":"${spanId}","parentSpanId":"${spanId}","name":"ctp submit"}`,
+      `traceparent 00-${traceId}-${spanId}-01`,
+    ];
+    for (const line of written) expect(findLeakedPans(line)).toEqual([]);
+    // A card number in any other field, or glued to hex outside those shapes, is still found.
+    expect(findLeakedPans(`{"trace_id":"${traceId}","msg":"card 4111111111111111"}`)).toEqual([
+      '4111111111111111',
+    ]);
+    expect(findLeakedPans(`{"note":"${traceId}"}`)).toEqual(['4768775040189']);
+    expect(findLeakedPans(`{"trace_id":"c9${'4111111111111111'}e0d2b6f3a1c5e7"}`)).toEqual([]);
+    expect(findLeakedPans(`{"trace_id":"4111111111111111"}`)).toEqual(['4111111111111111']);
   });
 
   it('masks to first 6 and last 4', () => {
