@@ -3,10 +3,7 @@ import { sql } from 'kysely';
 import type { StreamPayload } from '../contracts/notifications.ts';
 import { JOB_TOPICS, type JobKind, jobIdFor } from '../queues/definitions.ts';
 import { activeTraceparent } from '../tracing/context.ts';
-import { defineStatement, queryBound } from './sql-session.ts';
-
-/** The PostgreSQL channel writers notify in their transaction; the relay LISTENs on it. */
-export const OUTBOX_CHANNEL = 'ctp_outbox';
+import { defineStatement, OUTBOX_CHANNEL, queryBound } from './sql-session.ts';
 
 export type OutboxJobKind = Extract<JobKind, keyof typeof JOB_TOPICS>;
 
@@ -109,7 +106,10 @@ export const outboxJson = (rows: readonly OutboxRow[]): string => JSON.stringify
 
 /**
  * Rows written in the caller's transaction (an ORM one: the records changes' hooks), which also
- * wakes the relay at commit (a NOTIFY is delivered only if the transaction commits).
+ * wakes the relay at commit (a NOTIFY is delivered only if the transaction commits). This is the
+ * one NOTIFY left inside a transaction (see `WAKE_RELAY` for its cost): the ORM's transaction
+ * offers no round trip after its commit, and these are records changes, not each operation's
+ * steps; they queue only behind each other.
  */
 export async function insertOutboxRows(em: EntityManager, rows: readonly OutboxRow[]): Promise<void> {
   if (rows.length === 0) return;

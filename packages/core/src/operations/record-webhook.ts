@@ -1,7 +1,7 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
 import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
-import { OUTBOX_CHANNEL, outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
+import { outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
 import { outcomeOf, resolveWrites } from './resolve-trace.ts';
 import { sharedStatement, sharedTransaction } from './shared-transaction.ts';
 import { defineStatement, type Statement } from './sql-session.ts';
@@ -33,7 +33,7 @@ const recordWebhookStatement = defineStatement<
   'ctp_record_webhook',
   `with ${INSERT_WEBHOOK_CTE},
    ${WEBHOOK_JOB_CTE}
-   select webhook_id, pg_notify('${OUTBOX_CHANNEL}', '') from inbox`,
+   select webhook_id from inbox`,
 );
 
 /** A delivery's inbox row and the outbox row of the job that will process it. */
@@ -43,19 +43,22 @@ function inboxAndJob(input: { webhookId: string; body: WebhookBody }): Statement
     key: input.webhookId,
     data: { webhookId: input.webhookId, tenant: input.body.tenant },
   });
-  return recordWebhookStatement({
-    webhook_id: input.webhookId,
-    tenant: input.body.tenant,
-    type: input.body.type,
-    payload: inboxPayload(input.body),
-    job: outboxJson([job]),
-  });
+  return recordWebhookStatement(
+    {
+      webhook_id: input.webhookId,
+      tenant: input.body.tenant,
+      type: input.body.type,
+      payload: inboxPayload(input.body),
+      job: outboxJson([job]),
+    },
+    { wakesRelay: true },
+  );
 }
 
 /**
  * Takes a verified webhook delivery in durably: the inbox row (deduplicated by `webhook-id`:
  * a redelivery inserts nothing and asks for nothing) and the outbox row of the job that will
- * process it, in one statement, which also wakes the relay. The api answers 2xx only after it
+ * process it, in one statement; the relay is woken after the commit. The api answers 2xx only after it
  * committed. Returns false for a delivery already taken in.
  */
 export async function recordWebhook(

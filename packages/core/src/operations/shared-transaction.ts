@@ -1,5 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
-import pg, { type Pool, type PoolClient, type QueryResult } from 'pg';
+import pg, { type Pool, type PoolClient } from 'pg';
 import {
   BEGIN,
   COMMIT,
@@ -10,6 +10,7 @@ import {
   SqlSession,
   type Statement,
   type StepSession,
+  sendPipelined,
 } from './sql-session.ts';
 
 /**
@@ -256,6 +257,8 @@ class GroupCommitter {
     const members = steps.map((step) => new Member(step));
     let client: PoolClient | undefined;
     let open = false;
+    // A statement of the group may have written outbox rows: the relay is woken after the commit.
+    let wakes = false;
     try {
       client = await this.#pool.connect();
       for (const member of members) member.start();
@@ -264,7 +267,7 @@ class GroupCommitter {
         const asking = members.filter((member) => member.state === 'asking');
         if (asking.length === 0) {
           // Every step has returned, thrown, or asked for its commit: the group commits.
-          if (open) await client.query(COMMIT.text);
+          if (open) await sendPipelined(client, [COMMIT], { wake: wakes });
           open = false;
           const waiting = members.filter((member) => member.state === 'awaiting-commit');
           for (const member of members) member.committed = true;
@@ -276,7 +279,8 @@ class GroupCommitter {
         const opening = !open;
         // Open from the moment `begin` is sent: if the round trip fails, the catch rolls back.
         open = true;
-        await this.#roundTrip(client, asking, opening, commit);
+        if (asking.some((member) => member.ask?.statements.some((s) => s.wakesRelay === true))) wakes = true;
+        await this.#roundTrip(client, asking, opening, commit, commit && wakes);
         open = !commit;
         if (commit) {
           for (const member of members) member.committed = true;
@@ -310,7 +314,13 @@ class GroupCommitter {
    * for all their locks, their other statements in order, and `commit` when every one asks for
    * it. A step that asks for its commit while others go on waits for the group's commit.
    */
-  async #roundTrip(client: PoolClient, asking: readonly Member[], opening: boolean, commit: boolean) {
+  async #roundTrip(
+    client: PoolClient,
+    asking: readonly Member[],
+    opening: boolean,
+    commit: boolean,
+    wake: boolean,
+  ) {
     const locks: LockTarget[] = [];
     const own: Statement<unknown>[] = [];
     for (const member of asking) {
@@ -325,16 +335,7 @@ class GroupCommitter {
       ...own,
       ...(commit ? [COMMIT] : []),
     ];
-    const settled = await Promise.allSettled(
-      batch.map((s) =>
-        s.name === ''
-          ? client.query(s.text)
-          : client.query({ name: s.name, text: s.text, values: [...s.values] }),
-      ),
-    );
-    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed !== undefined) throw failed.reason;
-    const results = settled.map((r) => (r as PromiseFulfilledResult<QueryResult>).value.rows);
+    const results = (await sendPipelined(client, batch, { wake })).map((result) => result.rows);
     let next = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 1);
     // Each step's rows in the order it sent its statements (a lock's rows are not kept: the one
     // locking statement answered for all).

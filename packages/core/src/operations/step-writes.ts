@@ -14,7 +14,7 @@ import {
 import { INSERT_HISTORY_CTE } from './history-writes.ts';
 import { MARK_WEBHOOK_PROCESSED_CTE } from './inbox-writes.ts';
 import { FINISH_OPERATION_CTE, GUARD_OPERATION_CTE, INSERT_OPERATIONS_CTE } from './operation-writes.ts';
-import { INSERT_OUTBOX_CTE, OUTBOX_CHANNEL, type OutboxRow, outboxJson } from './outbox.ts';
+import { INSERT_OUTBOX_CTE, type OutboxRow, outboxJson } from './outbox.ts';
 import { defineStatement, type Statement } from './sql-session.ts';
 import type { OperationRow } from './step-reads.ts';
 import { GUARD_TRACE_CTE, RESOLVE_TRACE_CTE } from './trace-writes.ts';
@@ -73,7 +73,8 @@ interface StepParams extends Record<string, unknown> {
  * from the tables' own modules (each table is written from one module): the step's rows arrive
  * as JSON sets (`jsonb_to_recordset`), an empty set writes nothing. Every CTE runs, in the
  * caller's transaction, and depends on `ok`: the guards' locks (none unless the step ends an
- * operation or a trace). The relay is woken in the same statement, so at commit.
+ * operation or a trace). A statement with outbox rows wakes the relay after its commit
+ * (`wakesRelay`, `WAKE_RELAY` in sql-session.ts).
  */
 const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
   'ctp_step_writes',
@@ -92,9 +93,7 @@ const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
   ${MARK_WEBHOOK_PROCESSED_CTE},
   ${INSERT_HISTORY_CTE},
   ${INSERT_OUTBOX_CTE}
-  select ctp_guard(applied) as applied,
-         case when applied and exists (select 1 from outbox) then pg_notify('${OUTBOX_CHANNEL}', '') end as wake
-    from ok`,
+  select ctp_guard(applied) as applied from ok`,
 );
 
 type Failure = { code: string; message: string; details: string } | null;
@@ -245,27 +244,30 @@ export class StepWrites {
       return null;
     const finish = this.#finish;
     const trace = this.#trace;
-    return stepWritesStatement({
-      guard_operation_id: finish?.id ?? null,
-      guard_operation_status: finish?.status ?? null,
-      guard_trace_pkey: trace?.pkey ?? null,
-      customers_new: json(this.#customersNew),
-      customers_set: json(this.#customersSet),
-      payments_new: json(this.#paymentsNew),
-      payments_set: json(this.#paymentsSet),
-      operations_new: json(this.#operationsNew),
-      operation_to: finish?.to ?? null,
-      operation_error_code: finish?.error?.code ?? null,
-      operation_error_message: finish?.error?.message ?? null,
-      operation_error_details: finish?.error?.details ?? null,
-      trace_to: trace?.to ?? null,
-      trace_error_code: trace?.error?.code ?? null,
-      trace_error_message: trace?.error?.message ?? null,
-      trace_error_details: trace?.error?.details ?? null,
-      webhook_id: this.#webhookId,
-      history: json(this.#history),
-      outbox: outboxJson(this.#outbox),
-    });
+    return stepWritesStatement(
+      {
+        guard_operation_id: finish?.id ?? null,
+        guard_operation_status: finish?.status ?? null,
+        guard_trace_pkey: trace?.pkey ?? null,
+        customers_new: json(this.#customersNew),
+        customers_set: json(this.#customersSet),
+        payments_new: json(this.#paymentsNew),
+        payments_set: json(this.#paymentsSet),
+        operations_new: json(this.#operationsNew),
+        operation_to: finish?.to ?? null,
+        operation_error_code: finish?.error?.code ?? null,
+        operation_error_message: finish?.error?.message ?? null,
+        operation_error_details: finish?.error?.details ?? null,
+        trace_to: trace?.to ?? null,
+        trace_error_code: trace?.error?.code ?? null,
+        trace_error_message: trace?.error?.message ?? null,
+        trace_error_details: trace?.error?.details ?? null,
+        webhook_id: this.#webhookId,
+        history: json(this.#history),
+        outbox: outboxJson(this.#outbox),
+      },
+      { wakesRelay: this.#outbox.length > 0 },
+    );
   }
 
   /** The statements to send with the commit. */
