@@ -32,15 +32,23 @@ svg text{font:11px system-ui,sans-serif;fill:#4a5868}
 
 /**
  * Every page of the console. No script at all: pages are server-rendered, actions are forms
- * (each with the session's CSRF token), and the content security policy forbids scripts.
+ * (each with the session's CSRF token), and the content security policy forbids scripts; a page
+ * whose numbers move (a running batch) reloads itself with a meta refresh (`refreshSeconds`).
  */
-export function layout(page: PageContext | null, title: string, body: Html): Html {
+export function layout(
+  page: PageContext | null,
+  title: string,
+  body: Html,
+  options: { readonly refreshSeconds?: number } = {},
+): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · CTP console</title>
+<title>${title} · CTP console</title>${
+  options.refreshSeconds === undefined ? '' : html`\n<meta http-equiv="refresh" content="${options.refreshSeconds}">`
+}
 <style>${STYLE}</style>
 </head>
 <body>
@@ -54,6 +62,7 @@ export function layout(page: PageContext | null, title: string, body: Html): Htm
   <a href="/audit">Audit log</a>
   <a href="/settings">CTP settings</a>
   <a href="/reconciliations">Reconciliations</a>
+  <a href="/batches">Batches</a>
   <form method="get" action="/search" role="search">
     <input type="search" name="q" placeholder="Entity id or kit number" aria-label="Entity id or kit number" required>
   </form>
