@@ -18,7 +18,8 @@ const CUSTOMER = {
 };
 const CARD = { pan: '4111111111111111', expiry: { month: '12', year: '2030' }, nameOnCard: 'AISHA KHAN' };
 
-async function customer(orm: Orm, tenant: string, entityId: string, kitNos: readonly string[]) {
+/** A customer with cards, written by the records' own functions (as the api's `PUT` routes do). */
+export async function seedCustomer(orm: Orm, tenant: string, entityId: string, kitNos: readonly string[]) {
   await putEntity(orm.em, { tenant, entityId, body: CUSTOMER });
   for (const kitNo of kitNos) await putKit(orm.em, cipher, { tenant, entityId, kitNo, body: CARD });
 }
@@ -48,9 +49,9 @@ export async function seedBatch(
   const a = `${prefix}-a`;
   const b = `${prefix}-b`;
   const c = `${prefix}-c`;
-  await customer(orm, tenant, a, [`${a}1`, `${a}2`, `${a}3`]);
-  await customer(orm, tenant, b, [`${b}1`]);
-  await customer(orm, tenant, c, [`${c}1`]);
+  await seedCustomer(orm, tenant, a, [`${a}1`, `${a}2`, `${a}3`]);
+  await seedCustomer(orm, tenant, b, [`${b}1`]);
+  await seedCustomer(orm, tenant, c, [`${c}1`]);
   await setKitStatus(orm.em, { tenant, entityId: b, kitNo: `${b}1`, status: 'BLOCKED' });
   const values: unknown[] = [
     { entityId: a, kitNo: `${a}1` },
@@ -63,6 +64,18 @@ export async function seedBatch(
     { entityId: `${prefix}-d`, kitNo: `${prefix}-d1`, card: { ...CARD, pan: '4111111111111112' } },
   ];
   const externalBatchId = `${prefix}-portfolio`;
+  const batchId = await submitItems(orm, tenant, values, externalBatchId);
+  await feedItems(orm);
+  return { batchId, externalBatchId };
+}
+
+/** A batch as `POST /v1/ctp/batches` accepts it (records carried in items are written first). */
+export async function submitItems(
+  orm: Orm,
+  tenant: string,
+  values: readonly unknown[],
+  externalBatchId?: string,
+): Promise<string> {
   const { batch } = await submitBatch(orm.em, cipher, {
     tenant,
     externalBatchId,
@@ -70,6 +83,10 @@ export async function seedBatch(
       for (const value of values) yield { value };
     })(),
   });
+  return batch.batchId;
+}
+
+/** One run of the worker's batch feeder: items start as operations (which no worker carries on). */
+export async function feedItems(orm: Orm): Promise<void> {
   await feedBatches(orm.em, { laneWindow: async () => 100 });
-  return { batchId: batch.batchId, externalBatchId };
 }

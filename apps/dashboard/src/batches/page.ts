@@ -69,7 +69,8 @@ function progress(counts: BatchCounts): Html {
 const rate = (pace: BatchPace) => html`${pace.perSecond}/s`;
 
 function eta(batch: BatchRow): Html {
-  if (!isMoving(batch) || finishedOf(batch.counts) === batch.counts.total) return html`<span class="muted">—</span>`;
+  if (!isMoving(batch) || finishedOf(batch.counts) === batch.counts.total)
+    return html`<span class="muted">—</span>`;
   return pace(batch.pace.etaSeconds);
 }
 
@@ -110,7 +111,9 @@ ${
     ? html`<p class="muted">No batch yet.</p>`
     : html`<table><thead><tr><th>Tenant</th><th class="num">Batches</th><th class="num">Running</th><th>Latest</th></tr></thead><tbody>
 ${tenants.map(
-  (t) => html`<tr data-tenant="${t.tenant}"><td><a href="/batches/${encodeURIComponent(t.tenant)}">${t.tenant}</a></td>
+  (
+    t,
+  ) => html`<tr data-tenant="${t.tenant}"><td><a href="/batches/${encodeURIComponent(t.tenant)}">${t.tenant}</a></td>
   <td class="num">${t.batches}</td><td class="num">${t.running}</td><td>${when(t.latestAt)}</td></tr>`,
 )}</tbody></table>`
 }</section>`,
@@ -193,9 +196,7 @@ export function batchPage(page: PageContext, model: BatchPageModel): Html {
           }; items already started finish. Recorded in the <a href="/audit">audit log</a>.</div>`
     }<section class="card">
 <p>Tenant <a href="/batches/${encodeURIComponent(tenant)}">${tenant}</a>${
-      batch.status === 'RUNNING'
-        ? html` · <a class="action" href="${href}/cancel">Cancel batch</a>`
-        : ''
+      batch.status === 'RUNNING' ? html` · <a class="action" href="${href}/cancel">Cancel batch</a>` : ''
     }</p>
 <table><thead><tr>${HEADERS}</tr></thead>
 <tbody><tr data-batch-id="${batch.batchId}">${batchCells(tenant, batch, false)}</tr></tbody></table>
@@ -206,7 +207,9 @@ ${
     ? html`<p class="muted">No item failed or was rejected.</p>`
     : html`<table><thead><tr><th>Status</th><th>Reason or error code</th><th class="num">Items</th></tr></thead><tbody>
 ${model.failures.map(
-  (f) => html`<tr data-failure="${f.status} ${f.reason}"><td><span class="status bad">${f.status}</span></td><td><code>${f.reason}</code></td>
+  (
+    f,
+  ) => html`<tr data-failure="${f.status} ${f.reason}"><td><span class="status bad">${f.status}</span></td><td><code>${f.reason}</code></td>
   <td class="num"><a href="${itemsHref(f.status)}">${f.count}</a></td></tr>`,
 )}</tbody></table>`
 }</section>

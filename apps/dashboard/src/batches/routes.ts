@@ -4,8 +4,8 @@ import {
   batchFailureGroups,
   batchItemsQuerySchema,
   batchListQuerySchema,
-  batchPathSchema,
   batchPace,
+  batchPathSchema,
   batchTenants,
   cancelBatch,
   getBatch,
@@ -22,15 +22,7 @@ import type { DashboardEnv } from '../env.ts';
 import { readForm, refuse } from '../http.ts';
 import { confirmPage } from '../views/confirm.ts';
 import { notFoundPage } from '../views/entity.ts';
-import {
-  type BatchRow,
-  batchHref,
-  batchListPage,
-  batchPage,
-  batchTenantsPage,
-  DEFAULT_ITEMS_LIMIT,
-  finishedOf,
-} from './page.ts';
+import { type BatchRow, batchHref, batchListPage, batchPage, batchTenantsPage, finishedOf } from './page.ts';
 
 export interface BatchRoutesDependencies {
   readonly orm: Orm;

@@ -47,8 +47,10 @@ export function layout(
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · CTP console</title>${
-  options.refreshSeconds === undefined ? '' : html`\n<meta http-equiv="refresh" content="${options.refreshSeconds}">`
-}
+    options.refreshSeconds === undefined
+      ? ''
+      : html`\n<meta http-equiv="refresh" content="${options.refreshSeconds}">`
+  }
 <style>${STYLE}</style>
 </head>
 <body>

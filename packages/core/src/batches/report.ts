@@ -39,7 +39,10 @@ export interface BatchFailureGroup {
   readonly count: number;
 }
 
-const failureGroups = defineStatement<{ batch_id: string }, { status: 'FAILED' | 'REJECTED'; reason: string; n: number }>(
+const failureGroups = defineStatement<
+  { batch_id: string },
+  { status: 'FAILED' | 'REJECTED'; reason: string; n: number }
+>(
   'ctp_batch_report_failures',
   `select status, coalesce(reason, error->>'code', 'UNKNOWN') as reason, count(*)::int as n
      from ctp_batch_item where batch_id = $batch_id::uuid and status in ('FAILED', 'REJECTED')
