@@ -2,7 +2,7 @@ import { getBatch, listBatchItems } from '@ctp/core/batches';
 import { AuditLog } from '@ctp/core/entities';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_COUNTS, seedBatch } from './batch-fixture.ts';
+import { FIXTURE_COUNTS, seedBatch, submitItems } from './batch-fixture.ts';
 import { buildDashboard, CREDENTIALS, type TestDashboard } from './helpers.ts';
 
 /**
@@ -174,6 +174,17 @@ describe('the Batches pages', () => {
     const blocked = await (await get(`${batchPath(TENANT, mine)}/cancel`)).text();
     expect(blocked).toContain('The batch is CANCELLED');
     expect(blocked).not.toContain('<form class="confirm"');
+  });
+
+  it('show outside text of a refused item escaped, and never a card number whole', async () => {
+    const hostile = await submitItems(db.orm, TENANT, [
+      { entityId: 'pb-h', kitNo: 'k', '<img src=x onerror=alert(1)>': 1, '4111111111111111': 2 },
+    ]);
+    const page = await (await get(`${batchPath(TENANT, hostile)}?status=REJECTED`)).text();
+    expect(page).toContain('INVALID_ITEM');
+    expect(page).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(page).not.toContain('<img');
+    expect(page).not.toContain('4111111111111111');
   });
 
   it('refresh a running batch by itself', async () => {
