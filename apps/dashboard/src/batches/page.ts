@@ -91,7 +91,7 @@ function batchCells(tenant: string, batch: BatchRow, link: boolean): Html {
   <td><span class="status ${BATCH_CLASS[batch.status] ?? ''}">${batch.status}</span></td>
   <td>${progress(batch.counts)}</td>
   ${COUNTS.map(([key]) => html`<td class="num" data-count="${key}">${batch.counts[key]}</td>`)}
-  <td class="num">${rate(batch.pace)}</td><td class="num">${eta(batch)}</td>
+  <td class="num" data-rate>${rate(batch.pace)}</td><td class="num" data-eta>${eta(batch)}</td>
   <td>${when(new Date(batch.createdAt))}</td><td>${when(batch.completedAt ? new Date(batch.completedAt) : null)}</td>`;
 }
 

@@ -85,7 +85,7 @@ export function batchRoutes(deps: BatchRoutesDependencies): Hono<DashboardEnv> {
 
   app.get('/batches/:tenant', async (c) => {
     const tenant = c.req.param('tenant');
-    if (!TENANT.test(tenant)) return notFound(c);
+    if (!TENANT.test(tenant)) return c.html(notFoundPage(page(c), 'No such tenant.'), 404);
     const query = batchListQuerySchema.safeParse(c.req.query());
     if (!query.success) return badQuery(c, problemsOf(query.error.issues));
     const { cursor, limit } = query.data;
