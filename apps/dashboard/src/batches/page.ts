@@ -134,9 +134,9 @@ export function batchListPage(
 ${
   batches.length === 0
     ? html`<p class="muted">No batch of ${tenant}.</p>`
-    : html`<table><thead><tr>${HEADERS}</tr></thead><tbody>
+    : html`<div class="wide"><table><thead><tr>${HEADERS}</tr></thead><tbody>
 ${batches.map((batch) => html`<tr data-batch-id="${batch.batchId}">${batchCells(tenant, batch, true)}</tr>`)}
-</tbody></table>${
+</tbody></table></div>${
         nextCursor === null
           ? ''
           : html`<p><a href="/batches/${encodeURIComponent(tenant)}?${new URLSearchParams({ cursor: nextCursor })}">Older batches</a></p>`
@@ -198,8 +198,8 @@ export function batchPage(page: PageContext, model: BatchPageModel): Html {
 <p>Tenant <a href="/batches/${encodeURIComponent(tenant)}">${tenant}</a>${
       batch.status === 'RUNNING' ? html` · <a class="action" href="${href}/cancel">Cancel batch</a>` : ''
     }</p>
-<table><thead><tr>${HEADERS}</tr></thead>
-<tbody><tr data-batch-id="${batch.batchId}">${batchCells(tenant, batch, false)}</tr></tbody></table>
+<div class="wide"><table><thead><tr>${HEADERS}</tr></thead>
+<tbody><tr data-batch-id="${batch.batchId}">${batchCells(tenant, batch, false)}</tr></tbody></table></div>
 ${RATE_NOTE}</section>
 <section class="card" id="failures"><h2>Failures by reason</h2>
 ${
