@@ -14,6 +14,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import { LoginLimiter } from './auth/login-limiter.ts';
 import { authRoutes, refuseLockedOut, requireSession, sameSiteOnly } from './auth/routes.ts';
 import { SessionSigner } from './auth/session.ts';
+import { batchRoutes } from './batches/routes.ts';
 import { consoleRoutes } from './console/routes.ts';
 import type { DashboardEnv } from './env.ts';
 import { limitBody, refuseUnstorableUrlText } from './http.ts';
@@ -117,5 +118,6 @@ export function createDashboardApp(deps: DashboardDependencies): Hono<DashboardE
   );
   app.route('/', settingsRoutes({ orm, signer, logger }));
   app.route('/', reconciliationRoutes({ orm }));
+  app.route('/', batchRoutes({ orm, signer, logger, ...(adminMetrics ? { adminMetrics } : {}) }));
   return app;
 }

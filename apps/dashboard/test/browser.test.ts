@@ -1,16 +1,9 @@
-import { join } from 'node:path';
 import { AuditLog, CtpOperation } from '@ctp/core/entities';
-import { createLogger } from '@ctp/core/logging';
-import { createRedis } from '@ctp/core/queues';
-import { type RunningServer, startHttpServer } from '@ctp/core/runtime';
-import type { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Pipeline, startPipeline } from '../../../tests/e2e/src/harness.ts';
-import { createDashboardApp } from '../src/app.ts';
-import { closeQueues, openQueues, type Queues } from '../src/queues.ts';
-import { ARTIFACTS, type Browser, chromiumAvailable, launchChromium } from './chromium.ts';
-import { CREDENTIALS } from './helpers.ts';
+import { type Browser, skipWithoutChromium } from './chromium.ts';
+import { type BrowserDashboard, CREDENTIALS, startDashboard } from './helpers.ts';
 
 /**
  * An operator's session in a real headless Chromium, over the whole pipeline (api, worker,
@@ -21,9 +14,7 @@ import { CREDENTIALS } from './helpers.ts';
  */
 
 let pipeline: Pipeline;
-let redis: Redis;
-let queues: Queues;
-let server: RunningServer;
+let dashboard: BrowserDashboard;
 let browser: Browser;
 let page: Page;
 let base: string;
@@ -33,33 +24,20 @@ const KIT = `${ENTITY}-k1`;
 
 beforeAll(async () => {
   pipeline = await startPipeline({ webhooks: false, env: { TRACE_FIRST_POLL_MS: '3600000' } });
-  redis = createRedis(pipeline.config.REDIS_URL);
-  queues = openQueues(redis, pipeline.config.QUEUE_PREFIX);
-  const app = createDashboardApp({
-    orm: pipeline.db.orm,
-    queues,
-    credentials: CREDENTIALS,
-    logger: createLogger({ name: 'dashboard', level: 'silent' }),
+  dashboard = await startDashboard(pipeline.db.orm, {
+    redisUrl: pipeline.config.REDIS_URL,
+    prefix: pipeline.config.QUEUE_PREFIX,
   });
-  server = await startHttpServer(app, {
-    port: 0,
-    hostname: '127.0.0.1',
-    logger: createLogger({ name: 'x', level: 'silent' }),
-  });
-  base = `http://127.0.0.1:${server.port}`;
-  browser = await launchChromium();
-  page = await browser.context.newPage();
+  ({ browser, page, base } = dashboard);
 });
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
-  if (queues) await closeQueues(queues);
-  await redis?.quit();
+  await dashboard?.close();
   await pipeline?.close();
 });
 
-const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const shot = (name: string) => dashboard.shot(name);
+const see = (selector: string, text: string) => dashboard.see(selector, text);
 
 async function operationsOf(entityId: string): Promise<CtpOperation[]> {
   return pipeline.db.orm.em.fork().find(CtpOperation, { entityId }, { orderBy: { createdAt: 'asc' } });
@@ -75,11 +53,6 @@ async function waitFor<T>(read: () => Promise<T | undefined>, what: string, time
   }
 }
 
-/** Waits until an element matching `selector` shows `text` (the page may still be loading). */
-async function see(selector: string, text: string): Promise<void> {
-  await page.locator(selector, { hasText: text }).first().waitFor({ timeout: 10_000 });
-}
-
 async function confirmAction(linkText: string, reason: string): Promise<void> {
   await page.getByRole('link', { name: linkText }).first().click();
   await page.getByLabel(/Reason/).fill(reason);
@@ -87,7 +60,7 @@ async function confirmAction(linkText: string, reason: string): Promise<void> {
   await page.waitForSelector('.notice');
 }
 
-describe.skipIf(!chromiumAvailable && process.env.CI === undefined)('the dashboard in Chromium', () => {
+describe.skipIf(skipWithoutChromium)('the dashboard in Chromium', () => {
   it('refuses a wrong password', async () => {
     await page.goto(`${base}/`);
     await page.waitForURL(/\/login/);
@@ -114,7 +87,7 @@ describe.skipIf(!chromiumAvailable && process.env.CI === undefined)('the dashboa
     await shot('02-overview');
 
     await page.goto(`${base}/queues`);
-    for (const queue of Object.keys(queues)) {
+    for (const queue of Object.keys(dashboard.queues)) {
       await page.getByText(queue, { exact: true }).first().waitFor({ timeout: 15_000 });
     }
     await page.getByText('ctp-operations', { exact: true }).first().click();
@@ -203,7 +176,7 @@ describe.skipIf(!chromiumAvailable && process.env.CI === undefined)('the dashboa
     const paused = await menuAction('Pause');
     expect(paused.status()).toBe(200);
     expect(paused.request().headers()['x-xsrf-token']).toMatch(/^[\w-]{43}$/);
-    expect(await queues[queue].isPaused()).toBe(true);
+    expect(await dashboard.queues[queue].isPaused()).toBe(true);
     await see('nav, aside, body', 'Paused');
     await shot('10-bull-board-paused');
 
@@ -213,10 +186,10 @@ describe.skipIf(!chromiumAvailable && process.env.CI === undefined)('the dashboa
       `${base}/queues/api/queues/${queue}/resume`,
     );
     expect(forged).toBe(403);
-    expect(await queues[queue].isPaused()).toBe(true);
+    expect(await dashboard.queues[queue].isPaused()).toBe(true);
 
     expect((await menuAction('Resume')).status()).toBe(200);
-    expect(await queues[queue].isPaused()).toBe(false);
+    expect(await dashboard.queues[queue].isPaused()).toBe(false);
     const rows = await pipeline.db.orm.em
       .fork()
       .find(AuditLog, { target: `queue:${queue}` }, { orderBy: { pkey: 'asc' } });

@@ -8,6 +8,8 @@ import { type BrowserContext, chromium } from 'playwright-core';
 /** Debian's Chromium (`.ci/run` installs it), driven by playwright-core; nothing is downloaded. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const chromiumAvailable = existsSync(CHROMIUM_PATH);
+/** Real-browser tests are skipped on a machine without Chromium, never in CI (there they fail). */
+export const skipWithoutChromium = !chromiumAvailable && process.env.CI === undefined;
 
 /** Screenshots land here (git-ignored): the test's artifacts. */
 export const ARTIFACTS = fileURLToPath(new URL('../test-results/', import.meta.url));

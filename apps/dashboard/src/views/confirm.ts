@@ -3,6 +3,8 @@ import type { Html } from './format.ts';
 import { layout, type PageContext } from './layout.ts';
 
 export interface ConfirmModel {
+  /** Where the form posts: the console's `/actions` when absent. */
+  readonly formAction?: string;
   readonly action: string;
   readonly target: string;
   readonly back: string;
@@ -29,7 +31,7 @@ export function confirmPage(page: PageContext, model: ConfirmModel): Html {
 ${
   model.blocked !== undefined
     ? html`<p class="error" role="alert">${model.blocked}</p><p><a href="${model.back}">Back</a></p>`
-    : html`<form class="confirm" method="post" action="/actions">
+    : html`<form class="confirm" method="post" action="${model.formAction ?? '/actions'}">
   <input type="hidden" name="csrf" value="${page.csrf}">
   <input type="hidden" name="action" value="${model.action}">
   <input type="hidden" name="target" value="${model.target}">

@@ -21,7 +21,7 @@ code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}.muted{color:#8a96a3}
 .status{display:inline-block;padding:0 .45rem;border-radius:9px;font-size:.78rem;font-weight:600;background:#e8ecf1}
 .status.ok{background:#dff3e4;color:#17662f}.status.bad{background:#fbe1e1;color:#9b1c1c}.status.warn{background:#fff1d6;color:#8a5300}
 tr.stuck td{background:#fff4f4}tr.stuck .age{color:#b42318;font-weight:700}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:1rem}
+.wide{overflow-x:auto}.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(330px,1fr));gap:1rem}
 .notice{padding:.6rem .9rem;border-radius:6px;margin-bottom:1rem}.notice.ok{background:#dff3e4}.notice.bad{background:#fbe1e1}
 a.action,button.action{display:inline-block;padding:.1rem .5rem;border:1px solid #9fb3c8;border-radius:4px;font-size:.8rem;text-decoration:none;color:#14213d;background:#fff;cursor:pointer;margin:0 .2rem .2rem 0}
 button.danger{background:#b42318;border-color:#b42318;color:#fff}button.primary{background:#14213d;border-color:#14213d;color:#fff}
@@ -32,15 +32,25 @@ svg text{font:11px system-ui,sans-serif;fill:#4a5868}
 
 /**
  * Every page of the console. No script at all: pages are server-rendered, actions are forms
- * (each with the session's CSRF token), and the content security policy forbids scripts.
+ * (each with the session's CSRF token), and the content security policy forbids scripts; a page
+ * whose numbers move (a running batch) reloads itself with a meta refresh (`refreshSeconds`).
  */
-export function layout(page: PageContext | null, title: string, body: Html): Html {
+export function layout(
+  page: PageContext | null,
+  title: string,
+  body: Html,
+  options: { readonly refreshSeconds?: number } = {},
+): Html {
   return html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · CTP console</title>
+<title>${title} · CTP console</title>${
+    options.refreshSeconds === undefined
+      ? ''
+      : html`\n<meta http-equiv="refresh" content="${options.refreshSeconds}">`
+  }
 <style>${STYLE}</style>
 </head>
 <body>
@@ -54,6 +64,7 @@ export function layout(page: PageContext | null, title: string, body: Html): Htm
   <a href="/audit">Audit log</a>
   <a href="/settings">CTP settings</a>
   <a href="/reconciliations">Reconciliations</a>
+  <a href="/batches">Batches</a>
   <form method="get" action="/search" role="search">
     <input type="search" name="q" placeholder="Entity id or kit number" aria-label="Entity id or kit number" required>
   </form>
