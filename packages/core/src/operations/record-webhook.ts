@@ -2,10 +2,9 @@ import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
 import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
 import { outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
-import { outcomeOf, resolveWrites } from './resolve-trace.ts';
+import { outcomeOf, readTraceUnderLock, resolveWrites } from './resolve-trace.ts';
 import { sharedStatement, sharedTransaction } from './shared-transaction.ts';
 import { defineStatement, type Statement } from './sql-session.ts';
-import { lockEntityOfTrace, readTraceForResolve, traceForResolveFrom } from './step-reads.ts';
 
 /** `ctp_webhook_inbox.webhook_id` and `ctp_outbox.dedupe_key` are both varchar(255). */
 const KEY_COLUMN_LENGTH = 255;
@@ -102,13 +101,13 @@ export async function receiveWebhook(
   const outcome = body.type === 'request.completed' ? outcomeOf(body.data) : null;
   if (outcome === null) return (await recordWebhook(em, input)) ? 'recorded' : 'duplicate';
   return sharedTransaction(em, async (session) => {
-    const [, seen, read] = await session.run([
-      lockEntityOfTrace(body.tenant, outcome.requestTraceId),
+    const {
+      found,
+      also: [seen],
+    } = await readTraceUnderLock(session, body.tenant, outcome.requestTraceId, [
       inboxRowExists({ webhook_id: webhookId }),
-      readTraceForResolve(body.tenant, outcome.requestTraceId),
     ]);
     if ((seen?.length ?? 0) > 0) return 'duplicate';
-    const found = traceForResolveFrom(read, body.tenant, outcome.requestTraceId);
     if (found === null) {
       const [inserted] = await session.run([inboxAndJob(input)], { commit: true });
       return (inserted?.length ?? 0) > 0 ? 'recorded' : 'duplicate';

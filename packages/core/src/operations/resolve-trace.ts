@@ -22,7 +22,7 @@ import {
 } from './lifecycle-store.ts';
 import { outboxNotificationRow } from './outbox.ts';
 import { sharedTransaction } from './shared-transaction.ts';
-import type { Statement } from './sql-session.ts';
+import type { Statement, StepSession } from './sql-session.ts';
 
 /** A terminal result for a trace, from the webhook, the poller, or the poller's deadline. */
 export interface TraceOutcome {
@@ -68,11 +68,7 @@ export async function resolveTraceOutcome(
   commitWithResolved: readonly Statement[] = [],
 ): Promise<ResolveResult> {
   return sharedTransaction(em, async (session) => {
-    const [, read] = await session.run([
-      lockEntityOfTrace(tenant, outcome.requestTraceId),
-      readTraceForResolve(tenant, outcome.requestTraceId),
-    ]);
-    const found = traceForResolveFrom(read, tenant, outcome.requestTraceId);
+    const { found } = await readTraceUnderLock(session, tenant, outcome.requestTraceId);
     if (found === null) return 'trace-not-found';
     const { result, writes } = resolveWrites(found, tenant, outcome, webhookId);
     await session.run([...writes.statements(), ...(result === 'resolved' ? commitWithResolved : [])], {
@@ -80,6 +76,24 @@ export async function resolveTraceOutcome(
     });
     return result;
   });
+}
+
+/**
+ * A resolve's first round trip: the lock of the trace's entity, the trace with its operation and
+ * records (null: no such trace of `tenant`), and the rows of `also`, sent with them.
+ */
+export async function readTraceUnderLock(
+  session: StepSession,
+  tenant: string,
+  requestTraceId: string,
+  also: readonly Statement[] = [],
+): Promise<{ found: TraceForResolve | null; also: unknown[][] }> {
+  const [, read, ...rest] = await session.run([
+    lockEntityOfTrace(tenant, requestTraceId),
+    readTraceForResolve(tenant, requestTraceId),
+    ...also,
+  ]);
+  return { found: traceForResolveFrom(read, tenant, requestTraceId), also: rest };
 }
 
 /**
