@@ -99,6 +99,39 @@ describe('card replacement', () => {
     expect(view.body).toMatchObject({ status: 'COMPLETED', steps: [{ status: 'DONE' }, { status: 'DONE' }] });
   });
 
+  it('a replace retried with its Idempotency-Key answers the same card and plan, and moves the network once', async () => {
+    await enrolled('rp-retry', 'rp-retry-old');
+    const request = { newKitNo: 'rp-retry-new', ...NEW_CARD, reason: 'LOST_STOLEN' };
+    const headers = { 'idempotency-key': 'rp-retry-1' };
+    // The first answer is lost; the client sends the same request again, twice at once.
+    const first = await p.call('POST', '/v1/entities/rp-retry/kits/rp-retry-old/replace', request, headers);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const retries = await Promise.all(
+      [1, 2].map(() => p.call('POST', '/v1/entities/rp-retry/kits/rp-retry-old/replace', request, headers)),
+    );
+    for (const retry of retries) {
+      expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      expect(retry.body).toMatchObject({
+        kitNo: 'rp-retry-new',
+        replacement: {
+          replacementId: (first.body.replacement as { replacementId: string }).replacementId,
+          reason: 'LOST_STOLEN',
+        },
+      });
+    }
+    const { plan, ops } = await ended('rp-retry', 'rp-retry-new');
+    expect(plan.status).toBe('COMPLETED');
+    expect(events(ops.slice(1))).toEqual([
+      'CTP_REMOVE_KIT:rp-retry-old:SUCCESS',
+      'CTP_ADD_KIT:rp-retry-new:SUCCESS',
+    ]);
+    expect(
+      await p.db.orm.em.fork().count(CtpKitReplacement, { tenant: TENANT, oldKitNumber: 'rp-retry-old' }),
+    ).toBe(1);
+    expect(instrumentsOf('rp-retry').sort()).toEqual(['rp-retry-new:ACTIVE', 'rp-retry-old:REMOVED']);
+  });
+
   it('retries a middle step the network fails, and still ends with only the new card', async () => {
     await enrolled('rp-fault', 'rp-fault-old');
     const replaced = await p.call('POST', '/v1/entities/rp-fault/kits/rp-fault-old/replace', {
