@@ -1,19 +1,25 @@
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '@ctp/core/config';
 import { defineStatement, SqlSession } from '@ctp/core/operations';
 import { reconcileTick, startReconciliation } from '@ctp/core/reconciliation';
 import { SaasClient } from '@ctp/core/saas';
-import { createMigratedDatabase } from '@ctp/db';
+import { createMigratedDatabase, createOrm } from '@ctp/db';
 import pg from 'pg';
 import { freePort, inParallel, startSimulator, stopProcesses, waitReady } from './harness.ts';
 
 /**
  * The reconciliation rate: entities checked per second against the simulator (its 20 ms answer
- * latency, as every bench), and the CPU this process spends per entity, as a worker would:
- * `reconcileTick` with the worker's concurrency of 8 and no rate share in the way. The entities
+ * latency, as every bench), and the CPU and memory spent on it, as a worker would spend them:
+ * `reconcileTick` with the worker's concurrency of 8 and no rate share in the way, in a process
+ * of its own that does nothing else (so its RSS is a worker's, not the seeding's). The entities
  * are enrolled at the simulator through the SaaS API, and our records written to agree with what
  * it holds (ids included), so each check is the common case: read, compare, agree.
+ * `BENCH_RECONCILE_ENTITIES` (default 2000) sets how many; issue 15's cost target is a run over
+ * 10,000 under 300 MB of worker RSS.
  */
 
 export interface ReconcileResult {
@@ -21,6 +27,28 @@ export interface ReconcileResult {
   readonly entitiesPerSecond: number;
   readonly cpuMsPerEntity: number;
   readonly agreed: number;
+  /** The reconciling worker's highest resident set size while it reconciled (sampled every 50 ms). */
+  readonly peakRssMb: number;
+  /** The same process's lifetime peak, from the OS (start-up included). */
+  readonly maxRssMb: number;
+}
+
+/** Issue 15's cost target: a run over 10,000 entities keeps the worker under this. */
+const RSS_TARGET_MB = 300;
+const MB = 1024 * 1024;
+
+/** The peak resident set size while `work` runs, sampled (the OS keeps only the lifetime peak). */
+async function withPeakRss<T>(work: () => Promise<T>): Promise<{ value: T; peakRss: number }> {
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  }, 50);
+  try {
+    const value = await work();
+    return { value, peakRss: Math.max(peakRss, process.memoryUsage.rss()) };
+  } finally {
+    clearInterval(sampler);
+  }
 }
 
 const CONCURRENCY = 8;
@@ -80,29 +108,99 @@ export async function measureReconciliation(serverUrl: string, entities: number)
     await writeAgreeingRecords(db.databaseUrl, tenant, network);
 
     const { reconciliationId } = await startReconciliation(db.orm.em.fork(), { tenant });
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    for (;;) {
-      const tick = await reconcileTick(
-        { em: db.orm.em, saas, takeBudget: async (_tenant, wanted) => wanted },
-        { periodMs: 7 * 86_400_000, concurrency: CONCURRENCY },
-      );
-      if (tick.completed.includes(reconciliationId)) break;
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const used = process.cpuUsage(cpu);
+    const worker = await runReconcilingWorker({
+      databaseUrl: db.databaseUrl,
+      simUrl: `http://127.0.0.1:${simPort}`,
+      apiKey: config.CTP_SAAS_API_KEY,
+      reconciliationId,
+    });
     const [row] = await SqlSession.runAlone(db.orm.em, countAgreed({ id: reconciliationId }));
     return {
       entities,
-      entitiesPerSecond: entities / seconds,
-      cpuMsPerEntity: (used.user + used.system) / 1000 / entities,
+      entitiesPerSecond: entities / worker.seconds,
+      cpuMsPerEntity: worker.cpuMs / entities,
       agreed: Number(row?.agreed ?? 0),
+      peakRssMb: worker.peakRss / MB,
+      maxRssMb: worker.maxRss / MB,
     };
   } finally {
     await saas.close();
     await stopProcesses([sim]);
     hooks.close();
     await db.drop();
+  }
+}
+
+interface WorkerTask {
+  readonly databaseUrl: string;
+  readonly simUrl: string;
+  readonly apiKey: string;
+  readonly reconciliationId: string;
+}
+
+interface WorkerFigures {
+  readonly seconds: number;
+  readonly cpuMs: number;
+  /** Bytes: sampled while reconciling, and the OS's lifetime peak of the process. */
+  readonly peakRss: number;
+  readonly maxRss: number;
+}
+
+/**
+ * The heap flags of `pnpm start:worker` (the `--max-*` options of its start script): a worker's
+ * RSS depends on them as much as on what it holds, since V8 grows an unbounded heap before it
+ * collects.
+ */
+async function workerHeapFlags(): Promise<string[]> {
+  const manifest = JSON.parse(
+    await readFile(new URL('../apps/worker/package.json', import.meta.url), 'utf8'),
+  ) as { scripts: { start: string } };
+  return manifest.scripts.start.split(/\s+/).filter((option) => option.startsWith('--max-'));
+}
+
+/** Runs `reconcileUntilDone` in a child process (this file, `BENCH_RECONCILE_TASK` set). */
+async function runReconcilingWorker(task: WorkerTask): Promise<WorkerFigures> {
+  const child = spawn(process.execPath, [...(await workerHeapFlags()), fileURLToPath(import.meta.url)], {
+    env: { ...process.env, BENCH_RECONCILE_TASK: JSON.stringify(task), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+    output += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const last = output.trim().split('\n').at(-1);
+  if (code !== 0 || last === undefined) throw new Error(`the reconciling worker exited ${code}: ${output}`);
+  return JSON.parse(last) as WorkerFigures;
+}
+
+/** The worker's side: ticks until the reconciliation completes, measuring only that. */
+async function reconcileUntilDone(task: WorkerTask): Promise<WorkerFigures> {
+  const orm = await createOrm({ databaseUrl: task.databaseUrl });
+  const saas = new SaasClient({ baseUrl: task.simUrl, apiKey: task.apiKey });
+  try {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const { peakRss } = await withPeakRss(async () => {
+      for (;;) {
+        const tick = await reconcileTick(
+          { em: orm.em, saas, takeBudget: async (_tenant, wanted) => wanted },
+          { periodMs: 7 * 86_400_000, concurrency: CONCURRENCY },
+        );
+        if (tick.completed.includes(task.reconciliationId)) break;
+      }
+    });
+    const used = process.cpuUsage(cpu);
+    return {
+      seconds: (performance.now() - started) / 1000,
+      cpuMs: (used.user + used.system) / 1000,
+      peakRss,
+      // `maxRSS` is in kilobytes.
+      maxRss: process.resourceUsage().maxRSS * 1024,
+    };
+  } finally {
+    await saas.close();
+    await orm.close(true);
   }
 }
 
@@ -166,7 +264,11 @@ async function writeAgreeingRecords(databaseUrl: string, tenant: string, network
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+const task = process.env.BENCH_RECONCILE_TASK;
+if (task !== undefined && import.meta.url === `file://${process.argv[1]}`) {
+  console.log(JSON.stringify(await reconcileUntilDone(JSON.parse(task) as WorkerTask)));
+  process.exit(0);
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const result = await measureReconciliation(
     loadConfig(process.env).DATABASE_URL,
     Number(process.env.BENCH_RECONCILE_ENTITIES ?? 2000),
@@ -176,5 +278,6 @@ if (import.meta.url === `file://${process.argv[1]}`) {
 }
 
 export function formatReconciliation(result: ReconcileResult): string {
-  return `reconciliation: ${result.entitiesPerSecond.toFixed(0)} entities checked/s against the simulator (${result.entities} entities, ${result.agreed} agreed), CPU ${result.cpuMsPerEntity.toFixed(2)} ms per entity`;
+  const rss = `peak RSS ${result.peakRssMb.toFixed(0)} MB of the reconciling worker (target < ${RSS_TARGET_MB} MB${result.maxRssMb < RSS_TARGET_MB ? '' : ', OVER'}; ${result.maxRssMb.toFixed(0)} MB lifetime peak)`;
+  return `reconciliation: ${result.entitiesPerSecond.toFixed(0)} entities checked/s against the simulator (${result.entities} entities, ${result.agreed} agreed), CPU ${result.cpuMsPerEntity.toFixed(2)} ms per entity, ${rss}`;
 }

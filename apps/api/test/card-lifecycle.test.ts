@@ -192,3 +192,141 @@ describe('card replacement: bad input writes nothing', () => {
     expect(none.status).toBe(404);
   });
 });
+
+describe('Idempotency-Key on the record changes (as on the operation routes)', () => {
+  const keyed = (key: string) => ({ 'idempotency-key': key });
+  const auditRows = async () => {
+    const [row] = await api.db.orm.em
+      .getConnection()
+      .execute(`select count(*)::int as n from ctp_audit_log where details->>'idempotencyKey' is not null`);
+    return row?.n as number;
+  };
+
+  beforeAll(async () => {
+    expect((await api.call('PUT', '/v1/entities/idem-1', { json: entityBody() })).status).toBe(201);
+    for (const kitNo of ['idem-1-a', 'idem-1-b', 'idem-1-c', 'idem-1-d'])
+      expect((await api.call('PUT', `/v1/entities/idem-1/kits/${kitNo}`, { json: kitBody() })).status).toBe(
+        201,
+      );
+  });
+
+  const replaceBody = (newKitNo: string) => ({
+    newKitNo,
+    pan: '5555555555554444',
+    expiry: { month: '09', year: '2034' },
+    reason: 'REISSUE',
+  });
+
+  it('a replace retried with its key answers the first answer (replayed) and writes nothing; another body is 422; no key is 409 as before', async () => {
+    const path = '/v1/entities/idem-1/kits/idem-1-a/replace';
+    const first = await api.call('POST', path, { json: replaceBody('idem-1-a2'), headers: keyed('rep-1') });
+    expect(first.status, first.text).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+    const before = await dumpRecords(api.db);
+
+    const again = await api.call('POST', path, { json: replaceBody('idem-1-a2'), headers: keyed('rep-1') });
+    expect(again.status, again.text).toBe(201);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(again.headers.get('location')).toBe('/v1/entities/idem-1/kits/idem-1-a2');
+
+    const other = await api.call('POST', path, { json: replaceBody('idem-1-a3'), headers: keyed('rep-1') });
+    expect(other.status, other.text).toBe(422);
+    expect(errorOf(other).code).toBe('IDEMPOTENCY_KEY_REUSED');
+
+    const unkeyed = await api.call('POST', path, { json: replaceBody('idem-1-a2') });
+    expect(unkeyed.status).toBe(409);
+    expect(await dumpRecords(api.db)).toBe(before);
+  });
+
+  it('the same replace sent twice at once with one key makes one card; both answer it', async () => {
+    const path = '/v1/entities/idem-1/kits/idem-1-b/replace';
+    const send = () => api.call('POST', path, { json: replaceBody('idem-1-b2'), headers: keyed('rep-2') });
+    const answers = await Promise.all([send(), send()]);
+    expect(answers.map((a) => a.status)).toEqual([201, 201]);
+    expect(answers[0]?.body).toEqual(answers[1]?.body);
+    expect(answers.map((a) => a.headers.get('idempotent-replayed')).sort()).toEqual(['true', null].sort());
+    const [row] = await api.db.orm.em
+      .getConnection()
+      .execute(`select count(*)::int as n from kit where kit_no = 'idem-1-b2'`);
+    expect(row?.n).toBe(1);
+  });
+
+  it('a PATCH retried with its key answers the first answer, even after a later change; another body is 422', async () => {
+    const path = '/v1/entities/idem-1/kits/idem-1-c';
+    const first = await api.call('PATCH', path, {
+      json: { nameOnCard: 'FIRST NAME' },
+      headers: keyed('patch-1'),
+    });
+    expect(first.status, first.text).toBe(200);
+    const later = await api.call('PATCH', path, { json: { nameOnCard: 'LATER NAME' } });
+    expect(later.body).toMatchObject({ nameOnCard: 'LATER NAME' });
+
+    const before = await dumpRecords(api.db);
+    const again = await api.call('PATCH', path, {
+      json: { nameOnCard: 'FIRST NAME' },
+      headers: keyed('patch-1'),
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    const other = await api.call('PATCH', path, {
+      json: { nameOnCard: 'OTHER NAME' },
+      headers: keyed('patch-1'),
+    });
+    expect(other.status).toBe(422);
+    expect(errorOf(other).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await dumpRecords(api.db)).toBe(before);
+    expect((await api.call('GET', path)).body).toMatchObject({ nameOnCard: 'LATER NAME' });
+  });
+
+  it('a card or customer status change retried with its key answers the first answer; another status or route is 422', async () => {
+    const kitPath = '/v1/entities/idem-1/kits/idem-1-d/status';
+    const blocked = await api.call('PUT', kitPath, { json: { status: 'BLOCKED' }, headers: keyed('st-1') });
+    expect(blocked.status, blocked.text).toBe(200);
+    const reopened = await api.call('PUT', kitPath, { json: { status: 'ACTIVE' } });
+    expect(reopened.body).toMatchObject({ status: 'ACTIVE' });
+
+    const before = await dumpRecords(api.db);
+    const again = await api.call('PUT', kitPath, { json: { status: 'BLOCKED' }, headers: keyed('st-1') });
+    expect(again.body).toEqual(blocked.body);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(
+      (await api.call('PUT', kitPath, { json: { status: 'CLOSED' }, headers: keyed('st-1') })).status,
+    ).toBe(422);
+    // A key is the tenant's, whatever the route: reused on the customer it is another request.
+    const elsewhere = await api.call('PUT', '/v1/entities/idem-1/status', {
+      json: { status: 'CLOSED' },
+      headers: keyed('st-1'),
+    });
+    expect(elsewhere.status).toBe(422);
+    expect(await dumpRecords(api.db)).toBe(before);
+    expect((await api.call('GET', '/v1/entities/idem-1/kits/idem-1-d')).body).toMatchObject({
+      status: 'ACTIVE',
+    });
+
+    await api.call('PUT', '/v1/entities/cl-idem-e', { json: entityBody() });
+    const closed = await api.call('PUT', '/v1/entities/cl-idem-e/status', {
+      json: { status: 'CLOSED' },
+      headers: keyed('st-2'),
+    });
+    expect(closed.status, closed.text).toBe(200);
+    await api.call('PUT', '/v1/entities/cl-idem-e/status', { json: { status: 'ACTIVE' } });
+    const closedAgain = await api.call('PUT', '/v1/entities/cl-idem-e/status', {
+      json: { status: 'CLOSED' },
+      headers: keyed('st-2'),
+    });
+    expect(closedAgain.body).toEqual(closed.body);
+    expect(closedAgain.headers.get('idempotent-replayed')).toBe('true');
+    expect((await api.call('GET', '/v1/entities/cl-idem-e')).body).toMatchObject({ status: 'ACTIVE' });
+  });
+
+  it('a change without a key keeps no key anywhere', async () => {
+    const before = await auditRows();
+    expect(
+      (await api.call('PATCH', '/v1/entities/idem-1/kits/idem-1-c', { json: { nameOnCard: 'NO KEY' } }))
+        .status,
+    ).toBe(200);
+    expect(await auditRows()).toBe(before);
+  });
+});

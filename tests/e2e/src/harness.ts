@@ -8,7 +8,7 @@ import {
   type NotificationPayload,
   notificationPayloadSchema,
 } from '@ctp/core/contracts';
-import { CtpOperation } from '@ctp/core/entities';
+import { CtpOperation, CtpPendingSync } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import { createRedis } from '@ctp/core/queues';
 import { startHttpServer } from '@ctp/core/runtime';
@@ -264,6 +264,73 @@ export async function startPipeline(options: PipelineOptions = {}): Promise<Pipe
       await redis.quit();
       await keepTestLog('e2e', logLines);
       await db.drop();
+    },
+  };
+}
+
+/** A customer as the simulator holds it. */
+export type NetworkConsumer = NonNullable<
+  ReturnType<RunningSimulator['simulator']['state']>['tenants'][string]
+>['consumers'][number];
+
+export interface EntitySteps {
+  operationsOf(entityId: string): Promise<CtpOperation[]>;
+  networkConsumer(entityId: string): NetworkConsumer | undefined;
+  /** A customer with its cards, each enrolled (the first by registration) and settled SUCCESS. */
+  enrolled(entityId: string, kits: readonly string[]): Promise<void>;
+  /** Waits until every operation of the entity ended and nothing is pending for it. */
+  quiet(entityId: string, timeoutMs?: number): Promise<CtpOperation[]>;
+  /** Requests the simulator answered on this endpoint, over every tenant. */
+  requestsTo(endpoint: string): number;
+}
+
+/**
+ * What the lifecycle tests do to and read about one entity, over a pipeline started later (in a
+ * `beforeAll`): `pipeline` is read at each call.
+ */
+export function entitySteps(pipeline: () => Pipeline): EntitySteps {
+  const operationsOf = (entityId: string) =>
+    pipeline()
+      .db.orm.em.fork()
+      .find(CtpOperation, { tenant: TENANT, entityId }, { orderBy: { createdAt: 'asc' } });
+  const networkConsumer = (entityId: string) =>
+    pipeline()
+      .sim.simulator.state()
+      .tenants[TENANT]?.consumers.find((c) => c.externalConsumerId === entityId);
+  return {
+    operationsOf,
+    networkConsumer,
+    async enrolled(entityId: string, kits: readonly string[]): Promise<void> {
+      const p = pipeline();
+      await p.customer(entityId, kits);
+      for (const [i, kitNo] of kits.entries()) {
+        const path =
+          i === 0 ? `/v1/ctp/entities/${entityId}/registration` : `/v1/ctp/entities/${entityId}/kits`;
+        const accepted = await p.call('POST', path, { kitNo });
+        if (accepted.status !== 202)
+          throw new Error(`${path}: ${accepted.status} ${JSON.stringify(accepted.body)}`);
+        const settled = await p.settled(String(accepted.body.operationId));
+        if (settled.status !== 'SUCCESS') throw new Error(`${path}: ${JSON.stringify(settled)}`);
+      }
+    },
+    async quiet(entityId: string, timeoutMs = 20_000): Promise<CtpOperation[]> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        // Pending first: a promotion deletes the pending row and creates the operation in one
+        // commit, so reading in this order can never miss both.
+        const pending = await pipeline().db.orm.em.fork().count(CtpPendingSync, { tenant: TENANT, entityId });
+        const ops = await operationsOf(entityId);
+        if (pending === 0 && ops.every((op) => op.status === 'SUCCESS' || op.status === 'FAILED')) return ops;
+        if (Date.now() > deadline)
+          throw new Error(`${entityId} is not quiet: ${ops.map((o) => `${o.event}:${o.status}`).join(', ')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    requestsTo(endpoint: string): number {
+      return Object.values(pipeline().sim.simulator.state().counters.requests[endpoint] ?? {}).reduce(
+        (a, b) => a + b,
+        0,
+      );
     },
   };
 }

@@ -1,7 +1,7 @@
-import { CtpOperation, CtpPendingSync } from '@ctp/core/entities';
+import { CtpPendingSync } from '@ctp/core/entities';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnApi } from '../src/api-process.ts';
-import { type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
+import { entitySteps, type Pipeline, startPipeline } from '../src/harness.ts';
 
 // Seed, "Automatic CTP Updates": committed profile and card changes reach the network by
 // themselves, coalesced, in order, and never lost.
@@ -15,42 +15,7 @@ afterAll(async () => {
   await p.close();
 });
 
-async function enrolled(entityId: string, kits: readonly string[]) {
-  await p.customer(entityId, kits);
-  for (const [i, kitNo] of kits.entries()) {
-    const path = i === 0 ? `/v1/ctp/entities/${entityId}/registration` : `/v1/ctp/entities/${entityId}/kits`;
-    const accepted = await p.call('POST', path, { kitNo });
-    expect((await p.settled(String(accepted.body.operationId))).status).toBe('SUCCESS');
-  }
-}
-
-async function operationsOf(entityId: string) {
-  return p.db.orm.em
-    .fork()
-    .find(CtpOperation, { tenant: TENANT, entityId }, { orderBy: { createdAt: 'asc' } });
-}
-
-/** Waits until every operation of the entity ended and nothing is pending for it. */
-async function quiet(entityId: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // Pending first: a promotion deletes the pending row and creates the operation in one commit,
-    // so reading in this order can never miss both.
-    const pending = await p.db.orm.em.fork().count(CtpPendingSync, { tenant: TENANT, entityId });
-    const ops = await operationsOf(entityId);
-    if (pending === 0 && ops.every((op) => op.status === 'SUCCESS' || op.status === 'FAILED')) return ops;
-    if (Date.now() > deadline)
-      throw new Error(`${entityId} is not quiet: ${ops.map((o) => `${o.event}:${o.status}`).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-function networkConsumer(entityId: string) {
-  return p.sim.simulator.state().tenants[TENANT]?.consumers.find((c) => c.externalConsumerId === entityId);
-}
-
-const updateCalls = (endpoint: string) =>
-  Object.values(p.sim.simulator.state().counters.requests[endpoint] ?? {}).reduce((a, b) => a + b, 0);
+const { enrolled, operationsOf, quiet, networkConsumer, requestsTo: updateCalls } = entitySteps(() => p);
 
 describe('automatic CTP updates', () => {
   it('a name, email or phone change of an ACTIVE entity sends CTP_UPDATE_ENTITY with the new data', async () => {

@@ -1,7 +1,7 @@
-import { CtpOperation, CtpPendingSync } from '@ctp/core/entities';
+import { type CtpOperation, CtpPendingSync } from '@ctp/core/entities';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnApi } from '../src/api-process.ts';
-import { type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
+import { entitySteps, type Pipeline, startPipeline } from '../src/harness.ts';
 
 // Platform contract v2, "Card and customer lifecycle from the platform's records": a closed card
 // or customer leaves Click to Pay by itself (also when the api dies right after the commit), a
@@ -16,47 +16,13 @@ afterAll(async () => {
   await p.close();
 });
 
-async function enrolled(entityId: string, kits: readonly string[]) {
-  await p.customer(entityId, kits);
-  for (const [i, kitNo] of kits.entries()) {
-    const path = i === 0 ? `/v1/ctp/entities/${entityId}/registration` : `/v1/ctp/entities/${entityId}/kits`;
-    const accepted = await p.call('POST', path, { kitNo });
-    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
-    expect((await p.settled(String(accepted.body.operationId))).status).toBe('SUCCESS');
-  }
-}
-
-async function operationsOf(entityId: string) {
-  return p.db.orm.em
-    .fork()
-    .find(CtpOperation, { tenant: TENANT, entityId }, { orderBy: { createdAt: 'asc' } });
-}
-
-/** Waits until every operation of the entity ended and nothing is pending for it. */
-async function quiet(entityId: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const pending = await p.db.orm.em.fork().count(CtpPendingSync, { tenant: TENANT, entityId });
-    const ops = await operationsOf(entityId);
-    if (pending === 0 && ops.every((op) => op.status === 'SUCCESS' || op.status === 'FAILED')) return ops;
-    if (Date.now() > deadline)
-      throw new Error(`${entityId} is not quiet: ${ops.map((o) => `${o.event}:${o.status}`).join(', ')}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const { enrolled, operationsOf, quiet, networkConsumer, requestsTo: calls } = entitySteps(() => p);
 
 const events = (ops: readonly CtpOperation[]) =>
   ops.map((o) => `${o.event}:${o.kitNumber ?? '-'}:${o.status}`);
 
-function networkConsumer(entityId: string) {
-  return p.sim.simulator.state().tenants[TENANT]?.consumers.find((c) => c.externalConsumerId === entityId);
-}
-
 const instrumentOf = (entityId: string, kitNo: string) =>
   networkConsumer(entityId)?.paymentInstruments.find((i) => i.externalInstrumentId === kitNo);
-
-const calls = (endpoint: string) =>
-  Object.values(p.sim.simulator.state().counters.requests[endpoint] ?? {}).reduce((a, b) => a + b, 0);
 
 describe('a card closed in the platform records', () => {
   it('leaves Click to Pay by itself, keeps the other cards, and never enrols again', async () => {

@@ -1,6 +1,6 @@
-import { CtpKitReplacement, CtpOperation } from '@ctp/core/entities';
+import { CtpKitReplacement, type CtpOperation } from '@ctp/core/entities';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
+import { entitySteps, type Pipeline, startPipeline, TENANT } from '../src/harness.ts';
 
 // Platform contract v2: a card replacement moves Click to Pay to the new card by itself, in the
 // order of its reason, each step an ordinary operation with its notification; a step the network
@@ -17,17 +17,7 @@ afterAll(async () => {
 
 const NEW_CARD = { pan: '5555555555554444', expiry: { month: '09', year: '2034' } };
 
-async function enrolled(entityId: string, kitNo: string) {
-  await p.customer(entityId, [kitNo]);
-  const accepted = await p.call('POST', `/v1/ctp/entities/${entityId}/registration`, { kitNo });
-  expect((await p.settled(String(accepted.body.operationId))).status).toBe('SUCCESS');
-}
-
-async function operationsOf(entityId: string) {
-  return p.db.orm.em
-    .fork()
-    .find(CtpOperation, { tenant: TENANT, entityId }, { orderBy: { createdAt: 'asc' } });
-}
+const { enrolled, operationsOf } = entitySteps(() => p);
 
 const events = (ops: readonly CtpOperation[]) => ops.map((o) => `${o.event}:${o.kitNumber}:${o.status}`);
 
@@ -69,7 +59,7 @@ describe('card replacement', () => {
   ] as const)('%s ends with only the new card on Click to Pay, steps in order: %j', async (reason, order) => {
     const entityId = `rp-${reason.toLowerCase()}`;
     const [oldKit, newKit] = [`${entityId}-old`, `${entityId}-new`];
-    await enrolled(entityId, oldKit);
+    await enrolled(entityId, [oldKit]);
     const replaced = await p.call('POST', `/v1/entities/${entityId}/kits/${oldKit}/replace`, {
       newKitNo: newKit,
       ...NEW_CARD,
@@ -99,8 +89,41 @@ describe('card replacement', () => {
     expect(view.body).toMatchObject({ status: 'COMPLETED', steps: [{ status: 'DONE' }, { status: 'DONE' }] });
   });
 
+  it('a replace retried with its Idempotency-Key answers the same card and plan, and moves the network once', async () => {
+    await enrolled('rp-retry', ['rp-retry-old']);
+    const request = { newKitNo: 'rp-retry-new', ...NEW_CARD, reason: 'LOST_STOLEN' };
+    const headers = { 'idempotency-key': 'rp-retry-1' };
+    // The first answer is lost; the client sends the same request again, twice at once.
+    const first = await p.call('POST', '/v1/entities/rp-retry/kits/rp-retry-old/replace', request, headers);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    const retries = await Promise.all(
+      [1, 2].map(() => p.call('POST', '/v1/entities/rp-retry/kits/rp-retry-old/replace', request, headers)),
+    );
+    for (const retry of retries) {
+      expect(retry.status, JSON.stringify(retry.body)).toBe(201);
+      expect(retry.headers.get('idempotent-replayed')).toBe('true');
+      expect(retry.body).toMatchObject({
+        kitNo: 'rp-retry-new',
+        replacement: {
+          replacementId: (first.body.replacement as { replacementId: string }).replacementId,
+          reason: 'LOST_STOLEN',
+        },
+      });
+    }
+    const { plan, ops } = await ended('rp-retry', 'rp-retry-new');
+    expect(plan.status).toBe('COMPLETED');
+    expect(events(ops.slice(1))).toEqual([
+      'CTP_REMOVE_KIT:rp-retry-old:SUCCESS',
+      'CTP_ADD_KIT:rp-retry-new:SUCCESS',
+    ]);
+    expect(
+      await p.db.orm.em.fork().count(CtpKitReplacement, { tenant: TENANT, oldKitNumber: 'rp-retry-old' }),
+    ).toBe(1);
+    expect(instrumentsOf('rp-retry').sort()).toEqual(['rp-retry-new:ACTIVE', 'rp-retry-old:REMOVED']);
+  });
+
   it('retries a middle step the network fails, and still ends with only the new card', async () => {
-    await enrolled('rp-fault', 'rp-fault-old');
+    await enrolled('rp-fault', ['rp-fault-old']);
     const replaced = await p.call('POST', '/v1/entities/rp-fault/kits/rp-fault-old/replace', {
       newKitNo: 'rp-fault-new',
       ...NEW_CARD,
@@ -134,7 +157,7 @@ describe('card replacement', () => {
   });
 
   it('reports a plan whose step keeps failing, saying which card is where', async () => {
-    await enrolled('rp-stuck', 'rp-stuck-old');
+    await enrolled('rp-stuck', ['rp-stuck-old']);
     const replaced = await p.call('POST', '/v1/entities/rp-stuck/kits/rp-stuck-old/replace', {
       newKitNo: 'rp-stuck-new',
       ...NEW_CARD,

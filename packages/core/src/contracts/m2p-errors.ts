@@ -4,62 +4,57 @@ import type { CtpStatus } from '../lifecycle/statuses.ts';
 import type { M2pException } from './m2p.ts';
 
 /**
- * The one table from our error codes to M2P-style `exception`s. M2P's own code where it is known
- * (`Y109` "Not a registered Customer", from its API library); ours otherwise, prefixed `CTP_` so
- * that none can be mistaken for a `Y` code M2P uses for something else. The HTTP status is the
- * v1 route's (`ERROR_STATUS`); only the body differs.
+ * Our code as an M2P `errorCode`: prefixed `CTP_` (once), so that none can be mistaken for a `Y`
+ * code M2P uses for something else.
  */
-export const M2P_ERRORS = {
-  VALIDATION_FAILED: { errorCode: 'CTP_VALIDATION_FAILED', shortMessage: 'Invalid request' },
-  UNAUTHORIZED: { errorCode: 'CTP_UNAUTHORIZED', shortMessage: 'Unauthorized' },
-  FORBIDDEN: { errorCode: 'CTP_FORBIDDEN', shortMessage: 'TENANT does not match the credentials' },
-  /** The entity does not exist, or is not on Click to Pay (M2P answers both with Y109). */
-  NOT_A_REGISTERED_CUSTOMER: { errorCode: 'Y109', shortMessage: 'Not a registered Customer' },
-  KIT_NOT_FOUND: { errorCode: 'CTP_KIT_NOT_FOUND', shortMessage: 'Kit is not assigned to the entity' },
-  /** M2P's own message; its sample carries no code. */
-  TRACE_NOT_FOUND: { errorCode: 'CTP_TRACE_NOT_FOUND', shortMessage: 'Request Trace ID Not Found' },
-  NOT_FOUND: { errorCode: 'CTP_NOT_FOUND', shortMessage: 'Not found' },
-  ALREADY_REGISTERED: {
-    errorCode: 'CTP_ALREADY_REGISTERED',
-    shortMessage: 'Customer is already registered on Click to Pay',
-  },
-  ENTITY_NOT_ACTIVE: {
-    errorCode: 'CTP_ENTITY_NOT_ACTIVE',
-    shortMessage: 'Customer is not ACTIVE on Click to Pay',
-  },
-  KIT_ALREADY_ENROLLED: {
-    errorCode: 'CTP_KIT_ALREADY_ENROLLED',
-    shortMessage: 'Kit is already enrolled in Click to Pay',
-  },
-  KIT_NOT_ACTIVE: { errorCode: 'CTP_KIT_NOT_ACTIVE', shortMessage: 'Kit is not ACTIVE on Click to Pay' },
-  INVALID_STATE: { errorCode: 'CTP_INVALID_STATE', shortMessage: 'Not allowed in the current CTP status' },
-  OPERATION_IN_PROGRESS: {
-    errorCode: 'CTP_OPERATION_IN_PROGRESS',
-    shortMessage: 'Another CTP request for this customer is in progress',
-  },
-  CTP_NOT_ENABLED: {
-    errorCode: 'CTP_NOT_ENABLED',
-    shortMessage: 'Click to Pay is not enabled for this customer',
-  },
-  CUSTOMER_NOT_ACTIVE: { errorCode: 'CTP_CUSTOMER_NOT_ACTIVE', shortMessage: 'Customer is not active' },
-  CARD_NOT_ACTIVE: { errorCode: 'CTP_CARD_NOT_ACTIVE', shortMessage: 'Card is not active' },
-  KIT_ALREADY_EXISTS: { errorCode: 'CTP_KIT_ALREADY_EXISTS', shortMessage: 'Kit already exists' },
-  CONFLICT: { errorCode: 'CTP_CONFLICT', shortMessage: 'Changed concurrently; nothing was done' },
-  PAYLOAD_TOO_LARGE: { errorCode: 'CTP_PAYLOAD_TOO_LARGE', shortMessage: 'Request body is too large' },
-  UNSUPPORTED_MEDIA_TYPE: {
-    errorCode: 'CTP_UNSUPPORTED_MEDIA_TYPE',
-    shortMessage: 'Request body must be application/json',
-  },
-  IDEMPOTENCY_KEY_REUSED: {
-    errorCode: 'CTP_IDEMPOTENCY_KEY_REUSED',
-    shortMessage: 'Idempotency-Key was used for another request',
-  },
-  RATE_LIMITED: { errorCode: 'CTP_RATE_LIMITED', shortMessage: 'Too many requests' },
-  INTERNAL: { errorCode: 'CTP_INTERNAL', shortMessage: 'Internal error' },
-  UNAVAILABLE: { errorCode: 'CTP_UNAVAILABLE', shortMessage: 'Service unavailable; nothing was done' },
-} as const satisfies Record<string, { errorCode: string; shortMessage: string }>;
+const ctpErrorCode = (code: string) => (code.startsWith('CTP_') ? code : `CTP_${code}`);
 
-export type M2pErrorKind = keyof typeof M2P_ERRORS;
+/** Each row's `shortMessage`, by the kind of error it answers. */
+const SHORT_MESSAGES = {
+  VALIDATION_FAILED: 'Invalid request',
+  UNAUTHORIZED: 'Unauthorized',
+  FORBIDDEN: 'TENANT does not match the credentials',
+  /** The entity does not exist, or is not on Click to Pay (M2P answers both with Y109). */
+  NOT_A_REGISTERED_CUSTOMER: 'Not a registered Customer',
+  KIT_NOT_FOUND: 'Kit is not assigned to the entity',
+  /** M2P's own message; its sample carries no code. */
+  TRACE_NOT_FOUND: 'Request Trace ID Not Found',
+  NOT_FOUND: 'Not found',
+  ALREADY_REGISTERED: 'Customer is already registered on Click to Pay',
+  ENTITY_NOT_ACTIVE: 'Customer is not ACTIVE on Click to Pay',
+  KIT_ALREADY_ENROLLED: 'Kit is already enrolled in Click to Pay',
+  KIT_NOT_ACTIVE: 'Kit is not ACTIVE on Click to Pay',
+  INVALID_STATE: 'Not allowed in the current CTP status',
+  OPERATION_IN_PROGRESS: 'Another CTP request for this customer is in progress',
+  CTP_NOT_ENABLED: 'Click to Pay is not enabled for this customer',
+  CUSTOMER_NOT_ACTIVE: 'Customer is not active',
+  CARD_NOT_ACTIVE: 'Card is not active',
+  KIT_ALREADY_EXISTS: 'Kit already exists',
+  CONFLICT: 'Changed concurrently; nothing was done',
+  PAYLOAD_TOO_LARGE: 'Request body is too large',
+  UNSUPPORTED_MEDIA_TYPE: 'Request body must be application/json',
+  IDEMPOTENCY_KEY_REUSED: 'Idempotency-Key was used for another request',
+  RATE_LIMITED: 'Too many requests',
+  INTERNAL: 'Internal error',
+  UNAVAILABLE: 'Service unavailable; nothing was done',
+} as const;
+
+export type M2pErrorKind = keyof typeof SHORT_MESSAGES;
+
+/** M2P's own code where it is known (`Y109` "Not a registered Customer", from its API library). */
+const M2P_CODES: Partial<Record<M2pErrorKind, string>> = { NOT_A_REGISTERED_CUSTOMER: 'Y109' };
+
+/**
+ * The one table from our error codes to M2P-style `exception`s: M2P's own code where it is known
+ * (`M2P_CODES`), ours otherwise (`ctpErrorCode` of the kind). The HTTP status is the v1 route's
+ * (`ERROR_STATUS`); only the body differs.
+ */
+export const M2P_ERRORS = Object.fromEntries(
+  Object.entries(SHORT_MESSAGES).map(([kind, shortMessage]) => [
+    kind,
+    { errorCode: M2P_CODES[kind as M2pErrorKind] ?? ctpErrorCode(kind), shortMessage },
+  ]),
+) as Record<M2pErrorKind, { readonly errorCode: string; readonly shortMessage: string }>;
 
 /** What our error says, as the api's error handler sees it. */
 export interface OurError {
@@ -104,7 +99,7 @@ function invalidStateKind(details: unknown): M2pErrorKind {
   return 'INVALID_STATE';
 }
 
-const isKind = (code: string): code is M2pErrorKind => Object.hasOwn(M2P_ERRORS, code);
+const isKind = (code: string): code is M2pErrorKind => Object.hasOwn(SHORT_MESSAGES, code);
 
 /** The table's row for our error; `null` for a code the table has no row for yet. */
 export function m2pErrorKind(error: OurError): M2pErrorKind | null {
@@ -127,12 +122,7 @@ export function m2pExceptionOf(error: OurError): M2pException {
   const kind = m2pErrorKind(error);
   // A code added to our vocabulary before it has a row here still answers in M2P's shape.
   const { errorCode, shortMessage } =
-    kind === null
-      ? {
-          errorCode: error.code.startsWith('CTP_') ? error.code : `CTP_${error.code}`,
-          shortMessage: error.message,
-        }
-      : M2P_ERRORS[kind];
+    kind === null ? { errorCode: ctpErrorCode(error.code), shortMessage: error.message } : M2P_ERRORS[kind];
   let detailMessage: string = error.message;
   if (kind === 'NOT_A_REGISTERED_CUSTOMER' || kind === 'TRACE_NOT_FOUND') detailMessage = shortMessage;
   if (error.code === 'VALIDATION_FAILED' && Array.isArray(error.details)) {

@@ -4,6 +4,8 @@ import { bigintPrimaryKey, externalIdColumn } from './columns.ts';
 /**
  * What an operator did from the dashboard (`ctp_audit_log.action`): the console's actions, and
  * every write of Bull Board (`queue.*`, `job.*`, `scheduler.*`, `queues.*` for all queues at once).
+ * The api's record changes made with an `Idempotency-Key` (`kit.*`, `entity.status`) are kept
+ * here too, with the key and their first answer (records/idempotency.ts).
  */
 export const AUDIT_ACTIONS = [
   'trace.repoll',
@@ -35,6 +37,10 @@ export const AUDIT_ACTIONS = [
   'metrics.purge_history',
   'settings.update',
   'batch.cancel',
+  'kit.patch',
+  'kit.status',
+  'kit.replace',
+  'entity.status',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

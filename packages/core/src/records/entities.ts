@@ -6,6 +6,7 @@ import { notFound } from '../errors/domain-error.ts';
 import type { CustomerStatus } from '../lifecycle/statuses.ts';
 import { changeCustomerStatus } from '../lifecycle/transitions.ts';
 import { loadCtpRecordsOf } from '../operations/ctp-records.ts';
+import { changeOnce, type Idempotency } from './idempotency.ts';
 import { type RecordWorkHook, recordStatusRefused } from './kits.ts';
 import { sameJson } from './same-json.ts';
 import { inTransaction } from './transaction.ts';
@@ -195,10 +196,22 @@ function assign(
  */
 export function setEntityStatus(
   em: EntityManager,
-  request: EntityRequest & { readonly status: CustomerStatus },
+  request: EntityRequest & {
+    readonly status: CustomerStatus;
+    readonly idempotency?: Idempotency | undefined;
+  },
   onWork?: RecordWorkHook,
-): Promise<EntityAnswer> {
-  return inTransaction(em, async (tx) => {
+): Promise<{ readonly answer: EntityAnswer; readonly replayed: boolean }> {
+  const { tenant, entityId, idempotency, status } = request;
+  const change = {
+    tenant,
+    entityId,
+    action: 'entity.status' as const,
+    target: `entity:${entityId}`,
+    request: { status },
+    idempotency,
+  };
+  return changeOnce(em, change, async (tx) => {
     const entity = await lockEntity(tx, request);
     if (entity === null) throw notFound('entity');
     const change = changeCustomerStatus(entity.status, request.status);

@@ -13,8 +13,9 @@ import type { CtpEvent } from '../lifecycle/events.ts';
 import type { ReplacementReason } from '../lifecycle/rules.ts';
 import type { CardStatus } from '../lifecycle/statuses.ts';
 import { changeCardStatus } from '../lifecycle/transitions.ts';
+import { changeOnce, type Idempotency } from './idempotency.ts';
 import { inTransaction } from './transaction.ts';
-import { kitView } from './views.ts';
+import { kitView, maskedPan } from './views.ts';
 
 /**
  * Every write of `kit` is in this module (the records' unit of work, and key rotation's
@@ -156,6 +157,14 @@ async function refusePanChangeWhileQueued(
   }
 }
 
+/** A change of one card, as `changeOnce` audits it when it carries an `Idempotency-Key`. */
+function kitChange(
+  { tenant, entityId, kitNo, idempotency }: KitRequest & { readonly idempotency?: Idempotency | undefined },
+  action: 'kit.patch' | 'kit.status' | 'kit.replace',
+) {
+  return { tenant, entityId, action, target: `kit:${entityId}/${kitNo}`, idempotency };
+}
+
 /** The kit of an entity, both locked (the entity row first, as every lifecycle step does). */
 async function lockKitOf(tx: EntityManager, { tenant, entityId, kitNo }: KitRequest) {
   const entity = await tx.findOne(
@@ -179,11 +188,12 @@ async function lockKitOf(tx: EntityManager, { tenant, entityId, kitNo }: KitRequ
  */
 export function patchKit(
   em: EntityManager,
-  request: KitRequest & { readonly patch: KitPatch },
+  request: KitRequest & { readonly patch: KitPatch; readonly idempotency?: Idempotency | undefined },
   onChange?: KitChangeHook,
-): Promise<KitAnswer> {
+): Promise<{ readonly answer: KitAnswer; readonly replayed: boolean }> {
   const { tenant, entityId, kitNo, patch } = request;
-  return inTransaction(em, async (tx) => {
+  const change = { ...kitChange(request, 'kit.patch'), request: patch };
+  return changeOnce(em, change, async (tx) => {
     const { kit } = await lockKitOf(tx, request);
     const changed: KitField[] = [];
     if (
@@ -223,11 +233,12 @@ export type RecordWorkHook = (tx: EntityManager, work: RecordWork) => Promise<un
  */
 export function setKitStatus(
   em: EntityManager,
-  request: KitRequest & { readonly status: CardStatus },
+  request: KitRequest & { readonly status: CardStatus; readonly idempotency?: Idempotency | undefined },
   onWork?: RecordWorkHook,
-): Promise<KitAnswer> {
+): Promise<{ readonly answer: KitAnswer; readonly replayed: boolean }> {
   const { tenant, entityId, kitNo } = request;
-  return inTransaction(em, async (tx) => {
+  const change = { ...kitChange(request, 'kit.status'), request: { status: request.status } };
+  return changeOnce(em, change, async (tx) => {
     const { kit } = await lockKitOf(tx, request);
     const change = changeCardStatus(kit.status, request.status);
     if (!change.ok) throw recordStatusRefused(change.error, kit.status, request.status);
@@ -267,11 +278,18 @@ export type KitReplacedHook = (tx: EntityManager, replaced: KitReplaced) => Prom
 export function replaceKit(
   em: EntityManager,
   cipher: PanCipher,
-  request: KitRequest & { readonly body: KitReplaceBody },
+  request: KitRequest & { readonly body: KitReplaceBody; readonly idempotency?: Idempotency | undefined },
   onReplaced?: KitReplacedHook,
-): Promise<{ readonly kit: KitAnswer; readonly replacementId: string | null }> {
+): Promise<{
+  readonly answer: { readonly kit: KitAnswer; readonly replacementId: string | null };
+  readonly replayed: boolean;
+}> {
   const { tenant, entityId, kitNo, body } = request;
-  return inTransaction(em, async (tx) => {
+  const change = {
+    ...kitChange(request, 'kit.replace'),
+    request: { ...body, pan: maskedPan({ panFirst6: body.pan.slice(0, 6), panLast4: body.pan.slice(-4) }) },
+  };
+  return changeOnce(em, change, async (tx) => {
     const { entity, kit: old } = await lockKitOf(tx, request);
     if (entity.status !== 'ACTIVE')
       throw new DomainError(

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { CtpMode } from '../entities/ctp-tenant-settings.ts';
-import { DomainError } from '../errors/domain-error.ts';
 import { auditInsert, nextAuditKey } from '../operations/admin-actions.ts';
 import { executeOnOrm, queryBound } from '../operations/sql-session.ts';
+import { earlierAnswer } from '../records/idempotency.ts';
 import { type CtpSettings, type CtpSettingsValues, DEFAULT_CTP_SETTINGS } from './schema.ts';
 
 /**
@@ -107,23 +107,8 @@ export async function replaceCtpSettings(
       `ctp_tenant_settings:${tenant}`,
     ]);
     if (idempotencyKey !== undefined) {
-      const [earlier] = await queryBound<{ request_hash: string | null; after: string | null }>(
-        tx,
-        `select details->>'requestHash' as request_hash, details->>'after' as after
-           from ctp_audit_log
-          where tenant = ? and action = 'settings.update' and entity_id is null
-            and details->>'idempotencyKey' = ? and at > now() - interval '24 hours'
-          order by pkey desc limit 1`,
-        [tenant, idempotencyKey],
-      );
-      if (earlier !== undefined) {
-        if (earlier.request_hash !== fingerprint || earlier.after === null)
-          throw new DomainError(
-            'IDEMPOTENCY_KEY_REUSED',
-            'this Idempotency-Key was used for another request',
-          );
-        return { settings: JSON.parse(earlier.after) as CtpSettings, replayed: true, auditId: null };
-      }
+      const earlier = await earlierAnswer<CtpSettings>(tx, tenant, idempotencyKey, fingerprint);
+      if (earlier !== null) return { settings: earlier, replayed: true, auditId: null };
     }
     const before = settingsOf(
       (
