@@ -9,7 +9,7 @@ import { createRedis } from '@ctp/core/queues';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { TEST_API_KEY, TEST_WEBHOOK_SECRET } from '@ctp/saas-sim/testing';
 import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed, onTestFinished } from 'vitest';
 import { type ReceivedSpan, startOtlpReceiver } from '../src/otlp-receiver.ts';
 import { freePort, spawnTraced, type TracedProcess } from '../src/traced-process.ts';
 
@@ -150,6 +150,10 @@ function ancestors(span: ReceivedSpan, trace: readonly ReceivedSpan[]): Received
   return chain;
 }
 
+/** Whether every span from `span` up to a root has arrived. */
+const joinedToRoot = (span: ReceivedSpan, trace: readonly ReceivedSpan[]) =>
+  span.parentSpanId === '' || ancestors(span, trace).at(-1)?.parentSpanId === '';
+
 function only(trace: readonly ReceivedSpan[], predicate: (span: ReceivedSpan) => boolean, what: string) {
   const found = trace.filter(predicate);
   expect(found, what).not.toHaveLength(0);
@@ -161,6 +165,12 @@ const isSimRegistration = (span: ReceivedSpan) =>
 
 const traceIdOf = (traceparent: string) => traceparent.split('-')[1] ?? '';
 const spanIdOf = (traceparent: string) => traceparent.split('-')[2] ?? '';
+
+/** What the tests read of a span as OTLP/JSON carries it, beyond `ReceivedSpan`. */
+interface RawSpan {
+  readonly kind: number;
+  readonly links?: readonly { readonly traceId: string; readonly spanId: string }[];
+}
 
 /** On failure, prints the trace's spans (service, pid, name, ids) to show what arrived. */
 function dumpOnFailure(traceId: () => string): void {
@@ -239,13 +249,17 @@ describe('one trace per operation', () => {
     expect(Object.keys(entry).sort()).toEqual(['notificationId', 'payload', 'traceparent']);
     expect(traceIdOf(entry.traceparent ?? '')).toBe(traceId);
 
-    const publishedSpanId = (entry.traceparent ?? '').split('-')[2];
-    // Each process exports on its own schedule: wait until the notification's span is joined to
-    // the root through every span between them.
-    const trace = await until('the notification span, joined to the root', () => {
+    const publishedSpanId = spanIdOf(entry.traceparent ?? '');
+    // Each process exports on its own schedule: wait until the notification's span, the SaaS
+    // call and the webhook's delivery are joined to the root through every span between them.
+    const isDelivery = (s: ReceivedSpan) =>
+      s.service === 'ctp-api' && s.name === 'POST /v1/ctp/webhooks/saas';
+    const trace = await until('the notification, the SaaS call and the delivery, joined to the root', () => {
       const spans = spansOf(traceId);
-      const published = spans.find((s) => s.spanId === publishedSpanId);
-      return published !== undefined && ancestors(published, spans).some((s) => s.parentSpanId === '')
+      const joined = (span: ReceivedSpan | undefined) => span !== undefined && joinedToRoot(span, spans);
+      return joined(spans.find((s) => s.spanId === publishedSpanId)) &&
+        joined(spans.find(isSimRegistration)) &&
+        joined(spans.find(isDelivery))
         ? spans
         : undefined;
     });
@@ -275,6 +289,16 @@ describe('one trace per operation', () => {
     // (no webhook job: `receiveWebhook`).
     const [receive] = only(trace, (s) => s.name === 'ctp webhook receive', 'the webhook receipt');
     expect(receive?.attributes).toMatchObject({ 'ctp.outcome': 'SUCCESS' });
+    // The receipt continues the operation's stored context, under the request, and links to the
+    // delivery's HTTP span (which continues the simulator's span of the SaaS call).
+    expect(receive?.parentSpanId).toBe(root?.spanId);
+    const [delivery] = only(trace, isDelivery, "the delivery's HTTP span") as [ReceivedSpan];
+    expect((receive?.raw as RawSpan | undefined)?.links).toEqual([
+      expect.objectContaining({ traceId, spanId: delivery.spanId }),
+    ]);
+    expect(names(delivery)).toEqual(
+      expect.arrayContaining(['POST /addCustomerAndPaymentInstrument', 'ctp submit', root?.name]),
+    );
     expect(trace.filter((s) => s.name === 'ctp webhook')).toEqual([]);
     // The notification's publication: the resolve's child, whose context the stream entry holds.
     const published = trace.find((s) => s.spanId === publishedSpanId) as ReceivedSpan;
@@ -299,6 +323,9 @@ describe('one trace per operation', () => {
     // span is the child of the notification's publication (and links to it, as OpenTelemetry's
     // messaging conventions ask of a consumer), and the handler runs inside it.
     const consumer = await spawnConsumer('e2e-downstream');
+    onTestFinished(() => {
+      consumer.child.kill('SIGTERM');
+    });
     const handled = await until('the consumer to handle the notification', () =>
       consumer.output
         .join('')
@@ -306,7 +333,9 @@ describe('one trace per operation', () => {
         .find((line) => line.startsWith(`handled ${operationId} `)),
     );
     const processed = await until("the consumer's span", () =>
-      spansOf(traceId).find((s) => s.service === 'ctp-notification-consumer'),
+      spansOf(traceId).find(
+        (s) => s.service === 'ctp-notification-consumer' && s.name === `process ${env.NOTIFICATION_STREAM}`,
+      ),
     );
     expect(processed).toMatchObject({
       name: `process ${env.NOTIFICATION_STREAM}`,
@@ -323,7 +352,7 @@ describe('one trace per operation', () => {
         'ctp.deliveries': 1,
       },
     });
-    const raw = processed.raw as { kind: number; links?: { traceId: string; spanId: string }[] };
+    const raw = processed.raw as RawSpan;
     expect(raw.kind).toBe(5); // OTLP's SPAN_KIND_CONSUMER
     expect(raw.links).toEqual([expect.objectContaining({ traceId, spanId: publishedSpanId })]);
     expect(names(processed)).toEqual(
@@ -333,7 +362,6 @@ describe('one trace per operation', () => {
     const [, , handlerTraceparent = ''] = handled.split(' ');
     expect(traceIdOf(handlerTraceparent)).toBe(traceId);
     expect(spanIdOf(handlerTraceparent)).toBe(processed.spanId);
-    consumer.child.kill('SIGTERM');
 
     expect(await worker.stop()).toBe(0);
   });
@@ -355,8 +383,9 @@ describe('one trace per operation', () => {
     const fromFirst = (s: ReceivedSpan) => s.pid === first.child.pid;
     const isSubmitPublication = (s: ReceivedSpan) => s.name === 'outbox publish job.submit';
     // The first worker's relay has published the submit job (its span ended and was exported),
-    // and the job has run its first statements: the SaaS call follows them at once and the
-    // simulator holds it for 4 s. Its job, submit and HTTP client spans are still open.
+    // and the job has run its first statements: the SaaS call follows them at once (a second is
+    // margin for it to leave) and the simulator holds it for 4 s. Its job, submit and HTTP client
+    // spans are still open when it is killed.
     await until('the first worker to start the job', () => {
       const spans = spansOf(traceId);
       const published = spans.some((s) => fromFirst(s) && isSubmitPublication(s));
@@ -384,9 +413,11 @@ describe('one trace per operation', () => {
     const trace = await until('the notification span and both calls', () => {
       const spans = spansOf(traceId);
       const calls = spans.filter(isSimRegistration);
-      const retried = calls.some((call) => ancestors(call, spans).some(fromSecond));
-      const published = spans.some((s) => s.spanId === publishedSpanId);
-      return retried && published && calls.length === 2 ? spans : undefined;
+      const retried = calls.some(
+        (call) => ancestors(call, spans).some(fromSecond) && joinedToRoot(call, spans),
+      );
+      const published = spans.find((s) => s.spanId === publishedSpanId);
+      return retried && published && joinedToRoot(published, spans) && calls.length === 2 ? spans : undefined;
     });
     const [root] = only(trace, (s) => s.parentSpanId === '', 'the root');
     const isRoot = (s: ReceivedSpan) => s === root;
@@ -426,6 +457,11 @@ describe('one trace per operation', () => {
     // Between the submit and the publication, only the second worker's job span.
     const between = ancestors(submit, trace);
     expect(between.slice(0, between.findIndex(isSubmitPublication)).every(fromSecond)).toBe(true);
+
+    // Every receipt of the SaaS's webhook continues the operation's stored context, under the
+    // request: the delivery's own HTTP span may descend from the killed worker's lost call.
+    const receipts = only(trace, (s) => s.name === 'ctp webhook receive', 'the webhook receipt');
+    for (const receipt of receipts) expect(receipt.parentSpanId).toBe(root?.spanId);
 
     // The notification: published by the second worker's relay, in the trace under the request,
     // and the stream entry carries that span's context.

@@ -91,21 +91,22 @@ export interface SpanOptions {
 /**
  * Runs `work` in a span named `name`, the child of `parent` if one is given (an operation's
  * stored `traceparent`: the step joins the operation's trace whichever process runs it, after any
- * crash or retry), else of the active span. An exception marks the span as an error and is
- * rethrown. Inside a span of that trace already (a job whose telemetry carried it) the span is
- * that span's child; otherwise it continues the stored parent and links to the span that was
- * active (the job or request that ran it, in a trace of its own). With tracing off, `work` runs at once with a non-recording span.
+ * crash or retry), else of the active span. With a stored parent, the span that was active (the
+ * request or job that ran the step) is linked, not the parent, even when it is in the operation's
+ * trace already: its ancestry may pass through a span that was never exported. A webhook
+ * delivery's HTTP span continues the SaaS's span of our call, whose parent is the HTTP client span
+ * of the worker that called; when that worker was killed mid-call, that span died with it, and a
+ * receipt under the delivery would hang from a hole in the tree instead of under the operation's
+ * request. An exception marks the span as an error and is rethrown. With tracing off, `work` runs
+ * at once with a non-recording span.
  */
 export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return work(NOT_RECORDING);
+  const stored = remoteSpanContextOf(options.parent ?? undefined);
   const active = trace.getActiveSpan();
-  let parentContext = context.active();
   const links: Link[] = [];
-  const activeInTrace = active?.isRecording() && active.spanContext().traceId === traceIdOf(options.parent);
-  if (options.parent != null && !activeInTrace) {
-    parentContext = propagation.extract(ROOT_CONTEXT, { traceparent: options.parent });
-    if (active?.isRecording()) links.push({ context: active.spanContext() });
-  }
+  if (stored !== undefined && active?.isRecording()) links.push({ context: active.spanContext() });
+  const parentContext = stored === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, stored);
   return trace
     .getTracer(TRACER_NAME)
     .startActiveSpan(
