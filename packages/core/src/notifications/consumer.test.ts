@@ -268,6 +268,38 @@ describe('NotificationConsumer', () => {
     expect(findPans(log.text())).toEqual([]);
   });
 
+  it('handles a notification whatever its traceparent field holds: the trace is no reason to refuse it', async () => {
+    const stream = newStream();
+    const handled: string[] = [];
+    await consumer(stream, (n) => void handled.push(n.notificationId)).start();
+    const payload = JSON.stringify(success());
+    const traceparents = [
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      'ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7',
+      'not a traceparent',
+      'x'.repeat(10_000),
+      '',
+    ];
+    for (const [i, traceparent] of traceparents.entries()) {
+      await redis.xadd(
+        stream,
+        '*',
+        'notificationId',
+        `n-${i}`,
+        'payload',
+        payload,
+        'traceparent',
+        traceparent,
+      );
+    }
+
+    await until(() => handled.length === traceparents.length);
+    await until(async () => (await pendingCount(stream)) === 0);
+    expect(handled.sort()).toEqual(traceparents.map((_, i) => `n-${i}`).sort());
+    expect(await readDeadLetters(redis, { stream, group: 'crm' })).toEqual([]);
+  });
   it('holds at most `concurrency` entries at once and finishes them on stop', async () => {
     const stream = newStream();
     let active = 0;

@@ -4,6 +4,13 @@ import type { Redis } from 'ioredis';
 import { NOTIFICATION_STREAM } from '../contracts/notifications.ts';
 import { createLogger, type Logger } from '../logging/logger.ts';
 import { scrubText } from '../logging/redaction.ts';
+import {
+  inMessageSpan,
+  MESSAGING_ATTRIBUTES,
+  markSpanFailed,
+  SPAN_ATTRIBUTES,
+  type Span,
+} from '../tracing/context.ts';
 import { type DeadLetter, deadLetterFields, deadLetterStreamName } from './consumer-dead-letter.ts';
 import { NotificationDedupe } from './consumer-dedupe.ts';
 import { Slots } from './consumer-slots.ts';
@@ -69,6 +76,9 @@ type Settings = Required<Omit<NotificationConsumerOptions, 'logger' | 'onMissed'
 
 const RETRY_AFTER_ERROR_MS = 1_000;
 
+/** What became of one delivery of an entry: the `ctp.outcome` of its span. */
+type Disposition = 'handled' | 'duplicate' | 'busy' | 'retry' | 'dead_letter';
+
 function positiveInteger(name: string, value: number): number {
   if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`${name} must be a positive integer`);
   return value;
@@ -119,6 +129,8 @@ const messageOf = (error: unknown): string =>
  * - An entry that is not a notification (no notificationId, not JSON, not one of the three
  *   payload shapes) goes to the dead-letter stream at once, with the reason: retrying cannot fix it.
  * - `stop()` stops reading, lets running handlers finish and acknowledges them.
+ * - Each delivery is handled in a span that continues the trace of the entry's `traceparent`
+ *   (`inMessageSpan`), so the handler's work shows in the operation's trace.
  */
 export class NotificationConsumer {
   readonly #settings: Settings;
@@ -418,7 +430,7 @@ export class NotificationConsumer {
   }
 
   #dispatch(entry: StreamEntry, deliveries: number): void {
-    const work = this.#handle(entry, deliveries)
+    const work = this.#handleInSpan(entry, deliveries)
       .catch((error: unknown) => {
         // Redis failed us mid-way: the entry stays pending and is claimed again later.
         this.#logger.error({ err: error, streamId: entry.id }, 'could not finish an entry; it stays pending');
@@ -430,17 +442,41 @@ export class NotificationConsumer {
     this.#inFlight.set(entry.id, work);
   }
 
-  async #handle(entry: StreamEntry, deliveries: number): Promise<void> {
+  /** One delivery, in the span of its processing (a child of the entry's `traceparent`). */
+  #handleInSpan(entry: StreamEntry, deliveries: number): Promise<void> {
+    const { stream, group, consumer } = this.#settings;
+    const attributes = {
+      [MESSAGING_ATTRIBUTES.system]: 'redis',
+      [MESSAGING_ATTRIBUTES.operationName]: 'process',
+      [MESSAGING_ATTRIBUTES.operationType]: 'process',
+      [MESSAGING_ATTRIBUTES.destination]: stream,
+      [MESSAGING_ATTRIBUTES.consumerGroup]: group,
+      [MESSAGING_ATTRIBUTES.clientId]: consumer,
+      [MESSAGING_ATTRIBUTES.messageId]: entry.id,
+      [SPAN_ATTRIBUTES.deliveries]: deliveries,
+    };
+    const creationContext = entry.fields?.get('traceparent');
+    return inMessageSpan(`process ${stream}`, { creationContext, attributes }, async (span) => {
+      span.setAttribute(SPAN_ATTRIBUTES.outcome, await this.#handle(entry, deliveries, span));
+    });
+  }
+
+  async #handle(entry: StreamEntry, deliveries: number, span: Span): Promise<Disposition> {
     const decoded = decodeNotificationEntry(entry.fields);
     if (!decoded.ok) {
       await this.#deadLetter(entry, decoded.notificationId, decoded.reason, deliveries);
-      return;
+      return 'dead_letter';
     }
+    span.setAttributes({
+      [SPAN_ATTRIBUTES.notificationId]: decoded.notificationId,
+      [SPAN_ATTRIBUTES.event]: decoded.payload.transactionType,
+      [SPAN_ATTRIBUTES.tenant]: decoded.payload.business,
+    });
     if (deliveries > this.#settings.maxDeliveries) {
       // Delivered that often without an ack or a handler error: its consumers died on it.
       const reason = `not acknowledged after ${deliveries - 1} deliveries`;
       await this.#deadLetter(entry, decoded.notificationId, reason, deliveries);
-      return;
+      return 'dead_letter';
     }
     const { ok: _ok, ...notification } = decoded;
     const notificationId = notification.notificationId;
@@ -451,44 +487,50 @@ export class NotificationConsumer {
     const done = Promise.withResolvers<void>();
     this.#byNotification.set(notificationId, done.promise);
     try {
-      await this.#handleOnce(entry, { ...notification, streamId: entry.id, deliveries });
+      return await this.#handleOnce(entry, { ...notification, streamId: entry.id, deliveries }, span);
     } finally {
       this.#byNotification.delete(notificationId);
       done.resolve();
     }
   }
 
-  async #handleOnce(entry: StreamEntry, notification: ReceivedNotification): Promise<void> {
+  async #handleOnce(
+    entry: StreamEntry,
+    notification: ReceivedNotification,
+    span: Span,
+  ): Promise<Disposition> {
     const { notificationId, deliveries } = notification;
     const log = this.#logger.child({ streamId: entry.id, notificationId });
     const claim = await this.#dedupe.begin(notificationId, entry.id);
     if (claim === 'duplicate') {
       await this.#settings.redis.xack(this.#settings.stream, this.#settings.group, entry.id);
       log.info('duplicate notification acknowledged without handling');
-      return;
+      return 'duplicate';
     }
     if (claim === 'busy') {
       // Another consumer is handling a copy right now; this one is claimed again later and
       // acknowledged as a duplicate then (or handled, if that consumer failed).
       log.debug('a copy is being handled elsewhere; leaving this entry pending');
-      return;
+      return 'busy';
     }
     try {
       await this.#settings.handler(notification);
     } catch (error) {
+      markSpanFailed(span, error);
       await this.#dedupe.release(notificationId, entry.id);
       const reason = `handler failed on delivery ${deliveries}: ${messageOf(error)}`;
       if (deliveries >= this.#settings.maxDeliveries) {
         await this.#deadLetter(entry, notificationId, reason, deliveries);
-      } else {
-        log.warn(
-          { err: error, deliveries, retryAfterMs: this.#settings.claimIdleMs },
-          'handler failed; the entry will be retried',
-        );
+        return 'dead_letter';
       }
-      return;
+      log.warn(
+        { err: error, deliveries, retryAfterMs: this.#settings.claimIdleMs },
+        'handler failed; the entry will be retried',
+      );
+      return 'retry';
     }
     await this.#dedupe.complete(notificationId, entry.id);
+    return 'handled';
   }
 
   async #deadLetter(

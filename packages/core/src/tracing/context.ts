@@ -2,10 +2,12 @@ import {
   type Attributes,
   context,
   INVALID_SPAN_CONTEXT,
+  isSpanContextValid,
   type Link,
   propagation,
   ROOT_CONTEXT,
   type Span,
+  type SpanContext,
   SpanKind,
   SpanStatusCode,
   trace,
@@ -29,11 +31,28 @@ export const SPAN_ATTRIBUTES = {
   requestTraceId: 'ctp.request_trace_id',
   webhookId: 'ctp.webhook_id',
   topic: 'ctp.outbox.topic',
+  notificationId: 'ctp.notification_id',
+  deliveries: 'ctp.deliveries',
+} as const;
+
+/**
+ * OpenTelemetry's messaging attributes, for a consumer's span. The messaging conventions are still
+ * in development, so their names are written here rather than imported from the package's
+ * incubating entry point (which may change them in a minor version).
+ */
+export const MESSAGING_ATTRIBUTES = {
+  system: 'messaging.system',
+  operationName: 'messaging.operation.name',
+  operationType: 'messaging.operation.type',
+  destination: 'messaging.destination.name',
+  consumerGroup: 'messaging.consumer.group.name',
+  clientId: 'messaging.client.id',
+  messageId: 'messaging.message.id',
 } as const;
 
 const NOT_RECORDING = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 
 /** The W3C `traceparent` of the active span, or undefined when no span is recording. */
 export function activeTraceparent(): string | undefined {
@@ -72,40 +91,102 @@ export interface SpanOptions {
 /**
  * Runs `work` in a span named `name`, the child of `parent` if one is given (an operation's
  * stored `traceparent`: the step joins the operation's trace whichever process runs it, after any
- * crash or retry), else of the active span. An exception marks the span as an error and is
- * rethrown. Inside a span of that trace already (a job whose telemetry carried it) the span is
- * that span's child; otherwise it continues the stored parent and links to the span that was
- * active (the job or request that ran it, in a trace of its own). With tracing off, `work` runs at once with a non-recording span.
+ * crash or retry), else of the active span. With a stored parent, the span that was active (the
+ * request or job that ran the step) is linked, not the parent, even when it is in the operation's
+ * trace already: its ancestry may pass through a span that was never exported. A webhook
+ * delivery's HTTP span continues the SaaS's span of our call, whose parent is the HTTP client span
+ * of the worker that called; when that worker was killed mid-call, that span died with it, and a
+ * receipt under the delivery would hang from a hole in the tree instead of under the operation's
+ * request. An exception marks the span as an error and is rethrown. With tracing off, `work` runs
+ * at once with a non-recording span.
  */
 export function inSpan<T>(name: string, options: SpanOptions, work: (span: Span) => Promise<T>): Promise<T> {
   if (!tracingEnabled()) return work(NOT_RECORDING);
+  const stored = remoteSpanContextOf(options.parent ?? undefined);
   const active = trace.getActiveSpan();
-  let parentContext = context.active();
   const links: Link[] = [];
-  const activeInTrace = active?.isRecording() && active.spanContext().traceId === traceIdOf(options.parent);
-  if (options.parent != null && !activeInTrace) {
-    parentContext = propagation.extract(ROOT_CONTEXT, { traceparent: options.parent });
-    if (active?.isRecording()) links.push({ context: active.spanContext() });
-  }
+  if (stored !== undefined && active?.isRecording()) links.push({ context: active.spanContext() });
+  const parentContext = stored === undefined ? context.active() : trace.setSpanContext(ROOT_CONTEXT, stored);
   return trace
     .getTracer(TRACER_NAME)
     .startActiveSpan(
       name,
       { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes ?? {}, links },
       parentContext,
-      async (span) => {
-        try {
-          return await work(span);
-        } catch (error) {
-          span.setStatus({
-            code: SpanStatusCode.ERROR,
-            message: error instanceof Error ? error.name : 'error',
-          });
-          throw error;
-        } finally {
-          span.end();
-        }
-      },
+      (span) => runToEnd(span, work),
+    );
+}
+
+/** Runs `work` in `span` and ends it; an exception marks it failed and is rethrown. */
+async function runToEnd<T>(span: Span, work: (span: Span) => Promise<T>): Promise<T> {
+  try {
+    return await work(span);
+  } catch (error) {
+    markSpanFailed(span, error);
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** Marks `span` as an error, naming the error's class only: its message may hold anything. */
+export function markSpanFailed(span: Span, error: unknown): void {
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.name : 'error' });
+}
+
+/**
+ * The span context a W3C `traceparent` names (remote), or undefined when the value is missing or
+ * not a valid one. Read here rather than through the registered propagator: the field is W3C by
+ * contract, whichever propagator the consuming process configured.
+ */
+function remoteSpanContextOf(traceparent: string | undefined): SpanContext | undefined {
+  const match = TRACEPARENT.exec(traceparent ?? '');
+  if (match === null) return undefined;
+  const [, traceId = '', spanId = '', flags = '00'] = match;
+  const spanContext: SpanContext = {
+    traceId,
+    spanId,
+    // Only the sampled bit is defined by W3C Trace Context level 1.
+    traceFlags: Number.parseInt(flags, 16) & 1,
+    isRemote: true,
+  };
+  return isSpanContextValid(spanContext) ? spanContext : undefined;
+}
+
+/**
+ * Runs `work` in the "process" span (kind CONSUMER) of one message whose producer attached
+ * `creationContext`, its W3C `traceparent` (a notification stream entry's field).
+ *
+ * OpenTelemetry's messaging conventions make a link to the message's creation context the rule
+ * for a consumer's span, and allow the creation context as its parent when a message is processed
+ * on its own ("message creation context as parent of Process span"). We do both: the parent puts
+ * the consumer inside the operation's trace, under the publication of its notification, which is
+ * the trace an on-call engineer opens; the link is what link-following tools expect. A span active
+ * when the message was dispatched (a consumer started inside some span of its host) becomes a
+ * link, not the parent, as the conventions ask in that case. A missing or malformed `traceparent`
+ * (outside input) starts a trace of its own: it is never a reason to refuse the message.
+ *
+ * Unlike `inSpan`, this does not wait for our `startTracing`: consumers run in other systems'
+ * processes, which may register an SDK of their own. Without any, `@opentelemetry/api` is a no-op.
+ */
+export function inMessageSpan<T>(
+  name: string,
+  options: { readonly creationContext: string | undefined; readonly attributes: Attributes },
+  work: (span: Span) => Promise<T>,
+): Promise<T> {
+  const creation = remoteSpanContextOf(options.creationContext);
+  const ambient = trace.getActiveSpan();
+  const links: Link[] = [];
+  if (creation !== undefined) links.push({ context: creation });
+  if (ambient?.isRecording()) links.push({ context: ambient.spanContext() });
+  const parentContext = creation === undefined ? ROOT_CONTEXT : trace.setSpanContext(ROOT_CONTEXT, creation);
+  return trace
+    .getTracer(TRACER_NAME)
+    .startActiveSpan(
+      name,
+      { kind: SpanKind.CONSUMER, attributes: options.attributes, links },
+      parentContext,
+      (span) => runToEnd(span, work),
     );
 }
 
