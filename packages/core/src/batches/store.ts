@@ -552,7 +552,10 @@ export interface PendingItem {
  * The next pending items with their entity's and card's CTP statuses: one statement for a whole
  * feeder run, instead of loading each item's aggregate (four reads an item). Only what decides
  * the item's event is read here; the operation's own transaction reads and locks the aggregate
- * again and stays the judge (`requestOperation`).
+ * again and stays the judge (`requestOperation`). Items of an entity with an operation in flight
+ * (the in-flight index's statuses) are passed over, not returned to wait: a customer's second
+ * card would otherwise hold a slot of the run while its first one enrols, and a window of them
+ * would keep the feeder from reaching the items behind.
  */
 export const nextPendingItems = defineStatement<
   { batch_id: string; tenant: string; limit: number },
@@ -562,8 +565,12 @@ export const nextPendingItems = defineStatement<
   `select i.seq, i.entity_id, i.kit_number, e.pkey is not null as entity_found, k.pkey is not null as kit_found,
           coalesce(c.ctp_entity_status, 'UNREGISTERED') as entity_status,
           coalesce(p.ctp_kit_status, 'UNREGISTERED') as kit_status
-     from (select seq, entity_id, kit_number from ctp_batch_item
-            where batch_id = $batch_id::uuid and status = 'PENDING' order by seq limit $limit::int) i
+     from (select bi.seq, bi.entity_id, bi.kit_number from ctp_batch_item bi
+            where bi.batch_id = $batch_id::uuid and bi.status = 'PENDING'
+              and not exists (select 1 from ctp_operation o
+                               where o.tenant = $tenant::text and o.entity_id = bi.entity_id
+                                 and o.status in ('QUEUED', 'IN_PROGRESS'))
+            order by bi.seq limit $limit::int) i
      left join business_entity e on e.tenant = $tenant::text and e.entity_id = i.entity_id
      left join ctp_customer c on c.business_entity_fkey = e.pkey
      left join kit k on k.tenant = $tenant::text and k.kit_no = i.kit_number and k.business_entity_fkey = e.pkey
