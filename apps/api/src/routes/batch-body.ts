@@ -45,10 +45,10 @@ class Spool {
   #pendingBytes = 0;
   #size = 0;
 
-  readonly file: FileHandle;
+  readonly #file: FileHandle;
 
   private constructor(file: FileHandle) {
-    this.file = file;
+    this.#file = file;
   }
 
   static async create(): Promise<Spool> {
@@ -70,7 +70,7 @@ class Spool {
     const bytes = this.#cipher.update(this.#pending.join(''), 'utf8');
     this.#pending = [];
     this.#pendingBytes = 0;
-    await this.file.write(bytes, 0, bytes.length, this.#size);
+    await this.#file.write(bytes, 0, bytes.length, this.#size);
     this.#size += bytes.length;
   }
 
@@ -85,30 +85,33 @@ class Spool {
 
   async *#read(): AsyncIterable<RawBatchItem> {
     const decipher = createDecipheriv('aes-256-ctr', this.#key, this.#iv);
+    // A read may end inside a character: the decoder keeps its first bytes for the next one.
+    const decoder = new TextDecoder('utf-8');
     const buffer = Buffer.alloc(WRITE_BYTES);
     let rest = '';
     for (let position = 0; position < this.#size; ) {
-      const { bytesRead } = await this.file.read(buffer, 0, buffer.length, position);
+      const { bytesRead } = await this.#file.read(buffer, 0, buffer.length, position);
       if (bytesRead === 0) break;
       position += bytesRead;
-      const lines = (rest + decipher.update(buffer.subarray(0, bytesRead)).toString('utf8')).split('\n');
+      const text = decoder.decode(decipher.update(buffer.subarray(0, bytesRead)), { stream: true });
+      const lines = (rest + text).split('\n');
       rest = lines.pop() ?? '';
       for (const line of lines) yield JSON.parse(line) as RawBatchItem;
     }
   }
 
   close(): Promise<void> {
-    return this.file.close();
+    return this.#file.close();
   }
 }
 
 /** Reads the body into a spool with `read`; the spool is closed again when `read` throws. */
 async function spool(read: (spool: Spool) => Promise<string | undefined>): Promise<SpooledBatch> {
-  const file = await Spool.create();
+  const target = await Spool.create();
   try {
-    return await file.finish(await read(file));
+    return await target.finish(await read(target));
   } catch (error) {
-    await file.close();
+    await target.close();
     throw error;
   }
 }
@@ -176,8 +179,8 @@ export async function* ndjsonItems(body: ReadableStream<Uint8Array> | null): Asy
 
 /** An NDJSON upload, spooled: see `SpooledBatch`. */
 export function spoolNdjson(body: ReadableStream<Uint8Array> | null): Promise<SpooledBatch> {
-  return spool(async (file) => {
-    for await (const item of ndjsonItems(body)) await file.add(item);
+  return spool(async (target) => {
+    for await (const item of ndjsonItems(body)) await target.add(item);
     return undefined;
   });
 }
@@ -191,7 +194,7 @@ export function spoolNdjson(body: ReadableStream<Uint8Array> | null): Promise<Sp
  * `MAX_JSON_BATCH_BYTES` bytes, 413. Each item is then judged on its own, as an NDJSON line is.
  */
 export function spoolJson(body: ReadableStream<Uint8Array> | null): Promise<SpooledBatch> {
-  return spool(async (file) => {
+  return spool(async (target) => {
     const values: RawBatchItem[] = [];
     let externalBatchId: unknown;
     let count = 0;
@@ -221,7 +224,7 @@ export function spoolJson(body: ReadableStream<Uint8Array> | null): Promise<Spoo
     for await (const chunk of chunksOf(body, MAX_JSON_BATCH_BYTES)) {
       if (chunk.includes(0)) throw malformed('must not contain a NUL byte');
       write(chunk);
-      for (const value of values.splice(0)) await file.add(value);
+      for (const value of values.splice(0)) await target.add(value);
     }
     try {
       tokenizer.end();
@@ -229,7 +232,7 @@ export function spoolJson(body: ReadableStream<Uint8Array> | null): Promise<Spoo
       throw malformed(error instanceof Error ? error.message : 'ends early');
     }
     top.check();
-    for (const value of values.splice(0)) await file.add(value);
+    for (const value of values.splice(0)) await target.add(value);
     if (externalBatchId === undefined) return undefined;
     const parsed = externalIdSchema.safeParse(externalBatchId);
     if (!parsed.success)
@@ -274,7 +277,8 @@ function topLevelShape() {
       if (depth === 0 && started) ended = true;
     },
     check() {
-      if (!started || !ended) refuse('must be a JSON object');
+      if (!started) refuse('must be a JSON object');
+      if (!ended) throw malformed('ends before its top-level object closes');
       if (!items) {
         key = 'items';
         refuse('is required');
