@@ -1,4 +1,5 @@
 import { loadConfig } from '@ctp/core/config';
+import { Agent, fetch } from 'undici';
 import { call, machineBusyMs, peakRssByProcess, processCpuMs } from './harness.ts';
 import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
 
@@ -59,14 +60,19 @@ export async function measureBatch(serverUrl: string, redisUrl: string, items: n
     const commitsBefore = await commitsOf(pipeline.db);
     const busyBefore = await machineBusyMs();
     const cpuBefore = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+    // The upload's answer comes once every item is judged and its records written: minutes for a
+    // large batch, past the client's default 300 s wait for the answer's headers.
+    const patient = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
     const started = performance.now();
     const response = await fetch(`${api}/v1/ctp/batches`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
       body: ndjsonBody(items),
       duplex: 'half',
-    } as RequestInit);
+      dispatcher: patient,
+    });
     const accepted = (await response.json()) as { batchId?: string };
+    await patient.close();
     if (response.status !== 202 || accepted.batchId === undefined)
       throw new Error(`batch refused: ${response.status} ${JSON.stringify(accepted)}`);
     const intakeSeconds = (performance.now() - started) / 1000;
