@@ -71,7 +71,7 @@ export async function peakRssByProcess(
 }
 
 /** CPU time (user + system) of a process so far, in ms (Linux `/proc/<pid>/stat`; null elsewhere). */
-async function processCpuMs(pid: number | undefined): Promise<number | null> {
+export async function processCpuMs(pid: number | undefined): Promise<number | null> {
   if (pid === undefined) return null;
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
@@ -88,7 +88,7 @@ async function processCpuMs(pid: number | undefined): Promise<number | null> {
  * steadier figure than throughput on a machine whose speed varies: it counts the work, not the
  * wall time.
  */
-async function machineBusyMs(): Promise<number | null> {
+export async function machineBusyMs(): Promise<number | null> {
   try {
     const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
     const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);

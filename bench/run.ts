@@ -1,4 +1,5 @@
 import { loadConfig } from '@ctp/core/config';
+import { measureBatch, printBatch } from './batch.ts';
 import { measureRawBullmq } from './bullmq-raw.ts';
 import { measureEndToEnd } from './e2e.ts';
 import { printLoad } from './harness.ts';
@@ -28,6 +29,11 @@ const naive =
     ? null
     : await measureNaive(config.DATABASE_URL, config.REDIS_URL, operations);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
+// The batch phase (issue 14): BENCH_BATCH_ITEMS customers with their cards in one NDJSON batch
+// (0 leaves it out), against the naive baseline of this run.
+const batchItems = Number(process.env.BENCH_BATCH_ITEMS ?? 10_000);
+const batch = batchItems > 0 ? await measureBatch(config.DATABASE_URL, config.REDIS_URL, batchItems) : null;
+if (batch) printBatch(batch);
 // BENCH_TRACING=1: the e2e run again with OpenTelemetry exporting from every process.
 if (process.env.BENCH_TRACING === '1') {
   printTracing(await measureTracedEndToEnd(config.DATABASE_URL, config.REDIS_URL, operations), e2e);
@@ -45,6 +51,8 @@ if (process.env.BENCH_RECONCILE !== '0') {
 
 console.log(`ratio e2e/bullmq-streaming: ${(e2e.opsPerSecond / streaming.jobsPerSecond).toFixed(3)}`);
 console.log(`ratio e2e/bullmq: ${(e2e.opsPerSecond / raw.jobsPerSecond).toFixed(3)}`);
+if (batch && naive)
+  console.log(`ratio batch/naive: ${(batch.enrolmentsPerSecond / naive.opsPerSecond).toFixed(3)}`);
 // Last, the yardstick of issue 13: the real pipeline against the naive one with the same I/O.
 if (naive) console.log(`ratio e2e/naive: ${(e2e.opsPerSecond / naive.opsPerSecond).toFixed(3)}`);
 process.exit(0);

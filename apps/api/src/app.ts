@@ -1,5 +1,4 @@
 import { type ApiKeyAuthenticator, createApiKeyAuthenticator } from '@ctp/core/auth';
-import { MAX_JSON_BATCH_BYTES } from '@ctp/core/batches';
 import type { PanCipher } from '@ctp/core/cards';
 import type { Logger } from '@ctp/core/logging';
 import {
@@ -23,7 +22,7 @@ import { limitBody, requestContext, requireApiKey } from './http/middleware.ts';
 import { tenantRateLimit } from './http/rate-limit.ts';
 import { handleM2pError, handleM2pNotFound, isM2pPath, M2P_PATHS, requireM2pApiKey } from './m2p/http.ts';
 import { createM2pRoutes } from './m2p/routes.ts';
-import { BATCHES_PATH, createBatchRoutes, NDJSON } from './routes/batches.ts';
+import { BATCHES_PATH, createBatchRoutes } from './routes/batches.ts';
 import { createCardLifecycleRoutes } from './routes/card-lifecycle.ts';
 import { createCtpOperationRoutes } from './routes/ctp-operations.ts';
 import { createCtpReadRoutes } from './routes/ctp-reads.ts';
@@ -97,15 +96,12 @@ export function createApiApp(deps: ApiDependencies): OpenAPIHono<ApiEnv> {
   if (deps.metrics) app.use(httpMetricsMiddleware(createHttpMetrics(deps.metrics)));
   app.use(requestContext(logger));
   app.use(secureHeaders());
-  // A batch is the one body larger than 64 KiB: JSON up to its own limit, NDJSON bounded per line
-  // and by its line count as it streams in (`routes/batches.ts`).
+  // A batch is the one body larger than 64 KiB: its route bounds it as it streams in, by bytes,
+  // items and lines (`routes/batch-body.ts`); Hono's limit would queue the whole body in memory.
   const bodyLimit = limitBody(MAX_BODY_BYTES);
-  const batchBodyLimit = limitBody(MAX_JSON_BATCH_BYTES);
-  app.use((c, next) => {
-    if (c.req.method !== 'POST' || c.req.path !== BATCHES_PATH) return bodyLimit(c, next);
-    const ndjson = c.req.header('content-type')?.split(';')[0]?.trim().toLowerCase() === NDJSON;
-    return ndjson ? next() : batchBodyLimit(c, next);
-  });
+  app.use((c, next) =>
+    c.req.method === 'POST' && c.req.path === BATCHES_PATH ? next() : bodyLimit(c, next),
+  );
   const authenticator = deps.authenticator ?? createApiKeyAuthenticator({ pepper: deps.apiKeyPepper });
   app.use(
     '/v1/*',

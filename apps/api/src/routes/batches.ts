@@ -10,10 +10,11 @@ import {
   getBatch,
   listBatches,
   listBatchItems,
+  MAX_JSON_BATCH_BYTES,
   MAX_JSON_ITEMS,
   MAX_LINE_BYTES,
+  MAX_NDJSON_BYTES,
   MAX_NDJSON_LINES,
-  type RawBatchItem,
   submitBatch,
 } from '@ctp/core/batches';
 import type { PanCipher } from '@ctp/core/cards';
@@ -23,6 +24,7 @@ import type { Orm } from '@ctp/db';
 import { createRoute, z } from '@hono/zod-openapi';
 import { tenantOf } from '../http/env.ts';
 import { createRouter, errorResponses, json } from '../http/router.ts';
+import { spoolJson, spoolNdjson } from './batch-body.ts';
 import { actorOf } from './settings.ts';
 
 export interface BatchRoutesDependencies {
@@ -36,6 +38,14 @@ export const NDJSON = 'application/x-ndjson';
 
 const tags = ['Batches'];
 
+/**
+ * `BatchInput` by reference (the router registers it): a zod schema in the route would make Hono
+ * parse the whole body before the handler runs.
+ */
+const BATCH_JSON_BODY_DOC = { $ref: '#/components/schemas/BatchInput' };
+const BATCH_INPUT_SCHEMA = z.toJSONSchema(batchJsonBodySchema, { io: 'input' }).$defs
+  ?.BatchInput as Parameters<ReturnType<typeof createRouter>['openAPIRegistry']['registerComponent']>[2];
+
 const submitRoute = createRoute({
   method: 'post',
   path: BATCHES_PATH,
@@ -45,8 +55,10 @@ const submitRoute = createRoute({
   description: [
     'Each item is `{ entityId, kitNo, customer?, card? }` (the records as on the `PUT` routes, written first).',
     'Items are judged one by one: a bad one is `REJECTED` with its `reason`, the rest run.',
-    `NDJSON (\`${NDJSON}\`, one item a line, lines up to ${MAX_LINE_BYTES} bytes) is read as it streams in;`,
-    'its `externalBatchId` is a query parameter. Over the limits: `413` and nothing is kept.',
+    `JSON: up to ${MAX_JSON_ITEMS} items and ${MAX_JSON_BATCH_BYTES} bytes. NDJSON (\`${NDJSON}\`, one item a line):`,
+    `up to ${MAX_NDJSON_LINES} lines of up to ${MAX_LINE_BYTES} bytes, ${MAX_NDJSON_BYTES} bytes in all; its`,
+    '`externalBatchId` is a query parameter. Both are parsed as they stream in and read to their end',
+    'before anything is written: over the limits `413`, not JSON `400`, and nothing is kept.',
     'The same `externalBatchId` with the same items answers the first batch (`Idempotent-Replayed: true`).',
   ].join(' '),
   request: {
@@ -54,7 +66,8 @@ const submitRoute = createRoute({
     body: {
       required: false,
       content: {
-        ...json(batchJsonBodySchema),
+        // Documented, not validated here: the body is parsed as it streams in (`spoolJson`).
+        'application/json': { schema: BATCH_JSON_BODY_DOC },
         [NDJSON]: { schema: z.string().meta({ description: 'One BatchItemInput JSON object a line.' }) },
       },
     },
@@ -129,80 +142,37 @@ const cancelRoute = createRoute({
   },
 });
 
-const tooLarge = (message: string) => new DomainError('PAYLOAD_TOO_LARGE', message);
-
-/** The items of a JSON body, refused whole (413) beyond the limit. */
-async function* jsonItems(items: readonly unknown[]): AsyncIterable<RawBatchItem> {
-  if (items.length > MAX_JSON_ITEMS) throw tooLarge(`a JSON batch holds at most ${MAX_JSON_ITEMS} items`);
-  for (const value of items) yield { value };
-}
-
-/**
- * NDJSON lines as they arrive: one line in memory at a time. A line over `MAX_LINE_BYTES` is a
- * malformed item (its rest is skipped, never buffered); a line past `MAX_NDJSON_LINES` throws,
- * which rolls the batch back (413). Blank lines are not items.
- */
-export async function* ndjsonItems(body: ReadableStream<Uint8Array> | null): AsyncIterable<RawBatchItem> {
-  if (body === null) return;
-  const decoder = new TextDecoder('utf-8', { fatal: false });
-  let line = '';
-  let oversize = false;
-  let lines = 0;
-  const emit = function* (text: string, tooLong: boolean): Generator<RawBatchItem> {
-    if (!tooLong && text.trim() === '') return;
-    lines += 1;
-    if (lines > MAX_NDJSON_LINES) throw tooLarge(`an NDJSON batch holds at most ${MAX_NDJSON_LINES} lines`);
-    if (tooLong) {
-      yield { malformed: '' };
-      return;
-    }
-    try {
-      const value: unknown = JSON.parse(text);
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) yield { value };
-      else yield { malformed: text };
-    } catch {
-      yield { malformed: text };
-    }
-  };
-  const reader = body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    const text = done ? decoder.decode() : decoder.decode(value, { stream: true });
-    let start = 0;
-    for (let nl = text.indexOf('\n', start); nl >= 0; nl = text.indexOf('\n', start)) {
-      const piece = text.slice(start, nl);
-      yield* emit(oversize ? '' : line + piece, oversize || line.length + piece.length > MAX_LINE_BYTES);
-      line = '';
-      oversize = false;
-      start = nl + 1;
-    }
-    if (!oversize) {
-      line += text.slice(start);
-      if (line.length > MAX_LINE_BYTES) {
-        line = '';
-        oversize = true;
-      }
-    }
-    if (done) break;
-  }
-  if (oversize || line.trim() !== '') yield* emit(oversize ? '' : line, oversize);
+/** A `Content-Length` over the form's byte limit: 413 before a byte of the body is read. */
+function refuseDeclaredOversize(contentLength: string | undefined, ndjson: boolean): void {
+  const max = ndjson ? MAX_NDJSON_BYTES : MAX_JSON_BATCH_BYTES;
+  if (contentLength !== undefined && Number(contentLength) > max)
+    throw new DomainError('PAYLOAD_TOO_LARGE', `request body is larger than ${max} bytes`);
 }
 
 export function createBatchRoutes({ orm, panCipher, apiKeyPepper }: BatchRoutesDependencies) {
-  return createRouter()
+  const router = createRouter();
+  router.openAPIRegistry.registerComponent('schemas', 'BatchInput', BATCH_INPUT_SCHEMA);
+  return router
     .openapi(submitRoute, async (c) => {
       const tenant = tenantOf(c);
       const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-      let externalBatchId = c.req.valid('query').externalBatchId;
-      let items: AsyncIterable<RawBatchItem>;
-      if (type === NDJSON) items = ndjsonItems(c.req.raw.body);
-      else if (type === 'application/json') {
-        const body = c.req.valid('json') as z.infer<typeof batchJsonBodySchema>;
-        externalBatchId = body.externalBatchId ?? externalBatchId;
-        items = jsonItems(body.items);
-      } else
+      const spoolBody = type === NDJSON ? spoolNdjson : type === 'application/json' ? spoolJson : null;
+      if (spoolBody === null)
         throw new DomainError('UNSUPPORTED_MEDIA_TYPE', `request body must be application/json or ${NDJSON}`);
-      const { batch, replayed } = await submitBatch(orm.em, panCipher, { tenant, externalBatchId, items });
+      refuseDeclaredOversize(c.req.header('content-length'), type === NDJSON);
+      // Read to its end before anything is written (`batch-body.ts`): over the limits, nothing is kept.
+      const upload = await spoolBody(c.req.raw.body);
+      let submitted: Awaited<ReturnType<typeof submitBatch>>;
+      try {
+        submitted = await submitBatch(orm.em, panCipher, {
+          tenant,
+          externalBatchId: upload.externalBatchId ?? c.req.valid('query').externalBatchId,
+          items: upload.items(),
+        });
+      } finally {
+        await upload.close();
+      }
+      const { batch, replayed } = submitted;
       c.header('Location', `${BATCHES_PATH}/${batch.batchId}`);
       if (replayed) c.header('Idempotent-Replayed', 'true');
       c.var.logger.info(

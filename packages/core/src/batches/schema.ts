@@ -15,6 +15,12 @@ export const MAX_NDJSON_LINES = 1_000_000;
 export const MAX_LINE_BYTES = 16 * 1024;
 /** Bytes of a JSON batch body, at most (10,000 items with their records). */
 export const MAX_JSON_BATCH_BYTES = MAX_JSON_ITEMS * 4 * 1024;
+/**
+ * Bytes of an NDJSON batch body, at most: 4 KiB a line on average, as for JSON. The upload is
+ * spooled to disk before anything is written (the api's `batch-body.ts`), so the disk a spool may
+ * take is bounded too.
+ */
+export const MAX_NDJSON_BYTES = MAX_NDJSON_LINES * 4 * 1024;
 
 import { BATCH_ITEM_STATUSES, BATCH_STATUSES } from '../entities/ctp-batch.ts';
 

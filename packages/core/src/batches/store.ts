@@ -288,10 +288,11 @@ export interface SubmitBatchRequest {
 /**
  * `POST /v1/ctp/batches`: reads the items as they stream in, judges each on its own (a bad one
  * is `REJECTED` with its reason, the rest are `PENDING` for the feeder), and writes the batch
- * and its items in one transaction, a chunk at a time: when the source throws (a body over the
- * limits), nothing of the batch is kept. Carried records are written first through the records'
- * own routes' code (`putEntity`, `putKit`, with their automatic updates), each in its own
- * transaction. The same `externalBatchId` again: the first answer when the items are the same,
+ * and its items in one transaction, a chunk at a time: when the source throws, nothing of the
+ * batch is kept. Carried records are written first through the records' own routes' code
+ * (`putEntity`, `putKit`, with their automatic updates), each in its own transaction; so that a
+ * body over the limits leaves no record either, the api hands over items it has already read to
+ * their end (its spool, `apps/api/src/routes/batch-body.ts`), never a body still arriving. The same `externalBatchId` again: the first answer when the items are the same,
  * `422 IDEMPOTENCY_KEY_REUSED` otherwise; a replay writes nothing.
  */
 export async function submitBatch(
@@ -535,13 +536,46 @@ export const queuedOfBatches = defineStatement<{ batch_ids: string[] }, { n: num
     where i.batch_id = any($batch_ids::uuid[]) and i.status = 'IN_PROGRESS' and o.status = 'QUEUED'`,
 );
 
+/** A pending item with what the feeder judges it by, read for many items in one statement. */
+export interface PendingItem {
+  seq: number;
+  entity_id: string;
+  kit_number: string;
+  entity_found: boolean;
+  kit_found: boolean;
+  /** The CTP statuses (`UNREGISTERED` without a CTP row), as `snapshotOf` reads them. */
+  entity_status: string;
+  kit_status: string;
+}
+
+/**
+ * The next pending items with their entity's and card's CTP statuses: one statement for a whole
+ * feeder run, instead of loading each item's aggregate (four reads an item). Only what decides
+ * the item's event is read here; the operation's own transaction reads and locks the aggregate
+ * again and stays the judge (`requestOperation`). Items of an entity with an operation in flight
+ * (the in-flight index's statuses) are passed over, not returned to wait: a customer's second
+ * card would otherwise hold a slot of the run while its first one enrols, and a window of them
+ * would keep the feeder from reaching the items behind.
+ */
 export const nextPendingItems = defineStatement<
-  { batch_id: string; limit: number },
-  { seq: number; entity_id: string; kit_number: string }
+  { batch_id: string; tenant: string; limit: number },
+  PendingItem
 >(
   'ctp_batch_items_next',
-  `select seq, entity_id, kit_number from ctp_batch_item
-    where batch_id = $batch_id::uuid and status = 'PENDING' order by seq limit $limit::int`,
+  `select i.seq, i.entity_id, i.kit_number, e.pkey is not null as entity_found, k.pkey is not null as kit_found,
+          coalesce(c.ctp_entity_status, 'UNREGISTERED') as entity_status,
+          coalesce(p.ctp_kit_status, 'UNREGISTERED') as kit_status
+     from (select bi.seq, bi.entity_id, bi.kit_number from ctp_batch_item bi
+            where bi.batch_id = $batch_id::uuid and bi.status = 'PENDING'
+              and not exists (select 1 from ctp_operation o
+                               where o.tenant = $tenant::text and o.entity_id = bi.entity_id
+                                 and o.status in ('QUEUED', 'IN_PROGRESS'))
+            order by bi.seq limit $limit::int) i
+     left join business_entity e on e.tenant = $tenant::text and e.entity_id = i.entity_id
+     left join ctp_customer c on c.business_entity_fkey = e.pkey
+     left join kit k on k.tenant = $tenant::text and k.kit_no = i.kit_number and k.business_entity_fkey = e.pkey
+     left join ctp_payment p on p.kit_pkey = k.pkey
+    order by i.seq`,
 );
 
 /**

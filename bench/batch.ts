@@ -1,0 +1,135 @@
+import { loadConfig } from '@ctp/core/config';
+import { Agent, fetch } from 'undici';
+import { call, machineBusyMs, peakRssByProcess, processCpuMs } from './harness.ts';
+import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
+
+/**
+ * The batch phase (issue 14): `items` customers with their cards in one NDJSON batch (the
+ * records carried in the items), through the real processes and the simulator of the end-to-end
+ * phase, the tenant's SaaS rate at its maximum so that it is not the limit. Timed from the first
+ * byte of the upload to the batch's completion; the processes are started for this phase alone,
+ * so their peak RSS (`VmHWM`) is the phase's.
+ */
+
+export interface BatchResult {
+  readonly items: number;
+  readonly succeeded: number;
+  /** Seconds from the first byte of the upload to its 202 (records written, items judged). */
+  readonly intakeSeconds: number;
+  readonly seconds: number;
+  readonly enrolmentsPerSecond: number;
+  readonly commitsPerItem: number;
+  readonly machineCpuMsPerItem: number | null;
+  readonly cpuMsPerItemByProcess: Readonly<Record<string, number>> | null;
+  readonly peakRssMbByProcess: Readonly<Record<string, number>> | null;
+}
+
+const KEY = loadConfig({}).API_KEYS[0]?.key;
+
+/** The NDJSON body, produced as it is sent: the bench holds one chunk of lines at a time. */
+function ndjsonBody(items: number): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  let next = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (next >= items) {
+        controller.close();
+        return;
+      }
+      const lines: string[] = [];
+      for (const end = Math.min(items, next + 500); next < end; next += 1) {
+        const id = `b${next}`;
+        lines.push(
+          JSON.stringify({ entityId: id, kitNo: `${id}k`, customer: benchCustomer(id), card: BENCH_CARD }),
+        );
+      }
+      controller.enqueue(encoder.encode(`${lines.join('\n')}\n`));
+    },
+  });
+}
+
+export async function measureBatch(serverUrl: string, redisUrl: string, items: number): Promise<BatchResult> {
+  const pipeline = await startBenchPipeline(serverUrl, redisUrl);
+  const { api } = pipeline;
+  try {
+    await call(api, 'PUT', '/v1/ctp/settings', { mode: 'ALL', saasRatePerSecond: 10_000 });
+    const named = [
+      ...pipeline.processes.map(({ name, child }) => ({ name, pid: child.pid })),
+      { name: 'load generator', pid: process.pid },
+    ];
+    const commitsBefore = await commitsOf(pipeline.db);
+    const busyBefore = await machineBusyMs();
+    const cpuBefore = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+    // The upload's answer comes once every item is judged and its records written: minutes for a
+    // large batch, past the client's default 300 s wait for the answer's headers.
+    const patient = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
+    const started = performance.now();
+    const response = await fetch(`${api}/v1/ctp/batches`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
+      body: ndjsonBody(items),
+      duplex: 'half',
+      dispatcher: patient,
+    });
+    const accepted = (await response.json()) as { batchId?: string };
+    await patient.close();
+    if (response.status !== 202 || accepted.batchId === undefined)
+      throw new Error(`batch refused: ${response.status} ${JSON.stringify(accepted)}`);
+    const intakeSeconds = (performance.now() - started) / 1000;
+    let batch: { completedAt?: string; counts: { succeeded: number } };
+    for (;;) {
+      batch = (await call(api, 'GET', `/v1/ctp/batches/${accepted.batchId}`)) as typeof batch;
+      if (batch.completedAt !== undefined) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const busyAfter = await machineBusyMs();
+    const cpuAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+    const peakRssMbByProcess = await peakRssByProcess(named);
+    let cpuMsPerItemByProcess: Record<string, number> | null = null;
+    if (cpuAfter.every((v) => v !== null) && cpuBefore.every((v) => v !== null)) {
+      cpuMsPerItemByProcess = {};
+      for (const [i, { name }] of named.entries()) {
+        const spent = ((cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0)) / items;
+        cpuMsPerItemByProcess[name] = (cpuMsPerItemByProcess[name] ?? 0) + spent;
+      }
+    }
+    // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+).
+    await new Promise((resolve) => setTimeout(resolve, 11_000));
+    const commitsPerItem = ((await commitsOf(pipeline.db)) - commitsBefore) / items;
+    return {
+      items,
+      succeeded: batch.counts.succeeded,
+      intakeSeconds,
+      seconds,
+      enrolmentsPerSecond: batch.counts.succeeded / seconds,
+      commitsPerItem,
+      machineCpuMsPerItem:
+        busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / items,
+      cpuMsPerItemByProcess,
+      peakRssMbByProcess,
+    };
+  } finally {
+    await pipeline.close();
+  }
+}
+
+export function printBatch(result: BatchResult): void {
+  console.log(
+    `batch of ${result.items} NDJSON items with their records: ${result.succeeded} enrolled in ${result.seconds.toFixed(1)} s (upload and intake ${result.intakeSeconds.toFixed(1)} s)`,
+  );
+  console.log(`batch enrolments/s: ${result.enrolmentsPerSecond.toFixed(0)}`);
+  console.log(`batch PostgreSQL commits per item: ${result.commitsPerItem.toFixed(1)}`);
+  if (result.machineCpuMsPerItem !== null)
+    console.log(`batch machine CPU per item (every process): ${result.machineCpuMsPerItem.toFixed(1)} ms`);
+  if (result.cpuMsPerItemByProcess !== null) {
+    const parts = Object.entries(result.cpuMsPerItemByProcess).map(
+      ([name, ms]) => `${name} ${ms.toFixed(1)}`,
+    );
+    console.log(`  of which, ms per item: ${parts.join(', ')}`);
+  }
+  if (result.peakRssMbByProcess !== null) {
+    const parts = Object.entries(result.peakRssMbByProcess).map(([name, mb]) => `${name} ${mb.toFixed(0)}`);
+    console.log(`batch peak RSS, MB: ${parts.join(', ')}`);
+  }
+}
