@@ -142,3 +142,30 @@ describe('an NDJSON batch over the limits', () => {
     await expectNothingWritten(before, 'nd-0');
   }, 60_000);
 });
+
+describe('what a refused item or a forged cursor can carry', () => {
+  it("stores and answers an item's problems with card numbers masked (zod names an unknown key in full)", async () => {
+    const answer = await post(
+      JSON.stringify({ items: [{ entityId: 'pk-1', kitNo: 'pk-1-k', '4111111111111111': 2 }] }),
+    );
+    expect(answer.status, answer.text).toBe(202);
+    const { batchId } = answer.body as { batchId: string };
+    const items = await api.call('GET', `/v1/ctp/batches/${batchId}/items?status=REJECTED`);
+    expect(items.status).toBe(200);
+    expect(items.text).not.toContain('4111111111111111');
+    expect(items.text).toContain('411111******1111');
+  });
+
+  it('refuses a cursor that decodes to anything but the instant and id it was made of, with 400', async () => {
+    const forged = [
+      `1|${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`,
+      `May 5|${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`,
+      `2026-12-01T00:00:00.000Z|not-a-uuid`,
+    ].map((text) => Buffer.from(text).toString('base64url'));
+    for (const cursor of forged) {
+      const answer = await api.call('GET', `/v1/ctp/batches?cursor=${cursor}`);
+      expect(answer.status, cursor).toBe(400);
+      expect(errorOf(answer).code).toBe('VALIDATION_FAILED');
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { maskPansIn } from '../cards/pan.ts';
 import { CLIENT_TEXT_MESSAGES } from '../contracts/client-text.ts';
 import { entityBodySchema, externalIdSchema, kitBodySchema } from '../contracts/platform-api.ts';
 
@@ -129,9 +130,11 @@ export function rejectionOf(error: z.ZodError): {
   reason: BatchItemReason;
   problems: { field: string; message: string }[];
 } {
+  // zod's messages quote what the client sent (an unknown key is named in full): masked, since
+  // they are stored with the item and answered by `GET …/items`.
   const problems = error.issues.map((issue) => ({
-    field: issue.path.map(String).join('.') || '(item)',
-    message: issue.message,
+    field: maskPansIn(issue.path.map(String).join('.')) || '(item)',
+    message: maskPansIn(issue.message),
   }));
   const reason: BatchItemReason = error.issues.some(
     (issue) => issue.path.join('.') === 'card.pan' && issue.message === 'must pass the Luhn check',

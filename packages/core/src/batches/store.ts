@@ -237,10 +237,16 @@ export async function listBatches(
   return { items, nextCursor };
 }
 
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function decodeCursor(cursor: string | undefined): [string | null, string | null] {
   if (cursor === undefined) return [null, null];
-  const [at, id] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
-  if (at === undefined || id === undefined || Number.isNaN(Date.parse(at)) || !/^[0-9a-f-]{36}$/.test(id))
+  const [at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  // Only the form `listBatches` writes (an ISO instant that reads back to itself): anything else
+  // `Date.parse` accepts ("1", "May 5") is not a timestamp PostgreSQL takes, and would be a 500.
+  const instant = at !== undefined && ISO_INSTANT.test(at) && !Number.isNaN(Date.parse(at));
+  if (!instant || rest.length > 0 || id === undefined || !UUID.test(id) || new Date(at).toISOString() !== at)
     throw new DomainError('VALIDATION_FAILED', 'cursor is not one this api returned', [
       { field: 'cursor', message: 'must be a cursor this api returned' },
     ]);
