@@ -155,9 +155,8 @@ export const claimWithoutBitmapScan = defineStatement<Record<string, never>>(
   'set local enable_bitmapscan = off',
 );
 
-export const claimOutboxRows = defineStatement<{ limit: number; lease_ms: number }, ClaimedOutboxRow>(
-  'ctp_outbox_claim',
-  `with claimed as (
+/** The lease of both claims; each adds the columns it returns to `leased`. */
+const CLAIM_CTES = `with claimed as (
      select id from ctp_outbox
       where published_at is null and available_at <= now()
         and (claimed_until is null or claimed_until <= now())
@@ -165,7 +164,11 @@ export const claimOutboxRows = defineStatement<{ limit: number; lease_ms: number
    leased as (
      update ctp_outbox o set claimed_until = now() + $lease_ms::int * interval '1 millisecond'
        from claimed where o.id = claimed.id
-     returning o.id, o.kind, o.topic, o.payload, o.operation_id)
+     returning o.id, o.kind, o.topic, o.payload, o.operation_id`;
+
+export const claimOutboxRows = defineStatement<{ limit: number; lease_ms: number }, ClaimedOutboxRow>(
+  'ctp_outbox_claim',
+  `${CLAIM_CTES})
    select l.id, l.kind, l.topic, l.payload, t.event as trace_event, t.status_ctp as trace_status,
           t.created_at as trace_created_at, t.resolved_at as trace_resolved_at
      from leased l
@@ -180,15 +183,7 @@ export const claimOutboxRows = defineStatement<{ limit: number; lease_ms: number
  */
 export const claimOutboxRowsTraced = defineStatement<{ limit: number; lease_ms: number }, ClaimedOutboxRow>(
   'ctp_outbox_claim_traced',
-  `with claimed as (
-     select id from ctp_outbox
-      where published_at is null and available_at <= now()
-        and (claimed_until is null or claimed_until <= now())
-      order by id limit $limit::int for update skip locked),
-   leased as (
-     update ctp_outbox o set claimed_until = now() + $lease_ms::int * interval '1 millisecond'
-       from claimed where o.id = claimed.id
-     returning o.id, o.kind, o.topic, o.payload, o.operation_id, o.tenant)
+  `${CLAIM_CTES}, o.tenant)
    select l.id, l.kind, l.topic, l.payload, l.tenant, l.operation_id,
           t.event as trace_event, t.status_ctp as trace_status,
           t.created_at as trace_created_at, t.resolved_at as trace_resolved_at,

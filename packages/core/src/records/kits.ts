@@ -22,6 +22,31 @@ import { kitView, maskedPan } from './views.ts';
  * `storeReencryptedPan`).
  */
 
+/**
+ * A card's stored columns: its PAN encrypted under the cipher's current key (a fresh IV on every
+ * write) with first 6 / last 4 for display, the expiry and the name on the card.
+ */
+function cardColumns(
+  cipher: PanCipher,
+  at: { readonly tenant: string; readonly kitNo: string },
+  card: {
+    readonly pan: string;
+    readonly expiry: { readonly month: string; readonly year: string };
+    readonly nameOnCard: string;
+  },
+) {
+  const { ciphertext, keyId } = cipher.encrypt(card.pan, at);
+  return {
+    panCiphertext: ciphertext,
+    panKeyId: keyId,
+    panFirst6: card.pan.slice(0, 6),
+    panLast4: card.pan.slice(-4),
+    expiryMonth: Number(card.expiry.month),
+    expiryYear: Number(card.expiry.year),
+    nameOnCard: card.nameOnCard,
+  };
+}
+
 /** Key rotation: the kit's PAN under the cipher's current key, in the caller's transaction. */
 export async function storeReencryptedPan(
   tx: EntityManager,
@@ -82,16 +107,7 @@ export function putKit(
     const changed = existing === null ? [] : changedFields(cipher, existing, request);
     if (changed.includes('pan')) await refusePanChangeWhileQueued(tx, request);
     // Re-encrypted on every replace: a fresh IV, and the card moves onto the current key.
-    const { ciphertext, keyId } = cipher.encrypt(body.pan, { tenant, kitNo });
-    const columns = {
-      panCiphertext: ciphertext,
-      panKeyId: keyId,
-      panFirst6: body.pan.slice(0, 6),
-      panLast4: body.pan.slice(-4),
-      expiryMonth: Number(body.expiry.month),
-      expiryYear: Number(body.expiry.year),
-      nameOnCard: body.nameOnCard,
-    };
+    const columns = cardColumns(cipher, { tenant, kitNo }, body);
     const kit = existing ?? tx.create(Kit, { tenant, kitNo, businessEntity: entity, ...columns });
     if (existing !== null) tx.assign(existing, columns);
     await tx.flush();
@@ -310,18 +326,15 @@ export function replaceKit(
         newKitNo: body.newKitNo,
       });
     old.status = close.value.next;
-    const { ciphertext, keyId } = cipher.encrypt(body.pan, { tenant, kitNo: body.newKitNo });
     const kit = tx.create(Kit, {
       tenant,
       kitNo: body.newKitNo,
       businessEntity: entity,
-      panCiphertext: ciphertext,
-      panKeyId: keyId,
-      panFirst6: body.pan.slice(0, 6),
-      panLast4: body.pan.slice(-4),
-      expiryMonth: Number(body.expiry.month),
-      expiryYear: Number(body.expiry.year),
-      nameOnCard: body.nameOnCard ?? old.nameOnCard,
+      ...cardColumns(
+        cipher,
+        { tenant, kitNo: body.newKitNo },
+        { ...body, nameOnCard: body.nameOnCard ?? old.nameOnCard },
+      ),
     });
     await tx.flush();
     const replacementId =
