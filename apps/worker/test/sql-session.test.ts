@@ -1,6 +1,8 @@
 import { BusinessEntity, CtpOperation, Kit } from '@ctp/core/entities';
 import {
   aggregateFrom,
+  BEGIN,
+  COMMIT,
   defineStatement,
   lockEntity,
   readAggregate,
@@ -8,6 +10,7 @@ import {
   requestOperation,
   resolveTraceOutcome,
   SqlSession,
+  sendPipelined,
 } from '@ctp/core/operations';
 import { sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
@@ -124,6 +127,34 @@ describe('SqlSession (the hot steps: lock and read in one round trip, write and 
     });
     expect(again).toMatchObject({ replayed: true, operation: { id: operation.id } });
     expect(await db.orm.em.fork().count(Kit, {})).toBeGreaterThan(0);
+  });
+});
+
+describe('a pipelined batch leaves in one write', () => {
+  it('begin, statements, commit and the wake-up: one write to the socket, not one per statement', async () => {
+    const client = await pool.connect();
+    const stream = client.connection.stream as typeof client.connection.stream & {
+      _write: (...args: unknown[]) => unknown;
+      _writev: (...args: unknown[]) => unknown;
+    };
+    const { _write: write, _writev: writev } = stream;
+    let writes = 0;
+    stream._write = (...args) => {
+      writes += 1;
+      return write.apply(stream, args);
+    };
+    stream._writev = (...args) => {
+      writes += 1;
+      return writev.apply(stream, args);
+    };
+    try {
+      await sendPipelined(client, [BEGIN, noop({}), noop({}), noop({}), COMMIT], { wake: true });
+      expect(writes).toBe(1);
+    } finally {
+      stream._write = write;
+      stream._writev = writev;
+      client.release();
+    }
   });
 });
 
