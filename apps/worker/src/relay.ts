@@ -129,7 +129,8 @@ function endSpans(spans: PublicationSpans, result: 'published' | 'error'): void 
  *    another relay holds (`FOR UPDATE SKIP LOCKED`, and unexpired leases), and commits;
  * 2. publish them to Redis, under a deadline (a Redis that stops answering fails the batch in
  *    seconds; commands already sent may still land, which the ids make harmless);
- * 3. mark them published (and end the lease).
+ * 3. mark them published (and end the lease): at once when nothing more is waiting, otherwise in
+ *    the next claim's transaction (one round trip and one commit fewer per batch under load).
  *
  * A failed publish gives the lease back at once; a relay that dies after its claim leaves the
  * lease to expire and the rows are published again — at-least-once, made exactly-once by the
@@ -146,6 +147,13 @@ export class OutboxRelay {
   #wake: (() => void) | null = null;
   #pendingWake = false;
   #loop: Promise<void> | null = null;
+  /**
+   * Rows published whose mark rides in the next claim's transaction. Until then their lease keeps
+   * other relays off them; if this relay dies first, they are published again when it runs out,
+   * which the job ids and notification ids make harmless, as for any relay that dies after
+   * publishing.
+   */
+  #unmarked: string[] = [];
 
   constructor(deps: RelayDependencies) {
     this.#deps = deps;
@@ -169,19 +177,19 @@ export class OutboxRelay {
     this.#stopped = true;
     this.#wakeUp();
     await this.#loop;
+    if (this.#unmarked.length > 0) await this.#mark(this.#unmarked).catch(() => undefined);
     await this.#listener?.end().catch(() => undefined);
   }
 
   /**
-   * Publishes one batch; returns how many rows it moved. The claim and the mark are each one
-   * statement on its own (autocommit), one round trip. They used to commit asynchronously
-   * (`set local synchronous_commit = off` in a `begin; ...; commit` batch); with bound parameters
-   * that batch is pipelined, and between its statements the connection shows as idle in a
-   * transaction, which the relay never does while it talks to Redis. A commit per batch of up to
-   * `batchSize` rows is cheap enough to wait for.
+   * Publishes one batch; returns how many rows it moved. The claim is one pipelined round trip
+   * that commits before any Redis call (the relay is never idle in a transaction while it talks
+   * to Redis). The mark is a statement of its own, or, while rows keep coming, part of the next
+   * claim's transaction.
    */
   async relayOnce(): Promise<number> {
-    const rows = await this.#claim();
+    const rows = await this.#claim(this.#unmarked);
+    this.#unmarked = [];
     if (rows.length === 0) return 0;
     const spans = publicationSpans(rows);
     try {
@@ -192,19 +200,24 @@ export class OutboxRelay {
       await this.#release(rows).catch(() => undefined);
       throw error;
     }
-    await this.#mark(rows);
+    // More rows are waiting (a wake-up came during the publish, or the batch was full): the loop
+    // claims again at once, and that claim's transaction marks these.
+    if (this.#pendingWake || rows.length === this.#batchSize) this.#unmarked = rows.map((row) => row.id);
+    else await this.#mark(rows.map((row) => row.id));
     endSpans(spans, 'published');
     this.#observeResolutions(rows);
     return rows.length;
   }
 
-  async #claim(): Promise<ClaimedRow[]> {
-    // One pipelined round trip: begin, the plan setting (`claimWithoutBitmapScan`), the claim,
-    // commit. The transaction ends in that round trip, before any Redis call.
-    const [, claimed] = await SqlSession.transaction(this.#deps.orm.em.fork(), (session) =>
+  async #claim(unmarked: readonly string[]): Promise<ClaimedRow[]> {
+    // One pipelined round trip: begin, the plan setting (`claimWithoutBitmapScan`), the mark of
+    // the previous batch if it waited for this claim, the claim, commit. The transaction ends in
+    // that round trip, before any Redis call.
+    const [, ...results] = await SqlSession.transaction(this.#deps.orm.em.fork(), (session) =>
       session.run(
         [
           claimWithoutBitmapScan({}),
+          ...(unmarked.length === 0 ? [] : [markOutboxPublished({ ids: [...unmarked] })]),
           (tracingEnabled() ? claimOutboxRowsTraced : claimOutboxRows)({
             limit: this.#batchSize,
             lease_ms: this.#claimLeaseMs,
@@ -213,7 +226,7 @@ export class OutboxRelay {
         { commit: true },
       ),
     );
-    return (claimed ?? []) as ClaimedRow[];
+    return (results.at(-1) ?? []) as ClaimedRow[];
   }
 
   async #publish(rows: readonly ClaimedRow[], spans: PublicationSpans): Promise<void> {
@@ -235,11 +248,8 @@ export class OutboxRelay {
     );
   }
 
-  async #mark(rows: readonly ClaimedRow[]): Promise<void> {
-    await SqlSession.runAlone(
-      this.#deps.orm.em.fork(),
-      markOutboxPublished({ ids: rows.map((row) => row.id) }),
-    );
+  async #mark(ids: readonly string[]): Promise<void> {
+    await SqlSession.runAlone(this.#deps.orm.em.fork(), markOutboxPublished({ ids: [...ids] }));
   }
 
   async #release(rows: readonly ClaimedRow[]): Promise<void> {

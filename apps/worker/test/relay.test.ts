@@ -142,6 +142,58 @@ describe('the outbox relay and an unreachable Redis', () => {
   });
 });
 
+describe("the relay's mark", () => {
+  /** Rows published to Redis whose mark is still to come: leased, not marked published. */
+  async function leasedUnmarked(): Promise<number> {
+    const rows = await db.orm.em
+      .fork()
+      .execute<{ n: string }[]>(
+        'select count(*) as n from ctp_outbox where published_at is null and claimed_until > now()',
+      );
+    return Number(rows[0]?.n ?? 0);
+  }
+  const unpublished = async () =>
+    Number(
+      (
+        await db.orm.em
+          .fork()
+          .execute<{ n: string }[]>('select count(*) as n from ctp_outbox where published_at is null')
+      )[0]?.n ?? 0,
+    );
+
+  it("rides in the next claim's transaction while rows keep coming; at once when none wait", async () => {
+    for (const n of [1, 2, 3, 4, 5]) await queuedOperation(`r-fold-${n}`);
+    const { relay, queues } = relayTo(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', `{rf-${suffix}}`, {
+      batchSize: 2,
+    });
+    expect(await unpublished()).toBeGreaterThanOrEqual(5);
+    // A full batch: more rows wait, so its mark waits for the next claim (the lease holds them).
+    expect(await relay.relayOnce()).toBe(2);
+    expect(await leasedUnmarked()).toBe(2);
+    let moved = 2;
+    while (moved === 2) {
+      moved = await relay.relayOnce();
+      // The previous batch was marked by this claim; only a full batch leaves its own for the next.
+      expect(await leasedUnmarked()).toBe(moved === 2 ? 2 : 0);
+    }
+    expect(await unpublished()).toBe(0);
+    await queues[QUEUE_NAMES.operations].obliterate({ force: true });
+  });
+
+  it('a batch whose mark waits is marked when the relay stops', async () => {
+    for (const n of [1, 2]) await queuedOperation(`r-stop-${n}`);
+    const { relay, queues } = relayTo(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', `{rx-${suffix}}`, {
+      batchSize: 1,
+    });
+    expect(await relay.relayOnce()).toBe(1);
+    expect(await leasedUnmarked()).toBe(1);
+    await relay.stop();
+    expect(await leasedUnmarked()).toBe(0);
+    expect(await unpublished()).toBe(1);
+    await queues[QUEUE_NAMES.operations].obliterate({ force: true });
+  });
+});
+
 describe('the pool sets statement, lock and idle-in-transaction timeouts', () => {
   const settings = `select current_setting('statement_timeout') as statement,
     current_setting('lock_timeout') as lock,
