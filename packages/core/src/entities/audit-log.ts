@@ -83,6 +83,11 @@ export const AuditLog = defineEntity({
   indexes: [
     { name: 'idx_ctp_audit_log_at', properties: ['at'] },
     { name: 'idx_ctp_audit_log_tenant_entity_id', properties: ['tenant', 'entityId'] },
+    /** The `Idempotency-Key` lookup of record changes and settings (records/idempotency.ts). */
+    {
+      name: 'idx_ctp_audit_log_idempotency_key',
+      expression: `create index "idx_ctp_audit_log_idempotency_key" on "ctp_audit_log" ("tenant", (details->>'idempotencyKey'), "at") where (details->>'idempotencyKey') is not null`,
+    },
   ],
 });
 

@@ -22,6 +22,12 @@ export interface Idempotency {
   readonly actor: string;
 }
 
+/** The newest audit row of the last 24 h under a key (`idx_ctp_audit_log_idempotency_key`). */
+export const EARLIER_ANSWER_SQL = `select details->>'requestHash' as request_hash, details->>'after' as after
+       from ctp_audit_log
+      where tenant = ? and details->>'idempotencyKey' = ? and at > now() - interval '24 hours'
+      order by at desc, pkey desc limit 1`;
+
 /** The earlier answer under this key (null: none in 24 h), or `422` when it was another request. */
 export async function earlierAnswer<T>(
   tx: EntityManager,
@@ -35,10 +41,7 @@ export async function earlierAnswer<T>(
   ]);
   const [earlier] = await queryBound<{ request_hash: string | null; after: string | null }>(
     tx,
-    `select details->>'requestHash' as request_hash, details->>'after' as after
-       from ctp_audit_log
-      where tenant = ? and details->>'idempotencyKey' = ? and at > now() - interval '24 hours'
-      order by pkey desc limit 1`,
+    EARLIER_ANSWER_SQL,
     [tenant, key],
   );
   if (earlier === undefined) return null;
