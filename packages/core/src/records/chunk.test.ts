@@ -11,12 +11,13 @@ const oldKey = randomBytes(32).toString('base64');
 const cipher = createPanCipher({ current: randomBytes(32).toString('base64'), previous: [oldKey] });
 const oldCipher = createPanCipher({ current: oldKey });
 
+const ADDRESS = { line1: '1 Marina Walk', city: 'Dubai', postalCode: '00000', countryCode: 'AE' };
 const customer = (email = 'a@example.com'): EntityBody => ({
   firstName: 'Aisha',
   lastName: 'Khan',
   email,
   phone: { countryCode: '971', number: '501234567' },
-  address: { line1: '1 Marina Walk', city: 'Dubai', postalCode: '00000', countryCode: 'AE' },
+  address: ADDRESS,
   locale: 'en_AE',
   countryCode: 'AE',
 });
@@ -35,7 +36,7 @@ const storedEntity = (pkey: string, entityId: string, body = customer()) => ({
   email: body.email,
   phoneCountryCode: body.phone.countryCode,
   phoneNumber: body.phone.number,
-  address: body.address,
+  address: ADDRESS,
   locale: body.locale,
   countryCode: body.countryCode,
   consent: null,
