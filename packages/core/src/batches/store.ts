@@ -153,7 +153,7 @@ const listItemRows = defineStatement<
 
 /** Items judged and written together. */
 const CHUNK = 1_000;
-/** Entities whose carried records are written one by one at once (those not new nor unchanged). */
+/** Entities whose records go one by one (a record that would change), at most this many side by side. */
 const RECORD_CONCURRENCY = 8;
 
 async function mapLimited<T>(
@@ -431,7 +431,9 @@ export async function submitBatch(
     const groups = new Map<string, { row: ItemRow; records: CarriedRecords }[]>();
     for (const { row, records } of judged) {
       if (records === null || row.status !== 'PENDING') continue;
-      groups.set(records.entityId, [...(groups.get(records.entityId) ?? []), { row, records }]);
+      const group = groups.get(records.entityId);
+      if (group === undefined) groups.set(records.entityId, [{ row, records }]);
+      else group.push({ row, records });
     }
     const list = [...groups.values()];
     const oneByOne = await putNewRecords(
