@@ -245,4 +245,25 @@ describe("a batch's carried records", () => {
     expect((await kitRow('race-k2'))?.owner).toBe('race-owner');
     expect((await entityRow('race-2'))?.email).toBe('aisha@example.com');
   });
+
+  it('writes no record on a replay of the same externalBatchId', async () => {
+    const items = [
+      {
+        entityId: 'rp-1',
+        kitNo: 'rp-1-k',
+        customer: entityBody({ email: 'first@example.com' }),
+        card: kitBody(),
+      },
+    ];
+    const first = await api.call('POST', '/v1/ctp/batches', { json: { externalBatchId: 'rp', items } });
+    expect(first.status, first.text).toBe(202);
+    await put('/v1/entities/rp-1', entityBody({ email: 'since@example.com' }));
+    const kit = await kitRow('rp-1-k');
+
+    const again = await api.call('POST', '/v1/ctp/batches', { json: { externalBatchId: 'rp', items } });
+    expect(again.status, again.text).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect((await entityRow('rp-1'))?.email).toBe('since@example.com');
+    expect(await kitRow('rp-1-k')).toEqual(kit);
+  });
 });
