@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { submitBatch } from '@ctp/core/batches';
+import { createPanCipher } from '@ctp/core/cards';
 import { processWebhook, recordAccepted, recordWebhook, requestOperation } from '@ctp/core/operations';
 import { createOrm, sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
@@ -16,6 +19,8 @@ import { seedEntity } from './fixtures.ts';
 let db: TestDatabase;
 const T = 'ENBDTABBY';
 const OPERATIONS = 20;
+/** One chunk of the batch intake (`batches/store.ts`). */
+const CHUNK_ITEMS = 1_000;
 
 let roundTrips = 0;
 let sameTick = false;
@@ -111,5 +116,52 @@ describe('the cost of one operation', () => {
     // flush; `WAKE_RELAY`).
     expect(trips).toBeLessThanOrEqual(7);
     expect(perOperation).toBeLessThanOrEqual(8);
+  });
+});
+
+describe('the cost of a batch chunk', () => {
+  it("round trips and commits of the api's intake of 1,000 items carrying new records", async () => {
+    const orm = await createOrm({ databaseUrl: db.databaseUrl });
+    const transactions = countTransactions(await sqlPool(orm));
+    const cipher = createPanCipher({ current: randomBytes(32).toString('base64') });
+    const customer = (entityId: string) => ({
+      firstName: 'Aisha',
+      lastName: 'Khan',
+      email: `${entityId}@example.com`,
+      phone: { countryCode: '971', number: '501234567' },
+      address: { line1: '1 Marina Walk', city: 'Dubai', postalCode: '00000', countryCode: 'AE' },
+      locale: 'en_AE',
+      countryCode: 'AE',
+    });
+    async function* items() {
+      for (let i = 0; i < CHUNK_ITEMS; i++)
+        yield {
+          value: {
+            entityId: `bc-${i}`,
+            kitNo: `bc-${i}-k`,
+            customer: customer(`bc-${i}`),
+            card: {
+              pan: '4111111111111111',
+              expiry: { month: '12', year: '2030' },
+              nameOnCard: 'AISHA KHAN',
+            },
+          },
+        };
+    }
+    const startTrips = roundTrips;
+    const { batch } = await submitBatch(orm.em, cipher, { tenant: T, items: items() });
+    const trips = roundTrips - startTrips;
+    const commits = transactions();
+    await orm.close();
+    console.log(`intake of ${CHUNK_ITEMS} items: ${trips} round trips, ${commits} commits`);
+    expect(batch.counts).toMatchObject({ total: CHUNK_ITEMS, pending: CHUNK_ITEMS });
+    // Independent of the number of items in the chunk: the settings (1); the batch's transaction:
+    // begin, its row, the items' existence check, the items, the request hash, commit (6); the
+    // records' transaction: begin, read what is stored, insert the customers, insert the cards,
+    // commit (5); the answer: the batch, its counts, its failures by reason (3). Commits: the
+    // settings read, the two transactions, the answer's three reads. Through putEntity/putKit, one
+    // transaction a record, this chunk took 11,010 round trips and 2,005 commits.
+    expect(trips).toBeLessThanOrEqual(15);
+    expect(commits).toBeLessThanOrEqual(6);
   });
 });

@@ -8,6 +8,7 @@ import { binEligible } from '../operations/auto-enrol.ts';
 import { syncOnEntityChange, syncOnKitChange } from '../operations/automatic-sync.ts';
 import { insertOutboxRows, outboxNotificationRow } from '../operations/outbox.ts';
 import { defineStatement, executeOnOrm } from '../operations/sql-session.ts';
+import { type CarriedRecords, putNewRecords } from '../records/chunk.ts';
 import { putEntity } from '../records/entities.ts';
 import { putKit } from '../records/kits.ts';
 import { readCtpSettings } from '../settings/store.ts';
@@ -26,7 +27,8 @@ import {
 /**
  * Every write of `ctp_batch` and `ctp_batch_item` is in this module: the intake, the feeder's
  * item moves and completion, and cancel. No card data in either table: a carried card goes to
- * `kit` (encrypted) through the records' own `putKit` before its item is written.
+ * `kit` (encrypted) through the records' module (`records/chunk.ts`, `putKit`) before its item
+ * is written.
  */
 
 /** One item as the api read it: parsed JSON, or a line that is not JSON. */
@@ -151,7 +153,7 @@ const listItemRows = defineStatement<
 
 /** Items judged and written together. */
 const CHUNK = 1_000;
-/** Entities whose carried records are written at once. */
+/** Entities whose records go one by one (a record that would change), at most this many side by side. */
 const RECORD_CONCURRENCY = 8;
 
 async function mapLimited<T>(
@@ -295,10 +297,12 @@ export interface SubmitBatchRequest {
  * `POST /v1/ctp/batches`: reads the items as they stream in, judges each on its own (a bad one
  * is `REJECTED` with its reason, the rest are `PENDING` for the feeder), and writes the batch
  * and its items in one transaction, a chunk at a time: when the source throws, nothing of the
- * batch is kept. Carried records are written first through the records' own routes' code
- * (`putEntity`, `putKit`, with their automatic updates), each in its own transaction; so that a
- * body over the limits leaves no record either, the api hands over items it has already read to
- * their end (its spool, `apps/api/src/routes/batch-body.ts`), never a body still arriving. The same `externalBatchId` again: the first answer when the items are the same,
+ * batch is kept. Carried records are written first, in their own transactions: a chunk's new
+ * records together in bulk (`putNewRecords`), a record that would change through the records'
+ * own routes' code (`putEntity`, `putKit`, with their automatic updates); so that a body over the
+ * limits leaves no record either, the api hands over items it has already read to their end (its
+ * spool, `apps/api/src/routes/batch-body.ts`), never a body still arriving. The same
+ * `externalBatchId` again: the first answer when the items are the same,
  * `422 IDEMPOTENCY_KEY_REUSED` otherwise; a replay writes nothing.
  */
 export async function submitBatch(
@@ -323,22 +327,15 @@ export async function submitBatch(
     let incoming: { raw: RawBatchItem; seq: number }[] = [];
 
     /**
-     * Judges the items read so far: entities side by side (their records are written in their
-     * own transactions), the items of one entity in order (a card after its customer).
+     * Judges the items read so far, then writes the records the accepted ones carry: the new ones
+     * in bulk, in one transaction for the chunk (`putNewRecords`); the entities with a record that
+     * would change one by one as a `PUT` writes them, side by side, the items of one entity in
+     * order (a card after its customer).
      */
     const judgeIncoming = async () => {
-      const groups = new Map<string, { raw: RawBatchItem; seq: number }[]>();
-      for (const item of incoming) {
-        const key = 'value' in item.raw ? idsOf(item.raw.value).entityId || `#${item.seq}` : `#${item.seq}`;
-        groups.set(key, [...(groups.get(key) ?? []), item]);
-      }
-      const judged = new Map<number, Awaited<ReturnType<typeof judge>>>();
-      await mapLimited([...groups.values()], RECORD_CONCURRENCY, async (group) => {
-        for (const item of group) judged.set(item.seq, await judge(item.raw, item.seq, replay));
-      });
-      for (const item of incoming) {
-        const result = judged.get(item.seq);
-        if (result === undefined) continue;
+      const judged = incoming.map((item) => judge(item.raw, item.seq));
+      if (!replay) await writeRecords(judged);
+      for (const result of judged) {
         hash.update(result.fingerprint);
         chunk.push({ row: result.row, panPrefix: result.panPrefix });
       }
@@ -429,23 +426,65 @@ export async function submitBatch(
     row.error = error;
   }
 
-  /** One item: its shape, the tenant's settings, its records (written now unless a replay). */
-  async function judge(
-    raw: RawBatchItem,
-    seq: number,
-    replay: boolean,
-  ): Promise<{ row: ItemRow; panPrefix: string | null; fingerprint: string }> {
+  /** The records of the items still `PENDING`; an item whose record is refused is `REJECTED`. */
+  async function writeRecords(judged: readonly Judged[]): Promise<void> {
+    const groups = new Map<string, { row: ItemRow; records: CarriedRecords }[]>();
+    for (const { row, records } of judged) {
+      if (records === null || row.status !== 'PENDING') continue;
+      const group = groups.get(records.entityId);
+      if (group === undefined) groups.set(records.entityId, [{ row, records }]);
+      else group.push({ row, records });
+    }
+    const list = [...groups.values()];
+    const oneByOne = await putNewRecords(
+      em,
+      cipher,
+      tenant,
+      list.map((group) => group.map(({ records }) => records)),
+    );
+    await mapLimited(
+      list.filter((_, index) => oneByOne.has(index)),
+      RECORD_CONCURRENCY,
+      async (group) => {
+        for (const item of group) await putRecordsOf(item.row, item.records);
+      },
+    );
+  }
+
+  /** One item's records through the records' own use cases, each in its own transaction. */
+  async function putRecordsOf(row: ItemRow, { entityId, kitNo, customer, card }: CarriedRecords) {
+    try {
+      if (customer !== undefined)
+        await putEntity(em, { tenant, entityId, body: customer }, syncOnEntityChange);
+      if (card !== undefined)
+        await putKit(em, cipher, { tenant, entityId, kitNo, body: card }, syncOnKitChange);
+    } catch (error) {
+      if (!(error instanceof DomainError)) throw error;
+      reject(row, error.code === 'NOT_FOUND' ? 'ENTITY_NOT_FOUND' : 'RECORD_REFUSED', {
+        code: error.code,
+        message: maskPansIn(error.message),
+      });
+    }
+  }
+
+  /** One item: its shape and the tenant's settings; the records it carries, if it is accepted so far. */
+  function judge(raw: RawBatchItem, seq: number): Judged {
     if ('malformed' in raw) {
       const row: ItemRow = { seq, entityId: '', kitNo: '', status: 'PENDING', reason: null, error: null };
       reject(row, 'MALFORMED_LINE', { message: 'the line is not a JSON object' });
-      return { row, panPrefix: null, fingerprint: maskPansIn(raw.malformed) };
+      return { row, panPrefix: null, fingerprint: maskPansIn(raw.malformed), records: null };
     }
     const parsed = batchItemInputSchema.safeParse(raw.value);
     if (!parsed.success) {
       const row: ItemRow = { seq, ...idsOf(raw.value), status: 'PENDING', reason: null, error: null };
       const { reason, problems } = rejectionOf(parsed.error);
       reject(row, reason, { problems });
-      return { row, panPrefix: null, fingerprint: maskPansIn(JSON.stringify(raw.value) ?? '') };
+      return {
+        row,
+        panPrefix: null,
+        fingerprint: maskPansIn(JSON.stringify(raw.value) ?? ''),
+        records: null,
+      };
     }
     const item = parsed.data;
     const row: ItemRow = {
@@ -463,35 +502,28 @@ export async function submitBatch(
       item.card === undefined ? null : { ...item.card, pan: maskPan(item.card.pan) },
     ]);
     const panPrefix = item.card === undefined ? null : item.card.pan.slice(0, 8);
-    if (settings.mode === 'OFF' || (settings.mode === 'ALLOW_LIST' && !allowed.has(item.entityId))) {
+    if (settings.mode === 'OFF' || (settings.mode === 'ALLOW_LIST' && !allowed.has(item.entityId)))
       reject(row, 'CTP_NOT_ENABLED');
-      return { row, panPrefix, fingerprint };
-    }
-    if (panPrefix !== null && !binEligible(settings.eligibleBins, panPrefix)) {
+    else if (panPrefix !== null && !binEligible(settings.eligibleBins, panPrefix))
       reject(row, 'BIN_NOT_ELIGIBLE');
-      return { row, panPrefix, fingerprint };
-    }
-    if (!replay) {
-      try {
-        if (item.customer !== undefined)
-          await putEntity(em, { tenant, entityId: item.entityId, body: item.customer }, syncOnEntityChange);
-        if (item.card !== undefined)
-          await putKit(
-            em,
-            cipher,
-            { tenant, entityId: item.entityId, kitNo: item.kitNo, body: item.card },
-            syncOnKitChange,
-          );
-      } catch (error) {
-        if (!(error instanceof DomainError)) throw error;
-        reject(row, error.code === 'NOT_FOUND' ? 'ENTITY_NOT_FOUND' : 'RECORD_REFUSED', {
-          code: error.code,
-          message: maskPansIn(error.message),
-        });
-      }
-    }
-    return { row, panPrefix, fingerprint };
+    const carries = item.customer !== undefined || item.card !== undefined;
+    return {
+      row,
+      panPrefix,
+      fingerprint,
+      records: carries
+        ? { entityId: item.entityId, kitNo: item.kitNo, customer: item.customer, card: item.card }
+        : null,
+    };
   }
+}
+
+/** An item judged: its row, the card's BIN (never stored), its hash input, the records it carries. */
+interface Judged {
+  readonly row: ItemRow;
+  readonly panPrefix: string | null;
+  readonly fingerprint: string;
+  readonly records: CarriedRecords | null;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { notFound } from '../errors/domain-error.ts';
 import type { CustomerStatus } from '../lifecycle/statuses.ts';
 import { changeCustomerStatus } from '../lifecycle/transitions.ts';
 import { loadCtpRecordsOf } from '../operations/ctp-records.ts';
+import { defineStatement, executeOnOrm } from '../operations/sql-session.ts';
 import { changeOnce, type Idempotency } from './idempotency.ts';
 import { type RecordWorkHook, recordStatusRefused } from './kits.ts';
 import { sameJson } from './same-json.ts';
@@ -122,7 +123,8 @@ function postalAddress({ line2, state, ...required }: EntityBody['address']): Po
   };
 }
 
-type EntityColumns = Pick<
+/** A customer's stored profile columns: the ORM entity's, or a row read in bulk. */
+export type EntityColumns = Pick<
   BusinessEntity,
   | 'firstName'
   | 'lastName'
@@ -158,11 +160,28 @@ function assign(
   input: EntityPatch | EntityBody,
   { replace }: { replace: boolean },
 ): EntityField[] {
+  const { changed, columns } = changesOf(entity, input, { replace });
+  Object.assign(entity, columns);
+  return changed;
+}
+
+/** The fields a `PUT` of `body` would change on a customer stored as `stored`. */
+export function entityFieldsChangedBy(stored: EntityColumns, body: EntityBody): EntityField[] {
+  return changesOf(stored, body, { replace: true }).changed;
+}
+
+/** The fields `input` changes on `stored`, and the columns that take new values. */
+function changesOf(
+  stored: EntityColumns,
+  input: EntityPatch | EntityBody,
+  { replace }: { replace: boolean },
+): { changed: EntityField[]; columns: Partial<EntityColumns> } {
   const changed: EntityField[] = [];
+  const columns: Partial<EntityColumns> = {};
   const scalar = (field: 'firstName' | 'lastName' | 'email' | 'locale' | 'countryCode') => {
     const value = input[field];
-    if (value === undefined || value === entity[field]) return;
-    entity[field] = value;
+    if (value === undefined || value === stored[field]) return;
+    columns[field] = value;
     changed.push(field);
   };
   scalar('firstName');
@@ -172,22 +191,59 @@ function assign(
   scalar('countryCode');
   if (
     input.phone !== undefined &&
-    (input.phone.countryCode !== entity.phoneCountryCode || input.phone.number !== entity.phoneNumber)
+    (input.phone.countryCode !== stored.phoneCountryCode || input.phone.number !== stored.phoneNumber)
   ) {
-    entity.phoneCountryCode = input.phone.countryCode;
-    entity.phoneNumber = input.phone.number;
+    columns.phoneCountryCode = input.phone.countryCode;
+    columns.phoneNumber = input.phone.number;
     changed.push('phone');
   }
-  if (input.address !== undefined && !sameJson(input.address, entity.address)) {
-    entity.address = postalAddress(input.address);
+  if (input.address !== undefined && !sameJson(input.address, stored.address)) {
+    columns.address = postalAddress(input.address);
     changed.push('address');
   }
   const consent = input.consent === undefined ? (replace ? null : undefined) : input.consent;
-  if (consent !== undefined && !sameJson(consent, entity.consent ?? null)) {
-    entity.consent = consent;
+  if (consent !== undefined && !sameJson(consent, stored.consent ?? null)) {
+    columns.consent = consent;
     changed.push('consent');
   }
-  return changed;
+  return { changed, columns };
+}
+
+const insertNewEntityRows = defineStatement<
+  { tenant: string; rows: string },
+  { pkey: string; entity_id: string }
+>(
+  'business_entity_insert_new',
+  `insert into business_entity (tenant, entity_id, first_name, last_name, email, phone_country_code,
+          phone_number, address, locale, country_code, consent, created_at, updated_at)
+   select $tenant::text, r."entityId", r."firstName", r."lastName", r.email, r."phoneCountryCode",
+          r."phoneNumber", r.address, r.locale, r."countryCode", r.consent, now(), now()
+     from jsonb_to_recordset($rows::jsonb)
+       as r("entityId" text, "firstName" text, "lastName" text, email text, "phoneCountryCode" text,
+            "phoneNumber" text, address jsonb, locale text, "countryCode" text, consent jsonb)
+   on conflict (tenant, entity_id) do nothing
+   returning pkey, entity_id`,
+);
+
+/**
+ * Creates many customers in one statement, in the caller's transaction (a batch's chunk,
+ * `records/chunk.ts`), with the columns `putEntity` writes for a new one. One that exists by now
+ * (created since the caller read) is left as it is and not returned: the caller writes it
+ * through `putEntity`, as a replace. Returns the new rows' keys by entity id.
+ */
+export async function insertNewEntities(
+  tx: EntityManager,
+  tenant: string,
+  entities: readonly { readonly entityId: string; readonly body: EntityBody }[],
+): Promise<Map<string, string>> {
+  if (entities.length === 0) return new Map();
+  // In entity id order: two chunks inserting some of the same new entities wait for each other in
+  // one order, never in a cycle.
+  const rows = [...entities]
+    .sort((a, b) => (a.entityId < b.entityId ? -1 : a.entityId > b.entityId ? 1 : 0))
+    .map(({ entityId, body }) => ({ entityId, ...columnsOf(body) }));
+  const inserted = await executeOnOrm(tx, insertNewEntityRows({ tenant, rows: JSON.stringify(rows) }));
+  return new Map(inserted.map((row) => [row.entity_id, String(row.pkey)]));
 }
 
 /**

@@ -1,3 +1,4 @@
+export * from './chunk.ts';
 export * from './entities.ts';
 export * from './idempotency.ts';
 export * from './kits.ts';

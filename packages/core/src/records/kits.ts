@@ -13,6 +13,7 @@ import type { CtpEvent } from '../lifecycle/events.ts';
 import type { ReplacementReason } from '../lifecycle/rules.ts';
 import type { CardStatus } from '../lifecycle/statuses.ts';
 import { changeCardStatus } from '../lifecycle/transitions.ts';
+import { defineStatement, executeOnOrm } from '../operations/sql-session.ts';
 import { changeOnce, type Idempotency } from './idempotency.ts';
 import { inTransaction } from './transaction.ts';
 import { kitView, maskedPan } from './views.ts';
@@ -104,7 +105,7 @@ export function putKit(
     const existing = await tx.findOne(Kit, { tenant, kitNo }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (existing !== null && existing.businessEntity.pkey !== entity.pkey) throw notFound('kit');
 
-    const changed = existing === null ? [] : changedFields(cipher, existing, request);
+    const changed = existing === null ? [] : kitFieldsChangedBy(cipher, existing, request);
     if (changed.includes('pan')) await refusePanChangeWhileQueued(tx, request);
     // Re-encrypted on every replace: a fresh IV, and the card moves onto the current key.
     const columns = cardColumns(cipher, { tenant, kitNo }, body);
@@ -125,6 +126,48 @@ export function putKit(
   });
 }
 
+const insertNewKitRows = defineStatement<{ tenant: string; rows: string }, { kit_no: string }>(
+  'kit_insert_new',
+  `insert into kit (tenant, kit_no, business_entity_fkey, pan_ciphertext, pan_key_id, pan_first6, pan_last4,
+          expiry_month, expiry_year, name_on_card, created_at, updated_at)
+   select $tenant::text, r."kitNo", r."entityPkey", r."panCiphertext", r."panKeyId", r."panFirst6",
+          r."panLast4", r."expiryMonth", r."expiryYear", r."nameOnCard", now(), now()
+     from jsonb_to_recordset($rows::jsonb)
+       as r("kitNo" text, "entityPkey" bigint, "panCiphertext" text, "panKeyId" text, "panFirst6" text,
+            "panLast4" text, "expiryMonth" smallint, "expiryYear" smallint, "nameOnCard" text)
+   on conflict (tenant, kit_no) do nothing
+   returning kit_no`,
+);
+
+/**
+ * Creates many cards in one statement, in the caller's transaction (a batch's chunk,
+ * `records/chunk.ts`), with the columns `putKit` writes for a new one (`cardColumns`: the PAN
+ * encrypted here, bound to its row; only ciphertext and first 6 / last 4 reach the statement).
+ * A kitNo the tenant has by now (another request created it since the caller read) is left as it
+ * is and not returned: the caller writes that card through `putKit`, which replaces it or refuses
+ * it as another entity's. The foreign key's check takes a key-share lock on each entity row,
+ * which waits for a lifecycle step holding that entity's lock (and makes it wait), so a new card
+ * never appears in the middle of a step of its entity. Returns the kitNos created.
+ */
+export async function insertNewKits(
+  tx: EntityManager,
+  cipher: PanCipher,
+  tenant: string,
+  kits: readonly { readonly kitNo: string; readonly entityPkey: string; readonly card: KitBody }[],
+): Promise<Set<string>> {
+  if (kits.length === 0) return new Set();
+  // In kitNo order: two chunks inserting some of the same new cards wait in one order, never in a cycle.
+  const rows = [...kits]
+    .sort((a, b) => (a.kitNo < b.kitNo ? -1 : a.kitNo > b.kitNo ? 1 : 0))
+    .map(({ kitNo, entityPkey, card }) => ({
+      kitNo,
+      entityPkey,
+      ...cardColumns(cipher, { tenant, kitNo }, card),
+    }));
+  const inserted = await executeOnOrm(tx, insertNewKitRows({ tenant, rows: JSON.stringify(rows) }));
+  return new Set(inserted.map((row) => row.kit_no));
+}
+
 /** `GET /v1/entities/{entityId}/kits/{kitNo}`: the card, masked, and its CTP status. */
 export async function getKit(em: EntityManager, { tenant, entityId, kitNo }: KitRequest): Promise<KitAnswer> {
   const fork = em.fork();
@@ -135,11 +178,17 @@ export async function getKit(em: EntityManager, { tenant, entityId, kitNo }: Kit
   return kitView(entityId, kit, await fork.findOne(CtpPayment, { kit }));
 }
 
+/** A card's stored columns that a replace compares: the ORM entity's, or a row read in bulk. */
+export type StoredCard = Pick<
+  Kit,
+  'panCiphertext' | 'panKeyId' | 'expiryMonth' | 'expiryYear' | 'nameOnCard'
+>;
+
 /** The fields a replace changes; a PAN stored under a key we no longer hold counts as changed. */
-function changedFields(
+export function kitFieldsChangedBy(
   cipher: PanCipher,
-  kit: Kit,
-  { tenant, kitNo, body }: KitRequest & { body: KitBody },
+  kit: StoredCard,
+  { tenant, kitNo, body }: { readonly tenant: string; readonly kitNo: string; readonly body: KitBody },
 ): KitField[] {
   const changed: KitField[] = [];
   let storedPan: string | undefined;
