@@ -54,7 +54,7 @@ afterAll(async () => {
 function relayTo(
   redisUrl: string,
   prefix: string,
-  options: { redisTimeoutMs?: number; claimLeaseMs?: number } = {},
+  options: { redisTimeoutMs?: number; claimLeaseMs?: number; batchSize?: number } = {},
 ) {
   const connection = createRedis(redisUrl);
   clients.push(connection);
