@@ -1,6 +1,7 @@
 import { DomainError } from '@ctp/core/errors';
 import {
   lockEntity,
+  MAX_WAITING_STEPS,
   processWebhook,
   recordAccepted,
   recordWebhook,
@@ -190,5 +191,37 @@ describe('steps ready together share one transaction', () => {
     await first.close();
     await second.close();
     expect(runs).toBe(5 * 2 * (N - 1));
+  });
+
+  it('refuses a step at once (UNAVAILABLE) while MAX_WAITING_STEPS wait; the waiting ones finish', async () => {
+    await seedEntity(orm, T, 'busy', []);
+    const pool = await sqlPool(orm);
+    // Another transaction holds the entity: the running groups wait for it, the rest queue.
+    const holder = await pool.connect();
+    await holder.query('begin');
+    await holder.query('select 1 from business_entity where tenant = $1 and entity_id = $2 for update', [
+      T,
+      'busy',
+    ]);
+    const extra = 25;
+    const steps = Array.from({ length: MAX_WAITING_STEPS + extra }, () =>
+      sharedTransaction(orm.em.fork(), async (session) => {
+        await session.run([lockEntity(T, 'busy')], { commit: true });
+        return 'done';
+      }),
+    );
+    const refused = steps.slice(MAX_WAITING_STEPS);
+    for (const step of refused) await expect(step).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await holder.query('commit');
+    holder.release();
+    expect(await Promise.all(steps.slice(0, MAX_WAITING_STEPS))).toEqual(
+      Array.from({ length: MAX_WAITING_STEPS }, () => 'done'),
+    );
+    // The queue is open again.
+    expect(
+      await sharedTransaction(orm.em.fork(), (session) =>
+        session.run([lockEntity(T, 'busy')], { commit: true }),
+      ),
+    ).toHaveLength(1);
   });
 });

@@ -184,7 +184,8 @@ async function startItem(
     return 'started';
   } catch (error) {
     if (error instanceof DomainError) {
-      if (error.code === 'OPERATION_IN_PROGRESS') return 'waiting';
+      // Busy, or the database too busy to take the step now: the item waits for a later run.
+      if (error.code === 'OPERATION_IN_PROGRESS' || error.code === 'UNAVAILABLE') return 'waiting';
       if (error.code === 'CTP_NOT_ENABLED') return end('REJECTED', 'CTP_NOT_ENABLED');
       if (error.code === 'NOT_FOUND') return end('REJECTED', 'ENTITY_NOT_FOUND');
       return end('FAILED', null, { code: error.code, message: error.message, details: error.details });

@@ -1,5 +1,6 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import pg, { type Pool, type PoolClient } from 'pg';
+import { DomainError } from '../errors/domain-error.ts';
 import {
   BEGIN,
   COMMIT,
@@ -54,6 +55,16 @@ import {
 
 const MAX_STEPS = 64;
 const MAX_GROUPS = 2;
+/**
+ * Steps that may wait for a group, beyond which a new one is refused at once (`UNAVAILABLE`:
+ * the api answers 503 with `Retry-After`, a job retries with its backoff, the batch feeder tries
+ * the item on its next run); nothing of it was written. Without a bound, a process that takes
+ * work faster than the database commits it holds every waiting request in memory: in a
+ * 100,000-item batch the api held some 4,000 webhook deliveries at once (150 MB of live heap,
+ * RSS over 300 MB), and each that waited past the SaaS's 10 s was delivered again, adding to the
+ * queue it was waiting in. 1,024 steps is eight full groups in each slot.
+ */
+export const MAX_WAITING_STEPS = 1_024;
 
 interface Step<T> {
   readonly em: EntityManager;
@@ -206,6 +217,12 @@ class GroupCommitter {
   }
 
   enqueue<T>(step: Step<T>): void {
+    if (this.#queue.length >= MAX_WAITING_STEPS) {
+      step.reject(
+        new DomainError('UNAVAILABLE', 'too many steps are waiting for the database; nothing was done'),
+      );
+      return;
+    }
     this.#queue.push(step as Step<unknown>);
     this.#schedule();
   }
