@@ -111,15 +111,29 @@ export async function findRunByIdempotencyKey(em: EntityManager, tenant: string,
 /**
  * A scheduled reconciliation for every tenant with entities on CTP that has none running: its
  * items are those entities, in entity id order. The unique key on `(tenant, running_schedule)`
- * makes two workers ticking at once start one.
+ * makes two workers ticking at once start one. The tenants are found by skipping through
+ * `uq_ctp_customer_tenant_entity_id` one tenant at a time (a loose index scan): the tick runs
+ * every second, and `select distinct tenant` read every customer each time (14 ms at 15,000
+ * customers, growing with the table). Only a tenant with no run going is looked into further
+ * (`offset 0` keeps that check first).
  */
-const ensureSchedulesStatement = defineStatement<{ period_ms: number }, { started: string }>(
+export const ensureSchedulesStatement = defineStatement<{ period_ms: number }, { started: string }>(
   'ctp_reconciliation_ensure_schedules',
-  `with due as (
-     select distinct c.tenant from ctp_customer c
-      where c.ctp_entity_status in ${ON_CTP}
+  `with recursive tenants(tenant) as (
+     (select tenant from ctp_customer order by tenant limit 1)
+     union all
+     select (select c.tenant from ctp_customer c where c.tenant > t.tenant order by c.tenant limit 1)
+       from tenants t where t.tenant is not null),
+   idle as (
+     select t.tenant from tenants t
+      where t.tenant is not null
         and not exists (select 1 from ctp_reconciliation r
-                         where r.tenant = c.tenant and r.running_schedule)),
+                         where r.tenant = t.tenant and r.running_schedule)
+     offset 0),
+   due as (
+     select i.tenant from idle i
+      where exists (select 1 from ctp_customer c
+                     where c.tenant = i.tenant and c.ctp_entity_status in ${ON_CTP})),
    runs as (
      insert into ctp_reconciliation (id, tenant, trigger, dry_run, status, period_ms, running_schedule,
             created_at, updated_at)
