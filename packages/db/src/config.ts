@@ -29,6 +29,9 @@ export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
   idleInTransactionMs: 60_000,
 };
 
+/** How long a pooled connection lives, in seconds (see `createOrmConfig`). */
+export const POOL_CONNECTION_LIFETIME_S = 60;
+
 /** The timeouts of the process's configuration (`DATABASE_*_TIMEOUT_MS`). */
 export function databaseTimeoutsOf(config: {
   readonly DATABASE_STATEMENT_TIMEOUT_MS: number;
@@ -66,6 +69,13 @@ export function createOrmConfig({ databaseUrl, schema, debug = false, timeouts }
       // `SqlSession` sends a batch of bound-parameter statements in one round trip (see there).
       // A caller that awaits each statement, as the unit of work does, sees no difference.
       pipeline: true,
+      // A connection lives at most this long (closed when next released after it). Each
+      // connection keeps the plans of its prepared statements: PostgreSQL settles on a generic
+      // plan after five runs and keeps it until the tables' statistics change, which nothing
+      // changes where autovacuum is off. A plan made while a table was nearly empty (a scan of
+      // it, or of a small partial index) then stayed as the table grew: every step read more
+      // (`BENCHMARKS.md`, fourth session). A new connection plans for the tables as they are.
+      maxLifetimeSeconds: POOL_CONNECTION_LIFETIME_S,
       statement_timeout: limits.statementMs,
       lock_timeout: limits.lockMs,
       idle_in_transaction_session_timeout: limits.idleInTransactionMs,

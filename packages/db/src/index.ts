@@ -5,6 +5,7 @@ export {
   databaseTimeoutsOf,
   migrationsPath,
   type OrmConfigInput,
+  POOL_CONNECTION_LIFETIME_S,
 } from './config.ts';
 export { databaseName, dropDatabase, ensureDatabase, withDatabaseName } from './database-admin.ts';
 export { DEFAULT_DATABASE_URL, readDatabaseUrl } from './database-url.ts';

@@ -74,10 +74,13 @@ export const AGGREGATE_COLUMNS = `
       'paymentPkey', p.pkey::text,
       'status', p.ctp_kit_status, 'instrumentId', p."clickToPayPaymentInstumentId") order by k.kit_no)
     from kit k
-    -- Lateral: always a probe of the kit's payment by its unique index. A plain join was
-    -- hashed over a sequential scan of ctp_payment where statistics were missing.
+    -- A probe of the kit's payment by its unique index, whatever the sizes: a plain join (and a
+    -- lateral one, which the planner flattens into a plain join) was hashed over a sequential
+    -- scan of ctp_payment while it held up to some 15,000 rows and the kits were unanalyzed
+    -- (30 kits per entity estimated). OFFSET 0 keeps the subquery a per-kit lookup
+    -- (apps/worker/test/aggregate-read-plan.test.ts).
     left join lateral (select pp.pkey, pp.ctp_kit_status, pp."clickToPayPaymentInstumentId"
-                         from ctp_payment pp where pp.kit_pkey = k.pkey) p on true
+                         from ctp_payment pp where pp.kit_pkey = k.pkey offset 0) p on true
     where k.business_entity_fkey = e.pkey), '[]'::json) as a_kits,
   exists(select 1 from ctp_operation o where o.tenant = e.tenant and o.entity_id = e.entity_id
     and o.status in ('QUEUED', 'IN_PROGRESS')) as a_in_flight,

@@ -14,12 +14,22 @@ export const INSERT_CUSTOMERS_CTE = `customer_new as (
    where (select applied from ok)
   returning pkey)`;
 
+/*
+ * The updates below find their rows by the keys of their set as an array (`= any(array(…))`). An
+ * update joined to its set only on `pkey = r.pkey` was planned as a hash join over a sequential
+ * scan of the whole table (the set is estimated at 100 rows, so below some 35,000 rows the scan
+ * looks cheaper than 100 probes): every resolve read every customer and payment (`BENCHMARKS.md`,
+ * fourth session). With the keys as an array the table is read through its primary key from a
+ * few pages on (`apps/worker/test/enrolment-update-plan.test.ts`).
+ */
+
 /** `$customers_set`: `{ pkey, status, customerId }`. */
 export const UPDATE_CUSTOMERS_CTE = `customer_set as (
   update ctp_customer c set ctp_entity_status = r.status, "clickToPayCustomerId" = r."customerId",
          updated_at = now(), version = c.version + 1
     from jsonb_to_recordset($customers_set::jsonb) as r(pkey bigint, status text, "customerId" text)
-   where c.pkey = r.pkey and (select applied from ok))`;
+   where c.pkey = any(array(select (e.value->>'pkey')::bigint from jsonb_array_elements($customers_set::jsonb) e))
+     and c.pkey = r.pkey and (select applied from ok))`;
 
 /** `$payments_new`: `{ tenant, instrumentId, status, customerPkey (null: the new one), kitPkey }`. */
 export const INSERT_PAYMENTS_CTE = `payment_new as (
@@ -36,4 +46,5 @@ export const UPDATE_PAYMENTS_CTE = `payment_set as (
   update ctp_payment p set ctp_kit_status = r.status, "clickToPayPaymentInstumentId" = r."instrumentId",
          updated_at = now(), version = p.version + 1
     from jsonb_to_recordset($payments_set::jsonb) as r(pkey bigint, status text, "instrumentId" text)
-   where p.pkey = r.pkey and (select applied from ok))`;
+   where p.pkey = any(array(select (e.value->>'pkey')::bigint from jsonb_array_elements($payments_set::jsonb) e))
+     and p.pkey = r.pkey and (select applied from ok))`;
