@@ -298,10 +298,14 @@ describe('reconciliation on request', () => {
       );
       await saas.close();
       const values = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values;
-      expect(await values('ctp_reconcile_checked_total')).toEqual([expect.objectContaining({ value: 1 })]);
-      expect(await values('ctp_reconcile_drift_total')).toEqual([
-        expect.objectContaining({ value: 1, labels: { field: 'operation', action: 'SKIPPED_IN_FLIGHT' } }),
-      ]);
+      // The tick may also start and work a scheduled run, if the worker's last one had just
+      // ended: the metrics count every run's checks; the run's own counts are asserted below.
+      const checked = await values('ctp_reconcile_checked_total');
+      expect(checked?.[0]?.value ?? 0).toBeGreaterThanOrEqual(1);
+      const skipped = (await values('ctp_reconcile_drift_total'))?.find(
+        (v) => v.labels.field === 'operation' && v.labels.action === 'SKIPPED_IN_FLIGHT',
+      );
+      expect(skipped?.value ?? 0).toBeGreaterThanOrEqual(1);
       const id = String(accepted.body.reconciliationId);
       const run = (await p.call('GET', `/v1/ctp/reconciliations/${id}`)).body as unknown as Run;
       expect(run).toMatchObject({
