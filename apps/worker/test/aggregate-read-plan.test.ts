@@ -2,6 +2,7 @@ import { AGGREGATE_COLUMNS, AGGREGATE_FROM } from '@ctp/core/operations';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { seedCardsInBulk } from './fixtures.ts';
 
 /**
  * Issue 13, "cost flat as the tables grow": every step reads its entity's aggregate, with the
@@ -19,25 +20,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   client = new pg.Client({ connectionString: db.databaseUrl });
   await client.connect();
-  await client.query(
-    `insert into business_entity (tenant, entity_id, first_name, last_name, email, phone_country_code,
-            phone_number, address, locale, country_code)
-     select 'ENBDTABBY', 'e' || g, 'A', 'B', 'a@example.com', '971', '501234567', '{}'::jsonb, 'en_AE', 'AE'
-       from generate_series(1, 30000) g`,
-  );
-  await client.query(
-    `insert into kit (tenant, kit_no, pan_ciphertext, pan_key_id, pan_first6, pan_last4, expiry_month, expiry_year,
-            name_on_card, business_entity_fkey)
-     select tenant, entity_id || 'k', 'x', 'k1', '411111', '1111', 12, 2030, 'A B', pkey from business_entity`,
-  );
-  await client.query(
-    `insert into ctp_customer (tenant, entity_id, ctp_entity_status, business_entity_fkey)
-     select tenant, entity_id, 'ACTIVE', pkey from business_entity where pkey <= 3000`,
-  );
-  await client.query(
-    `insert into ctp_payment (tenant, ctp_kit_status, ctcustomer_pkey, kit_pkey)
-     select c.tenant, 'ACTIVE', c.pkey, k.pkey from ctp_customer c join kit k on k.business_entity_fkey = c.business_entity_fkey`,
-  );
+  await seedCardsInBulk(client, { entities: 30_000, enrolled: 3_000 });
 });
 
 afterAll(async () => {

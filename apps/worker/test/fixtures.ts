@@ -60,3 +60,34 @@ export async function queuedRegistration(orm: Orm, tenant: string, entityId: str
   });
   return operation.id;
 }
+
+/**
+ * `entities` customers of one tenant with a card each, the first `enrolled` of them on CTP
+ * (customer and payment `ACTIVE`), written in four set statements: the plan tests' tables.
+ */
+export async function seedCardsInBulk(
+  client: { query: (text: string, values?: unknown[]) => Promise<unknown> },
+  { entities, enrolled }: { entities: number; enrolled: number },
+): Promise<void> {
+  await client.query(
+    `insert into business_entity (tenant, entity_id, first_name, last_name, email, phone_country_code,
+            phone_number, address, locale, country_code)
+     select 'ENBDTABBY', 'e' || g, 'A', 'B', 'a@example.com', '971', '501234567', '{}'::jsonb, 'en_AE', 'AE'
+       from generate_series(1, $1::int) g`,
+    [entities],
+  );
+  await client.query(
+    `insert into kit (tenant, kit_no, pan_ciphertext, pan_key_id, pan_first6, pan_last4, expiry_month, expiry_year,
+            name_on_card, business_entity_fkey)
+     select tenant, entity_id || 'k', 'x', 'k1', '411111', '1111', 12, 2030, 'A B', pkey from business_entity`,
+  );
+  await client.query(
+    `insert into ctp_customer (tenant, entity_id, ctp_entity_status, business_entity_fkey)
+     select tenant, entity_id, 'ACTIVE', pkey from business_entity where pkey <= $1::int`,
+    [enrolled],
+  );
+  await client.query(
+    `insert into ctp_payment (tenant, ctp_kit_status, ctcustomer_pkey, kit_pkey)
+     select c.tenant, 'ACTIVE', c.pkey, k.pkey from ctp_customer c join kit k on k.business_entity_fkey = c.business_entity_fkey`,
+  );
+}
