@@ -84,6 +84,38 @@ export async function processCpuMs(pid: number | undefined): Promise<number | nu
 }
 
 /**
+ * CPU time of the machine's PostgreSQL and Redis so far, in ms (Linux only; null elsewhere):
+ * every live process of that name, plus for PostgreSQL the children the postmaster has reaped
+ * (its `cutime` + `cstime`: pooled connections end every minute, and their backends' time would
+ * be lost otherwise).
+ */
+export async function servicesCpuMs(): Promise<{ postgres: number; redis: number } | null> {
+  try {
+    const totals = { postgres: 0, redis: 0 };
+    for (const entry of await readdir('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      let stat: string;
+      try {
+        stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      } catch {
+        continue; // ended while we looked
+      }
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const service = name === 'postgres' ? 'postgres' : name === 'redis-server' ? 'redis' : null;
+      if (service === null) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const own = Number(fields[11]) + Number(fields[12]);
+      // The postmaster (parent not postgres) also carries its reaped children's time.
+      const children = service === 'postgres' ? Number(fields[13]) + Number(fields[14]) : 0;
+      totals[service] += ((own + children) * 1000) / 100;
+    }
+    return totals;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Busy CPU time of the whole machine so far, in ms (Linux `/proc/stat`; null elsewhere). A
  * steadier figure than throughput on a machine whose speed varies: it counts the work, not the
  * wall time.
@@ -325,6 +357,7 @@ export async function measureLoad(options: LoadOptions): Promise<LoadResult> {
     { name: 'load generator', pid: process.pid },
   ];
   const perProcessBefore = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+  const servicesBefore = await servicesCpuMs();
 
   const maxIds = ids.slice(0, operations);
   const started = performance.now();
@@ -336,6 +369,7 @@ export async function measureLoad(options: LoadOptions): Promise<LoadResult> {
   const opsPerSecond = operations / ((finished - started) / 1000);
   const busyAfter = await machineBusyMs();
   const perProcessAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+  const servicesAfter = await servicesCpuMs();
   const machineCpuMsPerOperation =
     busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / operations;
   let cpuMsPerOperationByProcess: Record<string, number> | null = null;
@@ -345,8 +379,14 @@ export async function measureLoad(options: LoadOptions): Promise<LoadResult> {
       const spent = ((perProcessAfter[i] ?? 0) - (perProcessBefore[i] ?? 0)) / operations;
       cpuMsPerOperationByProcess[name] = (cpuMsPerOperationByProcess[name] ?? 0) + spent;
     }
-    const ours = Object.values(cpuMsPerOperationByProcess).reduce((a, b) => a + b, 0);
-    cpuMsPerOperationByProcess['rest (PostgreSQL, Redis, kernel)'] = machineCpuMsPerOperation - ours;
+    if (servicesBefore !== null && servicesAfter !== null) {
+      cpuMsPerOperationByProcess.PostgreSQL = (servicesAfter.postgres - servicesBefore.postgres) / operations;
+      cpuMsPerOperationByProcess.Redis = (servicesAfter.redis - servicesBefore.redis) / operations;
+    }
+    const counted = Object.values(cpuMsPerOperationByProcess).reduce((a, b) => a + b, 0);
+    cpuMsPerOperationByProcess[
+      servicesBefore === null ? 'rest (PostgreSQL, Redis, kernel)' : 'rest (kernel, other processes)'
+    ] = machineCpuMsPerOperation - counted;
   }
   // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+).
   await new Promise((resolve) => setTimeout(resolve, 11_000));
