@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createSecretKey, type KeyObject, randomBytes } from 'node:crypto';
 
 /**
  * PANs at rest: AES-256-GCM. One text value per card (`kit.pan_ciphertext`):
@@ -93,12 +93,16 @@ export interface PanCipherKeys {
 }
 
 export function createPanCipher({ current, previous = [] }: PanCipherKeys): PanCipher {
-  const currentKey = decodePanKey(current);
-  const currentKeyId = panKeyId(currentKey);
-  const keys = new Map<string, Buffer>([[currentKeyId, currentKey]]);
+  // Keys are held as KeyObjects, made once: given a Buffer, every createCipheriv /
+  // createDecipheriv call makes its own key object first (measured: 14–23 µs a decryption with
+  // the Buffer, 4–5 µs with the KeyObject; the worker decrypts a card for every submission).
+  const currentBytes = decodePanKey(current);
+  const currentKeyId = panKeyId(currentBytes);
+  const currentKey = createSecretKey(currentBytes);
+  const keys = new Map<string, KeyObject>([[currentKeyId, currentKey]]);
   for (const old of previous) {
     const key = decodePanKey(old);
-    keys.set(panKeyId(key), key);
+    keys.set(panKeyId(key), createSecretKey(key));
   }
 
   return {
