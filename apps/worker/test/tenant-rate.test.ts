@@ -128,7 +128,7 @@ describe('per-tenant SaaS rate', () => {
     expect(scripts).toBe(2);
   });
 
-  it('a take of an idle tenant goes out alone, at once', async () => {
+  it('takes one after another each go out alone, one Redis call each', async () => {
     const worker = limiter();
     await worker.rateOf('TR-IDLE');
     const { result: waits, scripts } = await scriptsRun(prefix, async () => [
