@@ -1,10 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { createRedis } from '@ctp/core/queues';
+import { Hono } from 'hono';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiEnv } from '../src/http/env.ts';
+import { handleError } from '../src/http/errors.ts';
+import { tenantRateLimit } from '../src/http/rate-limit.ts';
 import { DEMO, ENBD, errorOf, startTestApi, type TestApi } from './helpers.ts';
 
 // Per-tenant rate limiting, shared through Redis: over the limit a tenant gets 429 with
-// Retry-After; another tenant is not affected.
+// Retry-After; another tenant is not affected. Concurrent requests of a tenant share one Redis
+// call, with exactly the answers each would have had; without Redis, the in-process limiter
+// judges them alike.
 
 const redis = createRedis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 const prefix = `{rl-${randomBytes(4).toString('hex')}}`;
@@ -20,6 +28,70 @@ afterAll(async () => {
   await redis.quit();
 });
 
+/**
+ * The Redis scripts run on keys under `keyPrefix` during `work`, as Redis ran them: MONITOR, on a
+ * socket of its own (ioredis's monitor takes monitor lines arriving with its OK for replies, and
+ * fails, when other tests or a benchmark keep the same Redis busy).
+ */
+async function scriptsRun<T>(
+  keyPrefix: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; scripts: number }> {
+  const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const socket = connect(Number(url.port || 6379), url.hostname);
+  const marker = `${keyPrefix}:marker`;
+  let scripts = 0;
+  let pending = '';
+  let monitoring = () => {};
+  let markerRun = () => {};
+  const started = new Promise<void>((resolve, reject) => {
+    monitoring = resolve;
+    socket.once('error', reject);
+  });
+  const markerSeen = new Promise<void>((resolve) => {
+    markerRun = resolve;
+  });
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\r\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '+OK') monitoring();
+      // +<time> [<db> <client>] "evalsha" "<sha>" "1" "<key>" …
+      const [command, first, , key] = (line.match(/"(?:[^"\\]|\\.)*"/g) ?? []).map((arg) => arg.slice(1, -1));
+      if ((command === 'evalsha' || command === 'eval') && key?.startsWith(`${keyPrefix}:`)) scripts += 1;
+      if (command === 'get' && first === marker) markerRun();
+    }
+  });
+  socket.write('MONITOR\r\n');
+  try {
+    await started;
+    const result = await work();
+    // MONITOR reports in the order Redis ran the commands: once the marker is seen, so are all.
+    await redis.get(marker);
+    await markerSeen;
+    return { result, scripts };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/**
+ * The api's rate limit alone, in process: requests dispatched in one go reach the limiter
+ * together, which requests over sockets do only by chance.
+ */
+function limitedApp(options: Parameters<typeof tenantRateLimit>[0]) {
+  const app = new Hono<ApiEnv>();
+  app.use(async (c, next) => {
+    c.set('tenant', 'RL-BURST');
+    await next();
+  });
+  app.use(tenantRateLimit(options));
+  app.get('/', (c) => c.text('ok'));
+  app.onError(handleError);
+  return app;
+}
+
 describe('per-tenant rate limit', () => {
   it('answers 429 RATE_LIMITED with Retry-After past the limit, for that tenant only', async () => {
     const answers = await Promise.all(
@@ -34,5 +106,34 @@ describe('per-tenant rate limit', () => {
     ).toBe('RATE_LIMITED');
     expect(Number(limited[0]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await api.call('GET', '/v1/entities/nobody', { as: DEMO })).status).toBe(404);
+  });
+
+  it('judges concurrent requests of a tenant in two Redis calls, exactly as 20 calls would', async () => {
+    const limited = limitedApp({ redis, prefix: `${prefix}:burst`, perSecond: 5 });
+    const { result, scripts } = await scriptsRun(`${prefix}:burst`, () =>
+      Promise.all(Array.from({ length: 20 }, () => limited.request('/'))),
+    );
+    expect(result.map((a) => a.status)).toEqual([...Array(5).fill(200), ...Array(15).fill(429)]);
+    expect(Number(result[5]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    // The first request alone (its tenant's key was idle), then the 19 that arrived meanwhile.
+    expect(scripts).toBe(2);
+  });
+
+  it('without Redis, limits concurrent requests in process, exactly as many', async () => {
+    const unreachable = new Redis({
+      port: 1,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
+    unreachable.on('error', () => {}); // refused connections are this test's point, not news
+    try {
+      const limited = limitedApp({ redis: unreachable, prefix, perSecond: 5 });
+      const answers = await Promise.all(Array.from({ length: 8 }, () => limited.request('/')));
+      expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200, 429, 429, 429]);
+      expect(Number(answers[5]?.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    } finally {
+      unreachable.disconnect();
+    }
   });
 });

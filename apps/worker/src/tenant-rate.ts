@@ -1,4 +1,5 @@
 import { defineStatement, executeOnOrm } from '@ctp/core/operations';
+import { CoalescedLimiter } from '@ctp/core/runtime';
 import type { Orm } from '@ctp/db';
 import type { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
@@ -17,7 +18,8 @@ const RATE_TTL_MS = 1_000;
  * The rate is read from PostgreSQL at most once a second per tenant and process, so a change
  * applies within a second everywhere, without a restart. A rate below 1/s is one request per
  * `1/rate` seconds. Each rate has its own Redis window (the key names it), so a change starts
- * a fresh window rather than judging the old count against the new limit.
+ * a fresh window rather than judging the old count against the new limit. Concurrent takes of a
+ * tenant share one Redis call (`CoalescedLimiter`), with exactly the answers each would have had.
  */
 export class TenantRateLimiter {
   readonly #orm: Orm;
@@ -25,7 +27,7 @@ export class TenantRateLimiter {
   readonly #keyPrefix: string;
   readonly #defaultRate: number;
   readonly #rates = new Map<string, { rate: number; until: number }>();
-  readonly #limiters = new Map<string, RateLimiterRedis>();
+  readonly #limiters = new Map<string, CoalescedLimiter>();
 
   constructor(options: { orm: Orm; redis: Redis; keyPrefix: string; defaultRate: number }) {
     this.#orm = options.orm;
@@ -37,13 +39,8 @@ export class TenantRateLimiter {
   /** Takes one request of the tenant's rate: 0, or how many ms to wait before asking again. */
   async take(tenant: string): Promise<number> {
     const limiter = this.#limiterFor(await this.rateOf(tenant));
-    try {
-      await limiter.consume(tenant);
-      return 0;
-    } catch (rejection) {
-      if (rejection instanceof Error) throw rejection;
-      return Math.max(1, (rejection as { msBeforeNext?: number }).msBeforeNext ?? 1_000);
-    }
+    const answer = await limiter.consume(tenant);
+    return answer.allowed ? 0 : Math.max(1, answer.msBeforeNext);
   }
 
   /** The tenant's rate, requests per second. */
@@ -56,18 +53,20 @@ export class TenantRateLimiter {
     return rate;
   }
 
-  #limiterFor(rate: number): RateLimiterRedis {
+  #limiterFor(rate: number): CoalescedLimiter {
     const points = rate >= 1 ? Math.floor(rate) : 1;
     const duration = rate >= 1 ? 1 : Math.ceil(1 / rate);
     const key = `${points}/${duration}`;
     let limiter = this.#limiters.get(key);
     if (limiter === undefined) {
-      limiter = new RateLimiterRedis({
-        storeClient: this.#redis,
-        keyPrefix: `${this.#keyPrefix}:${key}`,
-        points,
-        duration,
-      });
+      limiter = new CoalescedLimiter(
+        new RateLimiterRedis({
+          storeClient: this.#redis,
+          keyPrefix: `${this.#keyPrefix}:${key}`,
+          points,
+          duration,
+        }),
+      );
       this.#limiters.set(key, limiter);
     }
     return limiter;

@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import { createRedis } from '@ctp/core/queues';
 import { DEFAULT_CTP_SETTINGS, replaceCtpSettings } from '@ctp/core/settings';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantRateLimiter } from '../src/tenant-rate.ts';
 
 // The per-tenant SaaS rate is the tenant's `saasRatePerSecond`, shared through Redis by every
 // worker, the configured default for a tenant without one, and a change applies within a second.
+// Concurrent takes of a tenant share one Redis call, with exactly the answers each would have had.
 
 let db: TestDatabase;
 let redis: Redis;
@@ -38,6 +40,54 @@ async function granted(limiters: TenantRateLimiter[], tenant: string, tries: num
   return count;
 }
 
+/**
+ * The Redis scripts run on keys under `keyPrefix` during `work`, as Redis ran them: MONITOR, on a
+ * socket of its own (ioredis's monitor takes monitor lines arriving with its OK for replies, and
+ * fails, when other tests or a benchmark keep the same Redis busy).
+ */
+async function scriptsRun<T>(
+  keyPrefix: string,
+  work: () => Promise<T>,
+): Promise<{ result: T; scripts: number }> {
+  const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  const socket = connect(Number(url.port || 6379), url.hostname);
+  const marker = `${keyPrefix}:marker`;
+  let scripts = 0;
+  let pending = '';
+  let monitoring = () => {};
+  let markerRun = () => {};
+  const started = new Promise<void>((resolve, reject) => {
+    monitoring = resolve;
+    socket.once('error', reject);
+  });
+  const markerSeen = new Promise<void>((resolve) => {
+    markerRun = resolve;
+  });
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    const lines = (pending + chunk).split('\r\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (line === '+OK') monitoring();
+      // +<time> [<db> <client>] "evalsha" "<sha>" "1" "<key>" …
+      const [command, first, , key] = (line.match(/"(?:[^"\\]|\\.)*"/g) ?? []).map((arg) => arg.slice(1, -1));
+      if ((command === 'evalsha' || command === 'eval') && key?.startsWith(`${keyPrefix}:`)) scripts += 1;
+      if (command === 'get' && first === marker) markerRun();
+    }
+  });
+  socket.write('MONITOR\r\n');
+  try {
+    await started;
+    const result = await work();
+    // MONITOR reports in the order Redis ran the commands: once the marker is seen, so are all.
+    await redis.get(marker);
+    await markerSeen;
+    return { result, scripts };
+  } finally {
+    socket.destroy();
+  }
+}
+
 describe('per-tenant SaaS rate', () => {
   it("two workers together grant the tenant's rate per second, other tenants the default", async () => {
     await setRate('TR-SLOW', 3);
@@ -63,5 +113,53 @@ describe('per-tenant SaaS rate', () => {
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     expect(await worker.rateOf('TR-CHANGE')).toBe(7);
     expect(await granted([worker], 'TR-CHANGE', 10)).toBe(7);
+  });
+
+  it('concurrent takes over the rate: the first `rate` pass, the rest wait, in two Redis calls', async () => {
+    await setRate('TR-BURST', 5);
+    const worker = limiter();
+    await worker.rateOf('TR-BURST');
+    const { result: waits, scripts } = await scriptsRun(prefix, () =>
+      Promise.all(Array.from({ length: 20 }, () => worker.take('TR-BURST'))),
+    );
+    expect(waits.slice(0, 5)).toEqual([0, 0, 0, 0, 0]);
+    for (const wait of waits.slice(5)) expect(wait).toBeGreaterThan(0);
+    // The first take alone (its key was idle), then the 19 that arrived meanwhile together.
+    expect(scripts).toBe(2);
+  });
+
+  it('takes one after another each go out alone, one Redis call each', async () => {
+    const worker = limiter();
+    await worker.rateOf('TR-IDLE');
+    const { result: waits, scripts } = await scriptsRun(prefix, async () => [
+      await worker.take('TR-IDLE'),
+      await worker.take('TR-IDLE'),
+      await worker.take('TR-IDLE'),
+    ]);
+    expect(waits).toEqual([0, 0, 0]);
+    expect(scripts).toBe(3);
+  });
+
+  it('a Redis error reaches every waiting take as an error', async () => {
+    const unreachable = new Redis({
+      port: 1,
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+      lazyConnect: true,
+    });
+    unreachable.on('error', () => {}); // refused connections are this test's point, not news
+    const worker = new TenantRateLimiter({
+      orm: db.orm,
+      redis: unreachable,
+      keyPrefix: prefix,
+      defaultRate: 50,
+    });
+    await worker.rateOf('TR-DOWN');
+    const answers = await Promise.allSettled(Array.from({ length: 10 }, () => worker.take('TR-DOWN')));
+    for (const answer of answers) {
+      expect(answer.status).toBe('rejected');
+      expect(answer.status === 'rejected' && answer.reason).toBeInstanceOf(Error);
+    }
+    unreachable.disconnect();
   });
 });

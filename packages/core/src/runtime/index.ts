@@ -1,3 +1,4 @@
+export * from './coalesced-limiter.ts';
 export * from './health.ts';
 export * from './http.ts';
 export * from './shutdown.ts';
