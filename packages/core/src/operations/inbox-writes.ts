@@ -26,6 +26,17 @@ export const INSERT_WEBHOOK_CTE = `inbox as (
   on conflict (webhook_id) do nothing
   returning webhook_id)`;
 
+/**
+ * `receiveWebhook`: the inbox row of a delivery applied in the same transaction, inserted
+ * processed (marking it in the step's writes was an update of the row just inserted, and a
+ * second entry in the inbox's partial indexes, on every completed request).
+ */
+export const INSERT_PROCESSED_WEBHOOK_CTE = `inbox as (
+  insert into ctp_webhook_inbox (webhook_id, tenant, type, payload, received_at, attempts, processed_at)
+  values ($webhook_id::text, $tenant::text, $type::text, $payload::jsonb, now(), 0, now())
+  on conflict (webhook_id) do nothing
+  returning webhook_id)`;
+
 /** The delivery body as the inbox stores it. */
 export const inboxPayload = (body: WebhookBody): string => JSON.stringify(body);
 

@@ -1,6 +1,6 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
-import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
+import { INSERT_PROCESSED_WEBHOOK_CTE, INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
 import { outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
 import { outcomeOf, readTraceUnderLock, resolveWrites } from './resolve-trace.ts';
 import { sharedStatement, sharedTransaction } from './shared-transaction.ts';
@@ -73,10 +73,10 @@ const inboxRowExists = defineStatement<{ webhook_id: string }, { one: number }>(
   'select 1 as one from ctp_webhook_inbox where webhook_id = $webhook_id::text',
 );
 
-const insertInboxRow = defineStatement<
+const insertProcessedInboxRow = defineStatement<
   { webhook_id: string; tenant: string; type: string; payload: string },
   { webhook_id: string }
->('ctp_insert_inbox_row', `with ${INSERT_WEBHOOK_CTE} select webhook_id from inbox`);
+>('ctp_insert_processed_inbox_row', `with ${INSERT_PROCESSED_WEBHOOK_CTE} select webhook_id from inbox`);
 
 /**
  * What receiving a delivery did: `resolved` (its trace's outcome applied in the same commit as
@@ -86,7 +86,7 @@ export type WebhookReceipt = 'resolved' | 'recorded' | 'duplicate';
 
 /**
  * Takes a verified delivery in and, when it is a trace's outcome whose trace is stored, applies
- * it at once: the inbox row (processed), and the resolve step's writes, in one transaction under
+ * it at once: the inbox row (inserted processed), and the resolve step's writes, in one transaction under
  * the entity's lock. This spares every completed request a job, a relay pass and a second
  * transaction. Any other delivery (a network status change, a trace not stored yet because the
  * webhook beat our record of the `202`) is recorded for the webhook job, as `recordWebhook`
@@ -112,9 +112,10 @@ export async function receiveWebhook(
       const [inserted] = await session.run([inboxAndJob(input)], { commit: true });
       return (inserted?.length ?? 0) > 0 ? 'recorded' : 'duplicate';
     }
-    const { writes } = resolveWrites(found, body.tenant, outcome, webhookId);
+    // The inbox row goes in processed: it commits with the resolve's writes or not at all.
+    const { writes } = resolveWrites(found, body.tenant, outcome);
     const row = { webhook_id: webhookId, tenant: body.tenant, type: body.type, payload: inboxPayload(body) };
-    await session.run([insertInboxRow(row), ...writes.statements()], { commit: true });
+    await session.run([insertProcessedInboxRow(row), ...writes.statements()], { commit: true });
     return 'resolved';
   });
 }
