@@ -40,6 +40,21 @@ describe('inbound SaaS text', () => {
     expect(JSON.stringify(cleaned)).not.toContain('\\u0000');
   });
 
+  it('finds a card number spelled with escapes, grouped across values, or as a bare number', () => {
+    // \u0034 is "4": the raw text shows no card number, the parsed value does.
+    expect(value('{"m":"\\u0034111111111111111"}')).toEqual({ m: '411111******1111' });
+    expect(value('{"m":"4111\\u00201111 1111 1111"}')).toEqual({ m: '411111******1111' });
+    expect(value('[4111111111111111]')).toEqual(['411111******1111']);
+    expect(value('{"m":"card\\t4111111111111111"}')).toEqual({ m: 'card\t411111******1111' });
+  });
+
+  it('parses a text with nothing to clean as JSON.parse does', () => {
+    const raw =
+      '{"type":"request.completed","tenant":"ENBDTABBY","data":{"requestTraceId":"3ba7e2d7-7010-4336",' +
+      '"status":"SUCCESS","n":1795566515238,"x":[1.5,null,true],"s":"a\\"b\\\\c\\n"}}';
+    expect(value(raw)).toEqual(JSON.parse(raw));
+  });
+
   it('keeps a "__proto__" key as data', () => {
     const cleaned = value('{"__proto__":{"polluted":true},"a\\u0000":1}') as Record<string, unknown>;
     expect(Object.getPrototypeOf(cleaned)).toBe(Object.prototype);
