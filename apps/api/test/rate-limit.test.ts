@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { createRedis } from '@ctp/core/queues';
+import { scriptsRun } from '@ctp/core/queues/testing';
 import { Hono } from 'hono';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,54 +27,6 @@ afterAll(async () => {
   if (keys.length > 0) await redis.del(...keys);
   await redis.quit();
 });
-
-/**
- * The Redis scripts run on keys under `keyPrefix` during `work`, as Redis ran them: MONITOR, on a
- * socket of its own (ioredis's monitor takes monitor lines arriving with its OK for replies, and
- * fails, when other tests or a benchmark keep the same Redis busy).
- */
-async function scriptsRun<T>(
-  keyPrefix: string,
-  work: () => Promise<T>,
-): Promise<{ result: T; scripts: number }> {
-  const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const socket = connect(Number(url.port || 6379), url.hostname);
-  const marker = `${keyPrefix}:marker`;
-  let scripts = 0;
-  let pending = '';
-  let monitoring = () => {};
-  let markerRun = () => {};
-  const started = new Promise<void>((resolve, reject) => {
-    monitoring = resolve;
-    socket.once('error', reject);
-  });
-  const markerSeen = new Promise<void>((resolve) => {
-    markerRun = resolve;
-  });
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\r\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line === '+OK') monitoring();
-      // +<time> [<db> <client>] "evalsha" "<sha>" "1" "<key>" …
-      const [command, first, , key] = (line.match(/"(?:[^"\\]|\\.)*"/g) ?? []).map((arg) => arg.slice(1, -1));
-      if ((command === 'evalsha' || command === 'eval') && key?.startsWith(`${keyPrefix}:`)) scripts += 1;
-      if (command === 'get' && first === marker) markerRun();
-    }
-  });
-  socket.write('MONITOR\r\n');
-  try {
-    await started;
-    const result = await work();
-    // MONITOR reports in the order Redis ran the commands: once the marker is seen, so are all.
-    await redis.get(marker);
-    await markerSeen;
-    return { result, scripts };
-  } finally {
-    socket.destroy();
-  }
-}
 
 /**
  * The api's rate limit alone, in process: requests dispatched in one go reach the limiter
@@ -110,7 +62,7 @@ describe('per-tenant rate limit', () => {
 
   it('judges concurrent requests of a tenant in two Redis calls, exactly as 20 calls would', async () => {
     const limited = limitedApp({ redis, prefix: `${prefix}:burst`, perSecond: 5 });
-    const { result, scripts } = await scriptsRun(`${prefix}:burst`, () =>
+    const { result, scripts } = await scriptsRun(redis, `${prefix}:burst`, () =>
       Promise.all(Array.from({ length: 20 }, () => limited.request('/'))),
     );
     expect(result.map((a) => a.status)).toEqual([...Array(5).fill(200), ...Array(15).fill(429)]);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { connect } from 'node:net';
 import { createRedis } from '@ctp/core/queues';
+import { scriptsRun } from '@ctp/core/queues/testing';
 import { DEFAULT_CTP_SETTINGS, replaceCtpSettings } from '@ctp/core/settings';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { Redis } from 'ioredis';
@@ -40,54 +40,6 @@ async function granted(limiters: TenantRateLimiter[], tenant: string, tries: num
   return count;
 }
 
-/**
- * The Redis scripts run on keys under `keyPrefix` during `work`, as Redis ran them: MONITOR, on a
- * socket of its own (ioredis's monitor takes monitor lines arriving with its OK for replies, and
- * fails, when other tests or a benchmark keep the same Redis busy).
- */
-async function scriptsRun<T>(
-  keyPrefix: string,
-  work: () => Promise<T>,
-): Promise<{ result: T; scripts: number }> {
-  const url = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
-  const socket = connect(Number(url.port || 6379), url.hostname);
-  const marker = `${keyPrefix}:marker`;
-  let scripts = 0;
-  let pending = '';
-  let monitoring = () => {};
-  let markerRun = () => {};
-  const started = new Promise<void>((resolve, reject) => {
-    monitoring = resolve;
-    socket.once('error', reject);
-  });
-  const markerSeen = new Promise<void>((resolve) => {
-    markerRun = resolve;
-  });
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    const lines = (pending + chunk).split('\r\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line === '+OK') monitoring();
-      // +<time> [<db> <client>] "evalsha" "<sha>" "1" "<key>" …
-      const [command, first, , key] = (line.match(/"(?:[^"\\]|\\.)*"/g) ?? []).map((arg) => arg.slice(1, -1));
-      if ((command === 'evalsha' || command === 'eval') && key?.startsWith(`${keyPrefix}:`)) scripts += 1;
-      if (command === 'get' && first === marker) markerRun();
-    }
-  });
-  socket.write('MONITOR\r\n');
-  try {
-    await started;
-    const result = await work();
-    // MONITOR reports in the order Redis ran the commands: once the marker is seen, so are all.
-    await redis.get(marker);
-    await markerSeen;
-    return { result, scripts };
-  } finally {
-    socket.destroy();
-  }
-}
-
 describe('per-tenant SaaS rate', () => {
   it("two workers together grant the tenant's rate per second, other tenants the default", async () => {
     await setRate('TR-SLOW', 3);
@@ -119,7 +71,7 @@ describe('per-tenant SaaS rate', () => {
     await setRate('TR-BURST', 5);
     const worker = limiter();
     await worker.rateOf('TR-BURST');
-    const { result: waits, scripts } = await scriptsRun(prefix, () =>
+    const { result: waits, scripts } = await scriptsRun(redis, prefix, () =>
       Promise.all(Array.from({ length: 20 }, () => worker.take('TR-BURST'))),
     );
     expect(waits.slice(0, 5)).toEqual([0, 0, 0, 0, 0]);
@@ -131,7 +83,7 @@ describe('per-tenant SaaS rate', () => {
   it('takes one after another each go out alone, one Redis call each', async () => {
     const worker = limiter();
     await worker.rateOf('TR-IDLE');
-    const { result: waits, scripts } = await scriptsRun(prefix, async () => [
+    const { result: waits, scripts } = await scriptsRun(redis, prefix, async () => [
       await worker.take('TR-IDLE'),
       await worker.take('TR-IDLE'),
       await worker.take('TR-IDLE'),
