@@ -1,8 +1,8 @@
 /**
  * What the step statement's unused parts cost PostgreSQL (`step-writes.ts`): one backend runs a
  * step's writes (a customer's and a payment's status, a history row, an outbox row) in
- * `begin` / statement / `rollback`, as the statement with every part (empty sets for the rest,
- * the design before) and as the statement with its own parts, rounds interleaved; printed: the
+ * `begin` / statement / `rollback`, as the statement with every part and as the statement without
+ * the guarded parts (what a step that ends nothing sends), rounds interleaved; printed: the
  * backend's CPU per step (`/proc/<pid>/stat`), median of the rounds.
  *
  *   node bench/probe-step-writes.ts <database url>
@@ -37,8 +37,9 @@ const everyPart = `with ${GUARD_OPERATION_CTE},
   ${INSERT_OPERATIONS_CTE}, ${FINISH_OPERATION_CTE}, ${RESOLVE_TRACE_CTE}, ${MARK_WEBHOOK_PROCESSED_CTE},
   ${INSERT_HISTORY_CTE}, ${INSERT_OUTBOX_CTE}
   select ctp_guard(applied) as applied from ok`;
-const ownParts = `with ok as (select true and true as applied),
-  ${UPDATE_CUSTOMERS_CTE}, ${UPDATE_PAYMENTS_CTE}, ${INSERT_HISTORY_CTE}, ${INSERT_OUTBOX_CTE}
+const unguarded = `with ok as (select true as applied),
+  ${INSERT_CUSTOMERS_CTE}, ${UPDATE_CUSTOMERS_CTE}, ${INSERT_PAYMENTS_CTE}, ${UPDATE_PAYMENTS_CTE},
+  ${INSERT_OPERATIONS_CTE}, ${INSERT_HISTORY_CTE}, ${INSERT_OUTBOX_CTE}
   select ctp_guard(applied) as applied from ok`;
 
 function numbered(text: string): { text: string; order: string[] } {
@@ -100,12 +101,14 @@ async function round(name: string, text: string, steps: number): Promise<number>
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 const every: number[] = [];
-const own: number[] = [];
+const unguardedCpu: number[] = [];
 for (let r = 0; r < 7; r++) {
   every.push(await round('probe_every_part', everyPart, 2_000));
-  own.push(await round('probe_own_parts', ownParts, 2_000));
+  unguardedCpu.push(await round('probe_unguarded', unguarded, 2_000));
 }
 console.log(`backend CPU per step (begin, statement, rollback), µs, 7 rounds of 2,000:`);
 console.log(`  every part: ${every.map((v) => v.toFixed(0)).join(' ')}  median ${median(every).toFixed(0)}`);
-console.log(`  own parts:  ${own.map((v) => v.toFixed(0)).join(' ')}  median ${median(own).toFixed(0)}`);
+console.log(
+  `  unguarded:  ${unguardedCpu.map((v) => v.toFixed(0)).join(' ')}  median ${median(unguardedCpu).toFixed(0)}`,
+);
 await client.end();
