@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createRedis } from '@ctp/core/queues';
-import { scriptsRun } from '@ctp/core/queues/testing';
+import { scriptsRun, unreachableRedis } from '@ctp/core/queues/testing';
 import { Hono } from 'hono';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiEnv } from '../src/http/env.ts';
 import { handleError } from '../src/http/errors.ts';
@@ -72,13 +71,7 @@ describe('per-tenant rate limit', () => {
   });
 
   it('without Redis, limits concurrent requests in process, exactly as many', async () => {
-    const unreachable = new Redis({
-      port: 1,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      lazyConnect: true,
-    });
-    unreachable.on('error', () => {}); // refused connections are this test's point, not news
+    const unreachable = unreachableRedis();
     try {
       const limited = limitedApp({ redis: unreachable, prefix, perSecond: 5 });
       const answers = await Promise.all(Array.from({ length: 8 }, () => limited.request('/')));

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createRedis } from '@ctp/core/queues';
-import { scriptsRun } from '@ctp/core/queues/testing';
+import { scriptsRun, unreachableRedis } from '@ctp/core/queues/testing';
 import { DEFAULT_CTP_SETTINGS, replaceCtpSettings } from '@ctp/core/settings';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TenantRateLimiter } from '../src/tenant-rate.ts';
 
@@ -93,13 +93,7 @@ describe('per-tenant SaaS rate', () => {
   });
 
   it('a Redis error reaches every waiting take as an error', async () => {
-    const unreachable = new Redis({
-      port: 1,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-      lazyConnect: true,
-    });
-    unreachable.on('error', () => {}); // refused connections are this test's point, not news
+    const unreachable = unreachableRedis();
     const worker = new TenantRateLimiter({
       orm: db.orm,
       redis: unreachable,

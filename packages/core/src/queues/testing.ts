@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 
 /**
  * For tests: the Redis scripts run on keys under `keyPrefix` during `work`, as Redis ran them:
@@ -49,4 +49,16 @@ export async function scriptsRun<T>(
   } finally {
     socket.destroy();
   }
+}
+
+/** For tests: a client of a Redis that refuses every connection, at once and without retrying. */
+export function unreachableRedis(): Redis {
+  const unreachable = new Redis({
+    port: 1,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+  });
+  unreachable.on('error', () => {}); // refused connections are the point, not news
+  return unreachable;
 }
