@@ -17,23 +17,16 @@ export async function markWebhookProcessed(em: EntityManager, webhookId: string)
 }
 
 /**
- * `recordWebhook`: the delivery's inbox row, deduplicated by `webhook-id` (a redelivery inserts
- * nothing, and the statement's other CTEs select from `inbox`).
+ * The delivery's inbox row, deduplicated by `webhook-id` (a redelivery inserts nothing, and the
+ * statement's other CTEs select from `inbox`). `$processed`: `receiveWebhook` applies the
+ * delivery in the same transaction and inserts the row processed (marking it in the step's
+ * writes was an update of the row just inserted, and a second entry in the inbox's partial
+ * indexes, on every completed request); `recordWebhook` leaves it for the webhook job.
  */
 export const INSERT_WEBHOOK_CTE = `inbox as (
-  insert into ctp_webhook_inbox (webhook_id, tenant, type, payload, received_at, attempts)
-  values ($webhook_id::text, $tenant::text, $type::text, $payload::jsonb, now(), 0)
-  on conflict (webhook_id) do nothing
-  returning webhook_id)`;
-
-/**
- * `receiveWebhook`: the inbox row of a delivery applied in the same transaction, inserted
- * processed (marking it in the step's writes was an update of the row just inserted, and a
- * second entry in the inbox's partial indexes, on every completed request).
- */
-export const INSERT_PROCESSED_WEBHOOK_CTE = `inbox as (
   insert into ctp_webhook_inbox (webhook_id, tenant, type, payload, received_at, attempts, processed_at)
-  values ($webhook_id::text, $tenant::text, $type::text, $payload::jsonb, now(), 0, now())
+  values ($webhook_id::text, $tenant::text, $type::text, $payload::jsonb, now(), 0,
+          case when $processed::boolean then now() end)
   on conflict (webhook_id) do nothing
   returning webhook_id)`;
 

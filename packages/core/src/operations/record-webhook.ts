@@ -1,6 +1,6 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { WebhookBody } from '../contracts/saas.ts';
-import { INSERT_PROCESSED_WEBHOOK_CTE, INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
+import { INSERT_WEBHOOK_CTE, inboxPayload } from './inbox-writes.ts';
 import { outboxJobRow, outboxJson, WEBHOOK_JOB_CTE } from './outbox.ts';
 import { outcomeOf, readTraceUnderLock, resolveWrites } from './resolve-trace.ts';
 import { sharedStatement, sharedTransaction } from './shared-transaction.ts';
@@ -26,7 +26,7 @@ export function webhookIdProblem(webhookId: string): string | null {
 }
 
 const recordWebhookStatement = defineStatement<
-  { webhook_id: string; tenant: string; type: string; payload: string; job: string },
+  { webhook_id: string; tenant: string; type: string; payload: string; processed: false; job: string },
   { webhook_id: string }
 >(
   'ctp_record_webhook',
@@ -48,6 +48,7 @@ function inboxAndJob(input: { webhookId: string; body: WebhookBody }): Statement
       tenant: input.body.tenant,
       type: input.body.type,
       payload: inboxPayload(input.body),
+      processed: false,
       job: outboxJson([job]),
     },
     { wakesRelay: true },
@@ -74,9 +75,9 @@ const inboxRowExists = defineStatement<{ webhook_id: string }, { one: number }>(
 );
 
 const insertProcessedInboxRow = defineStatement<
-  { webhook_id: string; tenant: string; type: string; payload: string },
+  { webhook_id: string; tenant: string; type: string; payload: string; processed: true },
   { webhook_id: string }
->('ctp_insert_processed_inbox_row', `with ${INSERT_PROCESSED_WEBHOOK_CTE} select webhook_id from inbox`);
+>('ctp_insert_processed_inbox_row', `with ${INSERT_WEBHOOK_CTE} select webhook_id from inbox`);
 
 /**
  * What receiving a delivery did: `resolved` (its trace's outcome applied in the same commit as
@@ -114,7 +115,13 @@ export async function receiveWebhook(
     }
     // The inbox row goes in processed: it commits with the resolve's writes or not at all.
     const { writes } = resolveWrites(found, body.tenant, outcome);
-    const row = { webhook_id: webhookId, tenant: body.tenant, type: body.type, payload: inboxPayload(body) };
+    const row = {
+      webhook_id: webhookId,
+      tenant: body.tenant,
+      type: body.type,
+      payload: inboxPayload(body),
+      processed: true as const,
+    };
     await session.run([insertProcessedInboxRow(row), ...writes.statements()], { commit: true });
     return 'resolved';
   });
