@@ -3,6 +3,7 @@ import { maskPansIn } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
 import {
+  analyzeStaleTables,
   claimRedrive,
   type EncryptedPan,
   failQueuedOperation,
@@ -234,6 +235,11 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
         batchSize: 1_000,
         maxBatches: 20,
       });
+    }
+    if (job.name === JOBS.analyze.name) {
+      const analyzed = await analyzeStaleTables(deps.orm.em.fork());
+      if (analyzed.length > 0) deps.logger.info({ tables: analyzed }, 'analyzed tables (autovacuum is off)');
+      return analyzed;
     }
     throw new UnrecoverableError(`unknown maintenance job ${job.name}`);
   };

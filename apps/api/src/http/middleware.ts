@@ -42,14 +42,24 @@ export function requestContext(logger: Logger): MiddlewareHandler<ApiEnv> {
 /**
  * 413 for a body over `maxBytes`, by its Content-Length before reading anything, or by counting
  * as it streams in when it has none (chunked).
+ *
+ * Only a chunked body goes through Hono's `bodyLimit`. Its first step reads `c.req.raw.body`,
+ * which makes `@hono/node-server` build a web `Request` around the socket (`Readable.toWeb`), and
+ * every later read of that body then goes through web streams instead of the adapter's direct
+ * read of the socket: 6.4 % of the api's busy time in a profile of the bench, for bodies whose
+ * size the header already gave. A request without `Transfer-Encoding` is judged as `bodyLimit`
+ * judges it, on its Content-Length alone (Node's HTTP parser delivers exactly that many bytes,
+ * and no header means no body).
  */
 export function limitBody(maxBytes: number): MiddlewareHandler<ApiEnv> {
-  return bodyLimit({
-    maxSize: maxBytes,
-    onError: () => {
-      throw new DomainError('PAYLOAD_TOO_LARGE', `request body is larger than ${maxBytes} bytes`);
-    },
-  });
+  const tooLarge = () => {
+    throw new DomainError('PAYLOAD_TOO_LARGE', `request body is larger than ${maxBytes} bytes`);
+  };
+  const streamed = bodyLimit({ maxSize: maxBytes, onError: tooLarge });
+  return (c, next) => {
+    if (c.req.header('transfer-encoding') !== undefined) return streamed(c, next);
+    return Number.parseInt(c.req.header('content-length') ?? '0', 10) > maxBytes ? tooLarge() : next();
+  };
 }
 
 const BEARER = /^Bearer +([^\s]+) *$/i;
