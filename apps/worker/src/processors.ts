@@ -3,7 +3,6 @@ import { maskPansIn } from '@ctp/core/cards';
 import type { Config } from '@ctp/core/config';
 import type { Logger } from '@ctp/core/logging';
 import {
-  analyzeStaleTables,
   claimRedrive,
   type EncryptedPan,
   failQueuedOperation,
@@ -11,6 +10,7 @@ import {
   findStaleQueuedOperations,
   findUnprocessedWebhooks,
   IdempotencyConflict,
+  keepTablesUp,
   type OperationFailure,
   pollDueTraces,
   processWebhook,
@@ -236,10 +236,11 @@ export function maintenanceProcessor(deps: ProcessorDependencies) {
         maxBatches: 20,
       });
     }
-    if (job.name === JOBS.analyze.name) {
-      const analyzed = await analyzeStaleTables(deps.orm.em.fork());
-      if (analyzed.length > 0) deps.logger.info({ tables: analyzed }, 'analyzed tables (autovacuum is off)');
-      return analyzed;
+    if (job.name === JOBS.upkeep.name) {
+      const done = await keepTablesUp(deps.orm.em.fork());
+      if (done.vacuumed.length + done.analyzed.length > 0)
+        deps.logger.info(done, 'vacuumed and analyzed tables (autovacuum is off)');
+      return done;
     }
     throw new UnrecoverableError(`unknown maintenance job ${job.name}`);
   };

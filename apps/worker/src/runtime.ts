@@ -193,11 +193,11 @@ export async function startWorkerRuntime(input: {
     { name: JOBS.prune.name, data: {} },
   );
   // Often enough that a table growing from empty under load is analyzed while it grows (by
-  // autovacuum's rule, so most runs find nothing to do); a no-op where autovacuum runs.
+  // autovacuum's rules, so most runs find nothing to do); a no-op where autovacuum runs.
   await maintenance.upsertJobScheduler(
-    JOBS.analyze.name,
+    JOBS.upkeep.name,
     { every: 10_000 },
-    { name: JOBS.analyze.name, data: {} },
+    { name: JOBS.upkeep.name, data: {} },
   );
 
   const relay = new OutboxRelay({

@@ -24,7 +24,7 @@ export * from './shared-transaction.ts';
 export * from './sql-session.ts';
 export * from './submit-operation.ts';
 export * from './sweep.ts';
-export * from './table-statistics.ts';
+export * from './table-upkeep.ts';
 export * from './trace-context.ts';
 export * from './trace-writes.ts';
 export * from './views.ts';

@@ -39,8 +39,8 @@ export const JOBS = {
   feedBatches: { queue: QUEUE_NAMES.maintenance, name: 'feed-batches', payload: z.strictObject({}) },
   /** Deletes finished outbox and inbox rows past their retention, in small batches. */
   prune: { queue: QUEUE_NAMES.maintenance, name: 'prune', payload: z.strictObject({}) },
-  /** Keeps the tables' planner statistics where autovacuum is off (`table-statistics.ts`). */
-  analyze: { queue: QUEUE_NAMES.maintenance, name: 'analyze', payload: z.strictObject({}) },
+  /** Autovacuum's work on the service's tables, where autovacuum is off (`table-upkeep.ts`). */
+  upkeep: { queue: QUEUE_NAMES.maintenance, name: 'table-upkeep', payload: z.strictObject({}) },
   /** One tick of the reconciliation schedule (and of reconciliations on request). */
   reconcile: { queue: QUEUE_NAMES.maintenance, name: 'reconcile', payload: z.strictObject({}) },
 } as const;
