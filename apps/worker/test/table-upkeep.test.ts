@@ -1,4 +1,4 @@
-import { keepTablesUp, lockEntityOfTrace, SERVICE_TABLES } from '@ctp/core/operations';
+import { keepTablesUp, lockEntityOfTrace, queryBound, SERVICE_TABLES } from '@ctp/core/operations';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -111,5 +111,12 @@ describe('table upkeep where autovacuum is off', () => {
     );
     expect(Number(rows[0]?.dead)).toBe(0);
     expect((await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true })).vacuumed).toEqual([]);
+    // Throttled like autovacuum on a connection of its own, which is not handed back to the pool.
+    const pooled = await queryBound<{ delay: string }>(
+      db.orm.em.fork(),
+      `select current_setting('vacuum_cost_delay') as delay`,
+      [],
+    );
+    expect(pooled[0]?.delay).toBe('0');
   });
 });

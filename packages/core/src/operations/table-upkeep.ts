@@ -1,5 +1,5 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
-import { queryBound } from './sql-session.ts';
+import { poolOf, queryBound } from './sql-session.ts';
 
 /**
  * Autovacuum's work on the service's tables, done by the worker where the database runs without
@@ -106,6 +106,18 @@ export interface UpkeepResult {
 }
 
 /**
+ * Autovacuum's cost-based delay for this connection's VACUUM and ANALYZE. A manual VACUUM runs
+ * unthrottled (`vacuum_cost_delay` is 0 by default) and would take a core from the steps while it
+ * reads a large table; autovacuum sleeps `autovacuum_vacuum_cost_delay` (2 ms) each time it has
+ * spent `vacuum_cost_limit` (200) of page costs. Its settings, -1 meaning "as for VACUUM".
+ */
+const THROTTLE_LIKE_AUTOVACUUM_SQL = `select
+    set_config('vacuum_cost_delay', case when current_setting('autovacuum_vacuum_cost_delay') like '-1%'
+      then current_setting('vacuum_cost_delay') else current_setting('autovacuum_vacuum_cost_delay') end, false),
+    set_config('vacuum_cost_limit', case when current_setting('autovacuum_vacuum_cost_limit')::int < 0
+      then current_setting('vacuum_cost_limit') else current_setting('autovacuum_vacuum_cost_limit') end, false)`;
+
+/**
  * Vacuums and analyzes the service's tables that autovacuum would, when autovacuum is off (see
  * above); returns what it did. Each VACUUM and ANALYZE is a statement of its own, outside any
  * transaction (VACUUM cannot run in one): a crash between two leaves the rest for the next run.
@@ -118,17 +130,26 @@ export async function keepTablesUp(em: EntityManager, options: UpkeepOptions = {
   );
   const vacuumed: ServiceTable[] = [];
   const analyzed: ServiceTable[] = [];
-  for (const { name, needs_analyze: analyze, needs_vacuum: vacuum } of stale) {
-    if (!(name in ANALYZE_TABLE)) continue;
-    const table = name as ServiceTable;
-    if (vacuum) {
-      await queryBound(em, VACUUM_TABLE[table], []);
-      vacuumed.push(table);
+  const work = stale.filter((row) => row.name in ANALYZE_TABLE && (row.needs_vacuum || row.needs_analyze));
+  if (work.length === 0) return { vacuumed, analyzed };
+  // A connection of its own, throttled, and closed afterwards rather than returned to the pool
+  // with the throttle set.
+  const client = await (await poolOf(em)).connect();
+  try {
+    await client.query(THROTTLE_LIKE_AUTOVACUUM_SQL);
+    for (const { name, needs_analyze: analyze, needs_vacuum: vacuum } of work) {
+      const table = name as ServiceTable;
+      if (vacuum) {
+        await client.query(VACUUM_TABLE[table]);
+        vacuumed.push(table);
+      }
+      if (analyze) {
+        await client.query(ANALYZE_TABLE[table]);
+        analyzed.push(table);
+      }
     }
-    if (analyze) {
-      await queryBound(em, ANALYZE_TABLE[table], []);
-      analyzed.push(table);
-    }
+  } finally {
+    client.release(true);
   }
   return { vacuumed, analyzed };
 }
