@@ -228,6 +228,11 @@ describe('batches', () => {
 
   it('while a slow batch runs, single operations of the tenant and of another tenant complete; cancel stops what has not started', async () => {
     await p.call('PUT', '/v1/ctp/settings', { mode: 'ALL', saasRatePerSecond: 10 });
+    // The workers read a tenant's rate again at most a second after it changed (`RATE_TTL_MS`,
+    // apps/worker/src/tenant-rate.ts). Submitted sooner, the batch met the first case's 2,000/s
+    // in the feeder: a window of 500 items started at once (333 of them through the SaaS before
+    // the new rate applied), and the 167 left at 10/s outlived the wait after the cancel (CI).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
     // 1,000 items at 10 a second take 100 s: items are still pending when the cancel comes, even
     // on a loaded machine where the single operations below take many seconds (with 200 items a
     // CI run once started the last of them before the cancel).
