@@ -74,8 +74,21 @@ interface Step<T> {
   readonly reject: (error: unknown) => void;
 }
 
-/** Every entity the steps of a round trip lock, sorted by key, locked in that order. */
-const lockEntitiesStatement = defineStatement<{
+/**
+ * Every entity the steps of a round trip lock, sorted by key, locked in that order.
+ *
+ * Each key is looked up by its own unique index (a scalar subquery per key: a trace by its id,
+ * an operation by its primary key, an entity by `(tenant, entity_id)`), and the entities are
+ * then locked by primary key, so the plan is the same whatever the tables hold and however many
+ * keys come. It runs with a generic plan (`GENERIC_PLANS`): with the keys as constants
+ * PostgreSQL found a custom plan cheaper (it drops the empty `unnest`s) and planned the
+ * statement anew on every call, 0.34 ms of PostgreSQL per operation (`pg_stat_statements` with
+ * `track_planning`, 3,000 operations; 0.6–0.9 ms of backend CPU a call against 0.2–0.5 ms
+ * generic: BENCHMARKS.md, seventh session). Its earlier form, joins of the key sets with the
+ * tables, was planned generically as hash joins over sequential scans of `business_entity`
+ * (`apps/worker/test/lock-entities-plan.test.ts`).
+ */
+export const lockEntitiesStatement = defineStatement<{
   tenants: string[];
   entity_ids: string[];
   operation_ids: string[];
@@ -84,19 +97,35 @@ const lockEntitiesStatement = defineStatement<{
 }>(
   'ctp_lock_entities',
   `select e.pkey from business_entity e
-    where e.pkey in (
-      select b.pkey from unnest($tenants::text[], $entity_ids::text[]) as k(tenant, entity_id)
-        join business_entity b on b.tenant = k.tenant and b.entity_id = k.entity_id
+    where e.pkey = any(array(
+      select (select b.pkey from business_entity b
+               where b.tenant = k.tenant and b.entity_id = k.entity_id)
+        from unnest($tenants::text[], $entity_ids::text[]) as k(tenant, entity_id)
       union all
-      select b.pkey from ctp_operation o
-        join business_entity b on b.tenant = o.tenant and b.entity_id = o.entity_id
+      select (select b.pkey from business_entity b
+               where b.tenant = o.tenant and b.entity_id = o.entity_id)
+        from ctp_operation o
        where o.id = any($operation_ids::uuid[])
       union all
-      select b.pkey from unnest($trace_tenants::text[], $trace_ids::text[]) as k(tenant, trace_id)
-        join "ctp_requestIdTracking" t on t.tenant = k.tenant and t."request_trace_ID" = k.trace_id
-        join business_entity b on b.tenant = t.tenant and b.entity_id = t.entity_id)
+      select (select b.pkey from "ctp_requestIdTracking" t
+                join business_entity b on b.tenant = t.tenant and b.entity_id = t.entity_id
+               where t."request_trace_ID" = k.trace_id and t.tenant = k.tenant)
+        from unnest($trace_tenants::text[], $trace_ids::text[]) as k(tenant, trace_id)))
     order by e.pkey
     for update`,
+);
+
+/**
+ * Around the lock, in the same round trip: its generic plan is forced, and the setting is put
+ * back right after it, so the rest of the transaction plans as it always did.
+ */
+export const GENERIC_PLANS = defineStatement<Record<string, never>>(
+  'ctp_generic_plans',
+  'set local plan_cache_mode = force_generic_plan',
+);
+export const DEFAULT_PLANS = defineStatement<Record<string, never>>(
+  'ctp_default_plans',
+  'set local plan_cache_mode to default',
 );
 
 function lockAll(targets: readonly LockTarget[]): Statement {
@@ -348,12 +377,12 @@ class GroupCommitter {
     }
     const batch = [
       ...(opening ? [BEGIN] : []),
-      ...(locks.length === 0 ? [] : [lockAll(locks)]),
+      ...(locks.length === 0 ? [] : [GENERIC_PLANS({}), lockAll(locks), DEFAULT_PLANS({})]),
       ...own,
       ...(commit ? [COMMIT] : []),
     ];
     const results = (await sendPipelined(client, batch, { wake })).map((result) => result.rows);
-    let next = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 1);
+    let next = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 3);
     // Each step's rows in the order it sent its statements (a lock's rows are not kept: the one
     // locking statement answered for all).
     for (const member of asking) {
