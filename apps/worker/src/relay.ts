@@ -5,7 +5,7 @@ import {
   type ClaimedOutboxRow,
   claimOutboxRows,
   claimOutboxRowsTraced,
-  claimWithoutBitmapScan,
+  claimPlanSettings,
   markOutboxPublished,
   OUTBOX_CHANNEL,
   releaseOutboxRows,
@@ -210,13 +210,13 @@ export class OutboxRelay {
   }
 
   async #claim(unmarked: readonly string[]): Promise<ClaimedRow[]> {
-    // One pipelined round trip: begin, the plan setting (`claimWithoutBitmapScan`), the mark of
+    // One pipelined round trip: begin, the plan setting (`claimPlanSettings`), the mark of
     // the previous batch if it waited for this claim, the claim, commit. The transaction ends in
     // that round trip, before any Redis call.
     const [, ...results] = await SqlSession.transaction(this.#deps.orm.em.fork(), (session) =>
       session.run(
         [
-          claimWithoutBitmapScan({}),
+          claimPlanSettings({}),
           ...(unmarked.length === 0 ? [] : [markOutboxPublished({ ids: [...unmarked] })]),
           (tracingEnabled() ? claimOutboxRowsTraced : claimOutboxRows)({
             limit: this.#batchSize,

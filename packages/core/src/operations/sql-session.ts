@@ -165,7 +165,8 @@ export const OUTBOX_CHANNEL = 'ctp_outbox';
  * nothing, which is harmless.
  */
 export const WAKE_RELAY: Statement = {
-  name: '',
+  // Named: parsed and planned once per connection (a simple query was planned on every commit).
+  name: 'ctp_wake_relay',
   text: `select pg_notify('${OUTBOX_CHANNEL}', '')`,
   values: [],
 };
@@ -196,7 +197,10 @@ export async function sendPipelined(
         ? client.query(s.text)
         : client.query({ name: s.name, text: s.text, values: [...s.values] }),
     );
-    wake = options.wake === true ? client.query(WAKE_RELAY.text).catch(() => undefined) : undefined;
+    wake =
+      options.wake === true
+        ? client.query({ name: WAKE_RELAY.name, text: WAKE_RELAY.text, values: [] }).catch(() => undefined)
+        : undefined;
   } finally {
     stream.uncork();
   }

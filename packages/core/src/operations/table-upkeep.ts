@@ -24,7 +24,7 @@ import { poolOf, queryBound } from './sql-session.ts';
  * **Dead rows (VACUUM).** Each update leaves the old version of a row, and each delete the row,
  * until a vacuum: the outbox (three versions a row, then deleted by retention) held 1,205 pages
  * for the 9,000 rows of a 4,500-operation bench, and its claim read the dead entries of its
- * partial index on every call (`claimWithoutBitmapScan`). VACUUM makes their space reusable and
+ * partial index on every call (`claimPlanSettings`). VACUUM makes their space reusable and
  * takes the dead entries out of the indexes; it conflicts with no reads or writes either.
  *
  * Each by autovacuum's own rule and settings: a table is analyzed once more rows changed since

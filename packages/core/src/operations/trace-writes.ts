@@ -56,7 +56,7 @@ export const CLAIM_DUE_TRACES_SQL = `update "ctp_requestIdTracking" t
  * the planner likes a bitmap scan (two index ranges OR-ed), which reads every such entry and its
  * table page once a second and never marks them: 80 ms a claim at 22,000 resolved traces where
  * autovacuum is off. An index scan in `next_poll_at` order marks the dead entries it meets, so
- * later claims skip them (as the relay's claim does, `claimWithoutBitmapScan`;
+ * later claims skip them (as the relay's claim does, `claimPlanSettings`;
  * `apps/worker/test/poller-claim-scan.test.ts`).
  */
 export const CLAIM_WITHOUT_BITMAP_SCAN_SQL = 'set local enable_bitmapscan = off';
