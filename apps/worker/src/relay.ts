@@ -50,7 +50,18 @@ export interface RelayDependencies {
    * slower than the lease), when it may be counted again.
    */
   readonly onTraceResolved?: (trace: ResolvedTrace) => void;
+  /** How long a batch's mark waits for the next wake-up (default `MARK_LINGER_MS`). */
+  readonly markLingerMs?: number;
 }
+
+/**
+ * How long a batch's mark waits for the next wake-up to ride in that claim's transaction. While
+ * rows keep coming (two a operation: its job and its outcome) the next one almost always comes
+ * sooner, and the mark costs no round trip and no commit of its own; standing alone it was one
+ * of the relay's two transactions per batch, and the next claim waited behind it. When none
+ * comes, the batch is marked alone, this much later (its lease keeps other relays off it).
+ */
+const MARK_LINGER_MS = 25;
 
 const JOB_BY_TOPIC = new Map<string, JobKind>(
   Object.entries(JOB_TOPICS).map(([kind, topic]) => [topic, kind as JobKind]),
@@ -129,8 +140,9 @@ function endSpans(spans: PublicationSpans, result: 'published' | 'error'): void 
  *    another relay holds (`FOR UPDATE SKIP LOCKED`, and unexpired leases), and commits;
  * 2. publish them to Redis, under a deadline (a Redis that stops answering fails the batch in
  *    seconds; commands already sent may still land, which the ids make harmless);
- * 3. mark them published (and end the lease): at once when nothing more is waiting, otherwise in
- *    the next claim's transaction (one round trip and one commit fewer per batch under load).
+ * 3. mark them published (and end the lease): in the next claim's transaction when more rows
+ *    wait or come within `MARK_LINGER_MS` (one round trip and one commit fewer per batch under
+ *    load), otherwise alone.
  *
  * A failed publish gives the lease back at once; a relay that dies after its claim leaves the
  * lease to expire and the rows are published again — at-least-once, made exactly-once by the
@@ -142,6 +154,7 @@ export class OutboxRelay {
   readonly #pollIntervalMs: number;
   readonly #redisTimeoutMs: number;
   readonly #claimLeaseMs: number;
+  readonly #markLingerMs: number;
   #listener: pg.Client | null = null;
   #stopped = false;
   #wake: (() => void) | null = null;
@@ -161,6 +174,7 @@ export class OutboxRelay {
     this.#pollIntervalMs = deps.pollIntervalMs ?? 1_000;
     this.#redisTimeoutMs = deps.redisTimeoutMs ?? 5_000;
     this.#claimLeaseMs = deps.claimLeaseMs ?? 15_000;
+    this.#markLingerMs = deps.markLingerMs ?? MARK_LINGER_MS;
     // A lease shorter than a publish may take would let a second relay publish the same rows
     // while the first still waits for Redis: harmless, but wasted work on every slow call.
     if (this.#claimLeaseMs < 2 * this.#redisTimeoutMs) {
@@ -184,10 +198,12 @@ export class OutboxRelay {
   /**
    * Publishes one batch; returns how many rows it moved. The claim is one pipelined round trip
    * that commits before any Redis call (the relay is never idle in a transaction while it talks
-   * to Redis). The mark is a statement of its own, or, while rows keep coming, part of the next
-   * claim's transaction.
+   * to Redis). The mark is part of the next claim's transaction while rows keep coming (a wake-up
+   * within `MARK_LINGER_MS` of the publish), otherwise a statement of its own.
    */
   async relayOnce(): Promise<number> {
+    // This claim takes every row committed before it: a wake-up that came earlier is answered.
+    this.#pendingWake = false;
     const rows = await this.#claim(this.#unmarked);
     this.#unmarked = [];
     if (rows.length === 0) return 0;
@@ -200,10 +216,12 @@ export class OutboxRelay {
       await this.#release(rows).catch(() => undefined);
       throw error;
     }
-    // More rows are waiting (a wake-up came during the publish, or the batch was full): the loop
-    // claims again at once, and that claim's transaction marks these.
-    if (this.#pendingWake || rows.length === this.#batchSize) this.#unmarked = rows.map((row) => row.id);
-    else await this.#mark(rows.map((row) => row.id));
+    // More rows are waiting (a wake-up came during the publish or soon after it, or the batch was
+    // full): the loop claims again at once, and that claim's transaction marks these.
+    const ids = rows.map((row) => row.id);
+    if (this.#pendingWake || rows.length === this.#batchSize || (await this.#wokenWithin(this.#markLingerMs)))
+      this.#unmarked = ids;
+    else await this.#mark(ids);
     endSpans(spans, 'published');
     this.#observeResolutions(rows);
     return rows.length;
@@ -306,7 +324,9 @@ export class OutboxRelay {
       try {
         const moved = await this.relayOnce();
         failures = 0;
-        if (moved === this.#batchSize) continue;
+        // A full batch, or a wake-up during or right after the publish: more rows wait, and the
+        // next claim marks this batch.
+        if (moved === this.#batchSize || this.#unmarked.length > 0) continue;
       } catch (error) {
         failures += 1;
         this.#deps.logger.error({ err: error, failures }, 'outbox relay failed; retrying');
@@ -330,6 +350,31 @@ export class OutboxRelay {
       }
       this.#wake = done;
     });
+  }
+
+  /**
+   * Waits up to `ms` for a wake-up; true if one came (it is kept pending, so the loop claims at
+   * once). Either way nothing else waits on the relay meanwhile: the rows are already published.
+   */
+  #wokenWithin(ms: number): Promise<boolean> {
+    if (this.#stopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        resolve(false);
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = null;
+        this.#pendingWake = true;
+        resolve(true);
+      };
+    });
+  }
+
+  /** What a NOTIFY on the outbox channel does: rows were committed, claim them. */
+  wake(): void {
+    this.#wakeUp();
   }
 
   #wakeUp(): void {

@@ -54,7 +54,7 @@ afterAll(async () => {
 function relayTo(
   redisUrl: string,
   prefix: string,
-  options: { redisTimeoutMs?: number; claimLeaseMs?: number; batchSize?: number } = {},
+  options: { redisTimeoutMs?: number; claimLeaseMs?: number; batchSize?: number; markLingerMs?: number } = {},
 ) {
   const connection = createRedis(redisUrl);
   clients.push(connection);
@@ -161,7 +161,7 @@ describe("the relay's mark", () => {
       )[0]?.n ?? 0,
     );
 
-  it("rides in the next claim's transaction while rows keep coming; at once when none wait", async () => {
+  it("rides in the next claim's transaction while rows keep coming; alone when none come", async () => {
     for (const n of [1, 2, 3, 4, 5]) await queuedOperation(`r-fold-${n}`);
     const { relay, queues } = relayTo(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', `{rf-${suffix}}`, {
       batchSize: 2,
@@ -178,6 +178,27 @@ describe("the relay's mark", () => {
     }
     expect(await unpublished()).toBe(0);
     await queues[QUEUE_NAMES.operations].obliterate({ force: true });
+  });
+
+  it('waits a moment after the publish: a wake-up then carries the mark in the next claim', async () => {
+    await queuedOperation('r-linger-1');
+    const { relay, queues } = relayTo(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', `{rg-${suffix}}`, {
+      markLingerMs: 3_000,
+    });
+    const queue = queues[QUEUE_NAMES.operations];
+    const relaying = relay.relayOnce();
+    // Rows are committed while the relay waits after publishing the first (its job is in Redis).
+    while ((await queue.count()) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await queuedOperation('r-linger-2');
+    relay.wake();
+    expect(await relaying).toBe(1);
+    // Not marked yet: its mark rides in the next claim, which takes the second row.
+    expect(await leasedUnmarked()).toBe(1);
+    expect(await relay.relayOnce()).toBe(1);
+    // No wake-up came within the wait: the second row was marked alone.
+    expect(await leasedUnmarked()).toBe(0);
+    expect(await unpublished()).toBe(0);
+    await queue.obliterate({ force: true });
   });
 
   it('a batch whose mark waits is marked when the relay stops', async () => {
