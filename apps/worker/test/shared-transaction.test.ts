@@ -10,7 +10,7 @@ import {
 } from '@ctp/core/operations';
 import { createOrm, type Orm, sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
-import type pg from 'pg';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEntity } from './fixtures.ts';
 
@@ -47,6 +47,23 @@ function countTransactions(pool: pg.Pool): () => number {
     );
   });
   return () => ended;
+}
+
+/** Counts the executions of the named prepared statement on every client until `stop`. */
+function countStatements(name: string): { stop: () => number } {
+  const query = pg.Client.prototype.query;
+  let n = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as { name?: string } | undefined;
+    if (typeof config === 'object' && config?.name === name) n += 1;
+    return (query as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof query;
+  return {
+    stop: () => {
+      pg.Client.prototype.query = query;
+      return n;
+    },
+  };
 }
 
 const completed = (i: number, prefix: string) => ({
@@ -113,6 +130,53 @@ describe('steps ready together share one transaction', () => {
         [T],
       );
     expect(rows.map((r) => r.status)).toEqual(ids.map(() => 'SUCCESS'));
+  });
+
+  it("the writes of requests in one group go as one statement, each step's rows to its own entity", async () => {
+    const N = 24;
+    for (let i = 0; i < N; i++) await seedEntity(orm, T, `m-${i}`, [`m-${i}-k`, `m-${i}-k2`]);
+    const sent = countStatements('ctp_step_writes_unguarded');
+    const requested = await Promise.all(
+      [...Array(N).keys()].map((i) =>
+        requestOperation(orm.em.fork(), {
+          tenant: T,
+          event: 'CTP_REGISTER_ENTITY_AND_KIT',
+          entityId: `m-${i}`,
+          kitNo: `m-${i}-k`,
+        }),
+      ),
+    );
+    const statements = sent.stop();
+    // At most two groups run at once; the first request may go alone before the others queue.
+    expect(statements).toBeLessThanOrEqual(4);
+    expect(requested).toHaveLength(N);
+    // Every new payment belongs to the new customer of its own entity, every operation and its
+    // history rows to theirs.
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute<
+        { entity_id: string; customer_entity: string; kit_no: string; kit_entity: string; history: number }[]
+      >(
+        `select e.entity_id, c.entity_id as customer_entity, k.kit_no, ke.entity_id as kit_entity,
+                (select count(*)::int from ctp_status_history h
+                  where h.tenant = o.tenant and h.entity_id = o.entity_id and h.operation_id = o.id) as history
+           from ctp_operation o
+           join business_entity e on e.tenant = o.tenant and e.entity_id = o.entity_id
+           join ctp_customer c on c.business_entity_fkey = e.pkey
+           join ctp_payment p on p.ctcustomer_pkey = c.pkey
+           join kit k on k.pkey = p.kit_pkey
+           join business_entity ke on ke.pkey = k.business_entity_fkey
+          where o.tenant = ? and o.entity_id like 'm-%'`,
+        [T],
+      );
+    expect(rows).toHaveLength(N);
+    for (const row of rows) {
+      expect(row.customer_entity).toBe(row.entity_id);
+      expect(row.kit_entity).toBe(row.entity_id);
+      expect(row.kit_no).toBe(`${row.entity_id}-k`);
+      expect(row.history).toBe(2);
+    }
   });
 
   it('a refusal and a failing statement in the group fail only their own step', async () => {

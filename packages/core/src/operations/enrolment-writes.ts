@@ -12,7 +12,7 @@ export const INSERT_CUSTOMERS_CTE = `customer_new as (
     from jsonb_to_recordset($customers_new::jsonb) as r(tenant text, "entityId" text, "customerId" text,
          status text, "entityPkey" bigint)
    where (select applied from ok)
-  returning pkey)`;
+  returning pkey, business_entity_fkey)`;
 
 /*
  * The updates below find their rows by the keys of their set as an array (`= any(array(…))`). An
@@ -31,14 +31,20 @@ export const UPDATE_CUSTOMERS_CTE = `customer_set as (
    where c.pkey = any(array(select (e.value->>'pkey')::bigint from jsonb_array_elements($customers_set::jsonb) e))
      and c.pkey = r.pkey and (select applied from ok))`;
 
-/** `$payments_new`: `{ tenant, instrumentId, status, customerPkey (null: the new one), kitPkey }`. */
+/**
+ * `$payments_new`: `{ tenant, instrumentId, status, customerPkey, entityPkey, kitPkey }`; a null
+ * `customerPkey` is the customer `customer_new` inserts for the entity `entityPkey` (the sets may
+ * hold several steps' rows: `mergeSets`).
+ */
 export const INSERT_PAYMENTS_CTE = `payment_new as (
   insert into ctp_payment (tenant, "clickToPayPaymentInstumentId", ctp_kit_status, ctcustomer_pkey, kit_pkey,
          version, created_at, updated_at)
-  select r.tenant, r."instrumentId", r.status, coalesce(r."customerPkey", (select pkey from customer_new)),
+  select r.tenant, r."instrumentId", r.status,
+         coalesce(r."customerPkey",
+                  (select c.pkey from customer_new c where c.business_entity_fkey = r."entityPkey")),
          r."kitPkey", 1, now(), now()
     from jsonb_to_recordset($payments_new::jsonb) as r(tenant text, "instrumentId" text, status text,
-         "customerPkey" bigint, "kitPkey" bigint)
+         "customerPkey" bigint, "entityPkey" bigint, "kitPkey" bigint)
    where (select applied from ok))`;
 
 /** `$payments_set`: `{ pkey, status, instrumentId }`. */

@@ -7,6 +7,7 @@ import {
   checkStatement,
   defineStatement,
   type LockTarget,
+  mergeSets,
   poolOf,
   SqlSession,
   type Statement,
@@ -359,6 +360,12 @@ class GroupCommitter {
    * One round trip for the asking steps: `begin` if the transaction is not open, one statement
    * for all their locks, their other statements in order, and `commit` when every one asks for
    * it. A step that asks for its commit while others go on waits for the group's commit.
+   *
+   * Statements of a `sets` definition go as one (`mergeSets`): the first step's carries the rows
+   * of every later step's, when that is the later step's first statement of the round trip (so
+   * none of its own statements is moved behind its writes). Each step gets that statement's rows
+   * as its own. If the merged statement fails, the group is rolled back and each step runs again
+   * alone, as after any failed statement.
    */
   async #roundTrip(
     client: PoolClient,
@@ -369,12 +376,30 @@ class GroupCommitter {
   ) {
     const locks: LockTarget[] = [];
     const own: Statement<unknown>[] = [];
-    for (const member of asking) {
+    const merged = new Map<string, number>();
+    // Per step, per statement: its index in `own` (-1: a lock, answered by the one lock statement).
+    const places = asking.map((member) => {
+      const indexes: number[] = [];
       for (const statement of member.ask?.statements ?? []) {
-        if (statement.lock === undefined) own.push(statement);
-        else locks.push(statement.lock);
+        if (statement.lock !== undefined) {
+          locks.push(statement.lock);
+          indexes.push(-1);
+          continue;
+        }
+        const at = merged.get(statement.name);
+        const into = at === undefined || indexes.some((i) => i >= 0) ? null : own[at];
+        const combined = into === null || into === undefined ? null : mergeSets(into, statement);
+        if (at !== undefined && combined !== null) {
+          own[at] = combined;
+          indexes.push(at);
+          continue;
+        }
+        if (statement.sets === true && at === undefined) merged.set(statement.name, own.length);
+        indexes.push(own.length);
+        own.push(statement);
       }
-    }
+      return indexes;
+    });
     const batch = [
       ...(opening ? [BEGIN] : []),
       ...(locks.length === 0 ? [] : [GENERIC_PLANS({}), lockAll(locks), DEFAULT_PLANS({})]),
@@ -382,20 +407,18 @@ class GroupCommitter {
       ...(commit ? [COMMIT] : []),
     ];
     const results = (await sendPipelined(client, batch, { wake })).map((result) => result.rows);
-    let next = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 3);
+    const first = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 3);
     // Each step's rows in the order it sent its statements (a lock's rows are not kept: the one
     // locking statement answered for all).
-    for (const member of asking) {
-      const rows = (member.ask?.statements ?? []).map((statement) =>
-        statement.lock === undefined ? (results[next++] ?? []) : [],
-      );
+    asking.forEach((member, m) => {
+      const rows = (places[m] ?? []).map((index) => (index < 0 ? [] : (results[first + index] ?? [])));
       if (commit || member.ask?.commit === true) {
         member.rows = rows;
         if (!commit) member.state = 'awaiting-commit';
       } else {
         member.answer(rows);
       }
-    }
+    });
   }
 
   /** After a rolled-back group: every step that had not ended runs again, alone. */

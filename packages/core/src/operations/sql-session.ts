@@ -21,6 +21,12 @@ export interface Statement<Row = unknown> {
    * its commit (`WAKE_RELAY`).
    */
   readonly wakesRelay?: boolean;
+  /**
+   * Every value is a JSON array of rows and the statement writes each row for itself: statements
+   * of this name in one round trip of a shared transaction may be sent as one, each value the
+   * rows of all of them (`mergeSets`).
+   */
+  readonly sets?: true;
   /** Only carries the row type. */
   readonly row?: Row;
 }
@@ -55,6 +61,7 @@ const DEFINED = new Map<string, string>();
 export function defineStatement<Params extends Record<string, unknown>, Row = unknown>(
   name: string,
   text: string,
+  definition: { sets?: boolean } = {},
 ): (params: Params, options?: { lock?: LockTarget; wakesRelay?: boolean }) => Statement<Row> {
   const order: string[] = [];
   const compiled = text.replace(/\$([a-z_][a-z0-9_]*)/gi, (_, param: string) => {
@@ -77,9 +84,34 @@ export function defineStatement<Params extends Record<string, unknown>, Row = un
       values,
       ...(options?.lock === undefined ? {} : { lock: options.lock }),
       ...(options?.wakesRelay === true ? { wakesRelay: true } : {}),
+      ...(definition.sets === true ? { sets: true } : {}),
     };
   };
 }
+
+/**
+ * Two statements of one `sets` definition as one: each value the rows of the first followed by
+ * the rows of the second (the arrays' JSON joined, not parsed again). Null only if they cannot be
+ * merged (not a `sets` statement, another name, a value that is not a JSON array).
+ */
+export function mergeSets<Row>(first: Statement<Row>, second: Statement<Row>): Statement<Row> | null {
+  if (first.sets !== true || second.sets !== true || first.name !== second.name) return null;
+  const values: string[] = [];
+  for (let i = 0; i < first.values.length; i++) {
+    const a = first.values[i];
+    const b = second.values[i];
+    if (!isJsonArray(a) || !isJsonArray(b)) return null;
+    values.push(a === '[]' ? b : b === '[]' ? a : `${a.slice(0, -1)},${b.slice(1)}`);
+  }
+  return {
+    ...first,
+    values,
+    ...(first.wakesRelay === true || second.wakesRelay === true ? { wakesRelay: true } : {}),
+  };
+}
+
+const isJsonArray = (value: unknown): value is string =>
+  typeof value === 'string' && value.startsWith('[') && value.endsWith(']');
 
 /**
  * Refuses a statement that is not one of the defined fixed texts: one built or patched by hand,

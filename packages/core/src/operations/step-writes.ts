@@ -106,7 +106,12 @@ const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
   select ctp_guard(applied) as applied from ok`,
 );
 
-/** The same writes for a step that ends nothing: no guard, nothing ended (see above). */
+/**
+ * The same writes for a step that ends nothing: no guard, nothing ended (see above). Its values
+ * are all sets, so the steps of one round trip of a shared transaction send theirs as one
+ * statement (`sets`, `mergeSets`): the batch feeder's groups of up to 64 requests, the api's
+ * concurrent requests.
+ */
 const unguardedStepWritesStatement = defineStatement<StepParams, { applied: true }>(
   'ctp_step_writes_unguarded',
   `with ok as (select true as applied),
@@ -118,6 +123,7 @@ const unguardedStepWritesStatement = defineStatement<StepParams, { applied: true
   ${INSERT_HISTORY_CTE},
   ${INSERT_OUTBOX_CTE}
   select ctp_guard(applied) as applied from ok`,
+  { sets: true },
 );
 
 type Failure = { code: string; message: string; details: string } | null;
@@ -183,8 +189,9 @@ export class StepWrites {
           tenant: entity.tenant,
           instrumentId: instrumentId ?? null,
           status,
-          // null: the customer this step inserts.
+          // null: the customer this step inserts for the entity.
           customerPkey: records.customer?.pkey ?? null,
+          entityPkey: entity.pkey,
           kitPkey: entry.kit.pkey,
         });
       } else {
