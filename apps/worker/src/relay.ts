@@ -219,8 +219,7 @@ export class OutboxRelay {
     // More rows are waiting (a wake-up came during the publish or soon after it, or the batch was
     // full): the loop claims again at once, and that claim's transaction marks these.
     const ids = rows.map((row) => row.id);
-    if (this.#pendingWake || rows.length === this.#batchSize || (await this.#wokenWithin(this.#markLingerMs)))
-      this.#unmarked = ids;
+    if (rows.length === this.#batchSize || (await this.#sleep(this.#markLingerMs))) this.#unmarked = ids;
     else await this.#mark(ids);
     endSpans(spans, 'published');
     this.#observeResolutions(rows);
@@ -335,40 +334,20 @@ export class OutboxRelay {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Waits `ms`, or less if a wake-up comes (or came since the last claim); true if one did. */
+  #sleep(ms: number): Promise<boolean> {
     if (this.#pendingWake) {
       this.#pendingWake = false;
-      return Promise.resolve();
+      return Promise.resolve(true);
     }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.#wake = null;
-        resolve();
-      }
-      this.#wake = done;
-    });
-  }
-
-  /**
-   * Waits up to `ms` for a wake-up; true if one came (it is kept pending, so the loop claims at
-   * once). Either way nothing else waits on the relay meanwhile: the rows are already published.
-   */
-  #wokenWithin(ms: number): Promise<boolean> {
-    if (this.#stopped) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve(false);
-      }, ms);
-      this.#wake = () => {
+      const timer = setTimeout(() => done(false), ms);
+      const done = (woken: boolean) => {
         clearTimeout(timer);
         this.#wake = null;
-        this.#pendingWake = true;
-        resolve(true);
+        resolve(woken);
       };
+      this.#wake = () => done(true);
     });
   }
 

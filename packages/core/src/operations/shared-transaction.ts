@@ -387,8 +387,10 @@ class GroupCommitter {
           continue;
         }
         const at = merged.get(statement.name);
-        const into = at === undefined || indexes.some((i) => i >= 0) ? null : own[at];
-        const combined = into === null || into === undefined ? null : mergeSets(into, statement);
+        const into = at === undefined ? undefined : own[at];
+        // Merged only as the step's first statement here, so none of its own moves behind it.
+        const firstOfStep = indexes.every((i) => i < 0);
+        const combined = into !== undefined && firstOfStep ? mergeSets(into, statement) : null;
         if (at !== undefined && combined !== null) {
           own[at] = combined;
           indexes.push(at);

@@ -224,15 +224,12 @@ export async function sendPipelined(
   let sent: Promise<QueryResult>[];
   let wake: Promise<unknown> | undefined;
   try {
-    sent = batch.map((s) =>
+    const send = (s: Statement<unknown>) =>
       s.name === ''
         ? client.query(s.text)
-        : client.query({ name: s.name, text: s.text, values: [...s.values] }),
-    );
-    wake =
-      options.wake === true
-        ? client.query({ name: WAKE_RELAY.name, text: WAKE_RELAY.text, values: [] }).catch(() => undefined)
-        : undefined;
+        : client.query({ name: s.name, text: s.text, values: [...s.values] });
+    sent = batch.map(send);
+    wake = options.wake === true ? send(WAKE_RELAY).catch(() => undefined) : undefined;
   } finally {
     stream.uncork();
   }
