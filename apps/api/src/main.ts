@@ -9,8 +9,11 @@ import { syncConfiguredApiKeys } from '@ctp/core/auth';
 import { createPanCipher } from '@ctp/core/cards';
 import { loadConfigOrExit } from '@ctp/core/config';
 import { createLogger } from '@ctp/core/logging';
-import { createMetricsRegistry, createSaasMetrics } from '@ctp/core/metrics';
+import { createMetricsRegistry, createSaasMetrics, createTraceMetrics } from '@ctp/core/metrics';
+import { NOTIFICATION_DEDUPE_TTL_S, NotificationPublisher } from '@ctp/core/notifications';
+import { OutboxPublisher } from '@ctp/core/operations';
 import { createRedis } from '@ctp/core/queues';
+import { createJobQueues } from '@ctp/core/queues/job-queues';
 import { handleShutdown, redisReadinessCheck, startHttpServer } from '@ctp/core/runtime';
 import { SaasClient } from '@ctp/core/saas';
 import { createOrm, databaseReadinessChecks, databaseTimeoutsOf } from '@ctp/db';
@@ -41,6 +44,27 @@ try {
   // away fails at once instead of waiting for the reconnection.
   const redis = createRedis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on('error', (error) => logger.debug({ err: error }, 'redis unavailable (readiness only)'));
+  // The outbox rows of the api's steps (a request's job, a webhook's outcome) are published right
+  // after their commit, on this same connection; while Redis is away that fails at once and the
+  // worker's relay takes them from PostgreSQL, so accepting work still never needs Redis.
+  const queues = await createJobQueues(redis, config.QUEUE_PREFIX, (error) =>
+    logger.debug({ err: error }, 'redis unavailable (job queues)'),
+  );
+  const traceMetrics = createTraceMetrics(metrics);
+  const ownRows = new OutboxPublisher({
+    em: orm.em,
+    queues,
+    notifications: new NotificationPublisher(redis, {
+      stream: config.NOTIFICATION_STREAM,
+      maxLength: config.NOTIFICATION_STREAM_MAXLEN,
+      dedupeTtlSeconds: NOTIFICATION_DEDUPE_TTL_S,
+    }),
+    logger,
+    redisTimeoutMs: config.OUTBOX_RELAY_REDIS_TIMEOUT_MS,
+    leaseMs: config.OUTBOX_CLAIM_LEASE_MS,
+    onTraceResolved: traceMetrics.observe,
+  });
+  await ownRows.attach();
   const app = createApiApp({
     orm,
     logger,
@@ -58,6 +82,8 @@ try {
   handleShutdown(logger, [
     { name: 'http', run: () => server.close() },
     { name: 'saas client', run: () => saas.close() },
+    { name: 'outbox publications', run: () => ownRows.close() },
+    { name: 'job queues', run: () => Promise.all(Object.values(queues).map((queue) => queue.close())) },
     { name: 'redis', run: () => redis.quit() },
     { name: 'postgresql', run: () => orm.close() },
   ]);

@@ -6,21 +6,17 @@ import {
   claimOutboxRows,
   claimOutboxRowsTraced,
   claimPlanSettings,
+  endSpans,
   markOutboxPublished,
   OUTBOX_CHANNEL,
+  publicationSpans,
+  publishOutboxRows,
   releaseOutboxRows,
   SqlSession,
+  withDeadline,
 } from '@ctp/core/operations';
-import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '@ctp/core/queues';
-import {
-  SPAN_ATTRIBUTES,
-  type Span,
-  SpanKind,
-  SpanStatusCode,
-  startChildSpan,
-  traceIdOf,
-  tracingEnabled,
-} from '@ctp/core/tracing';
+import type { QueueName } from '@ctp/core/queues';
+import { tracingEnabled } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
@@ -62,74 +58,6 @@ export interface RelayDependencies {
  * comes, the batch is marked alone, this much later (its lease keeps other relays off it).
  */
 const MARK_LINGER_MS = 25;
-
-const JOB_BY_TOPIC = new Map<string, JobKind>(
-  Object.entries(JOB_TOPICS).map(([kind, topic]) => [topic, kind as JobKind]),
-);
-
-/** Rejects with `what` after `ms` unless `work` settled first. */
-async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within the ${ms} ms deadline`)), ms);
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-type PublicationSpans = Map<string, { span: Span; traceparent: string | undefined }>;
-
-/**
- * With tracing on, a producer span per row that belongs to a trace: the child of the span that
- * wrote the row (`traceparent` in its payload) or else of its operation's stored `traceparent`. A
- * batch's rows are published together, so each span covers its batch's publication.
- */
-function publicationSpans(rows: readonly ClaimedRow[]): PublicationSpans {
-  const spans: PublicationSpans = new Map();
-  if (!tracingEnabled()) return spans;
-  for (const row of rows) {
-    const parent = parentOf(row);
-    if (parent === null) continue;
-    spans.set(
-      row.id,
-      startChildSpan(`outbox publish ${row.topic}`, parent, {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          [SPAN_ATTRIBUTES.topic]: row.topic,
-          ...(row.tenant === undefined ? {} : { [SPAN_ATTRIBUTES.tenant]: row.tenant }),
-          ...(row.operation_id == null ? {} : { [SPAN_ATTRIBUTES.operationId]: row.operation_id }),
-          ...(row.operation_event == null ? {} : { [SPAN_ATTRIBUTES.event]: row.operation_event }),
-          ...(row.kind === 'notification' && row.trace_status !== null
-            ? { [SPAN_ATTRIBUTES.outcome]: row.trace_status }
-            : {}),
-        },
-      }),
-    );
-  }
-  return spans;
-}
-
-/**
- * The span that wrote the row if it is in the operation's trace (the webhook job that resolved
- * it), else the operation's stored `traceparent` (a poll or a sweep wrote the row, in a trace of
- * its own). A row of no operation (a webhook's job) follows the span that wrote it.
- */
-function parentOf(row: ClaimedRow): string | null {
-  const written = row.payload.traceparent ?? null;
-  const stored = row.operation_traceparent ?? null;
-  if (stored === null) return written;
-  return written !== null && traceIdOf(written) === traceIdOf(stored) ? written : stored;
-}
-
-function endSpans(spans: PublicationSpans, result: 'published' | 'error'): void {
-  for (const { span } of spans.values()) {
-    if (result === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: 'publish failed' });
-    span.end();
-  }
-}
 
 /**
  * Moves committed outbox rows to where they go: jobs to BullMQ (job id = the row's key, so a
@@ -209,7 +137,15 @@ export class OutboxRelay {
     if (rows.length === 0) return 0;
     const spans = publicationSpans(rows);
     try {
-      await withDeadline(this.#publish(rows, spans), this.#redisTimeoutMs, 'Redis (outbox relay)');
+      await withDeadline(
+        publishOutboxRows(rows, spans, {
+          queues: this.#deps.queues,
+          notifications: this.#deps.publisher,
+          logger: this.#deps.logger,
+        }),
+        this.#redisTimeoutMs,
+        'Redis (outbox relay)',
+      );
     } catch (error) {
       endSpans(spans, 'error');
       // Give the lease back so the next attempt (after the loop's backoff) can take the rows.
@@ -246,25 +182,6 @@ export class OutboxRelay {
     return (results.at(-1) ?? []) as ClaimedRow[];
   }
 
-  async #publish(rows: readonly ClaimedRow[], spans: PublicationSpans): Promise<void> {
-    await this.#publishJobs(
-      rows.filter((row) => row.kind === 'job'),
-      spans,
-    );
-    await this.#deps.publisher.publish(
-      rows
-        .filter((row) => row.kind === 'notification')
-        .map((row) => {
-          const traceparent = spans.get(row.id)?.traceparent;
-          return {
-            notificationId: String(row.payload.notificationId),
-            payload: String(row.payload.payload),
-            ...(traceparent === undefined ? {} : { traceparent }),
-          };
-        }),
-    );
-  }
-
   async #mark(ids: readonly string[]): Promise<void> {
     await SqlSession.runAlone(this.#deps.orm.em.fork(), markOutboxPublished({ ids: [...ids] }));
   }
@@ -285,36 +202,6 @@ export class OutboxRelay {
       if (status !== 'SUCCESS' && status !== 'FAILED') continue;
       observe({ event, status, createdAt: new Date(createdAt), resolvedAt: new Date(row.trace_resolved_at) });
     }
-  }
-
-  async #publishJobs(rows: readonly ClaimedRow[], spans: PublicationSpans): Promise<void> {
-    const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
-    for (const row of rows) {
-      const kind = JOB_BY_TOPIC.get(row.topic);
-      if (kind === undefined) {
-        this.#deps.logger.error(
-          { outboxId: row.id, topic: row.topic },
-          'outbox row with an unknown topic skipped',
-        );
-        continue;
-      }
-      const { jobId, traceparent: _written, ...data } = row.payload;
-      const job = JOBS[kind];
-      const list = byQueue.get(job.queue) ?? [];
-      // bullmq-otel continues the trace from the job's telemetry metadata (a W3C carrier), in
-      // whichever worker runs it, at every retry.
-      const traceparent = spans.get(row.id)?.traceparent;
-      list.push({
-        name: job.name,
-        data,
-        opts: {
-          ...(jobId === undefined ? {} : { jobId }),
-          ...(traceparent === undefined ? {} : { telemetry: { metadata: JSON.stringify({ traceparent }) } }),
-        },
-      });
-      byQueue.set(job.queue, list);
-    }
-    await Promise.all([...byQueue].map(([queue, jobs]) => this.#deps.queues[queue].addBulk(jobs)));
   }
 
   async #run(): Promise<void> {

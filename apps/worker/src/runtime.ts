@@ -13,13 +13,13 @@ import {
   queueJobCounts,
   type Registry,
 } from '@ctp/core/metrics';
-import { NotificationPublisher } from '@ctp/core/notifications';
-import { type EncryptedPan, UnbuildableRequest } from '@ctp/core/operations';
+import { NOTIFICATION_DEDUPE_TTL_S, NotificationPublisher } from '@ctp/core/notifications';
+import { type EncryptedPan, OutboxPublisher, UnbuildableRequest } from '@ctp/core/operations';
 import { createRedis, JOBS, QUEUE_NAMES, type QueueName } from '@ctp/core/queues';
+import { createJobQueues, queueTelemetry } from '@ctp/core/queues/job-queues';
 import { SaasClient } from '@ctp/core/saas';
-import { tracingEnabled } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
-import { type DefaultJobOptions, Queue, Worker } from 'bullmq';
+import { type Queue, Worker } from 'bullmq';
 import { retryDelay } from './backoff.ts';
 import {
   maintenanceProcessor,
@@ -30,25 +30,6 @@ import {
 import { reconcileTickJob } from './reconcile.ts';
 import { OutboxRelay } from './relay.ts';
 import { TenantRateLimiter } from './tenant-rate.ts';
-
-const DAY_S = 24 * 3600;
-
-/** Retries of transient failures: ~25 attempts with backoff capped at 5 min is over an hour. */
-const JOB_OPTIONS: Record<QueueName, DefaultJobOptions> = {
-  [QUEUE_NAMES.operations]: {
-    attempts: 25,
-    backoff: { type: 'custom' },
-    removeOnComplete: { age: 3600, count: 50_000 },
-    removeOnFail: { age: 7 * DAY_S },
-  },
-  [QUEUE_NAMES.resolutions]: {
-    attempts: 12,
-    backoff: { type: 'custom' },
-    removeOnComplete: { age: 3600, count: 50_000 },
-    removeOnFail: { age: 7 * DAY_S },
-  },
-  [QUEUE_NAMES.maintenance]: { attempts: 1, removeOnComplete: true, removeOnFail: 100 },
-};
 
 export interface WorkerRuntime {
   readonly queues: Readonly<Record<QueueName, Queue>>;
@@ -76,17 +57,10 @@ export async function startWorkerRuntime(input: {
   const traceMetrics = input.metrics && createTraceMetrics(input.metrics);
   const connection = createRedis(config.REDIS_URL);
   const prefix = config.QUEUE_PREFIX;
-  // bullmq-otel only with tracing on: a job carries its trace context from the relay to the
-  // worker that runs it (and runs it again after a crash). Not loaded otherwise.
-  const telemetry = tracingEnabled()
-    ? { telemetry: new (await import('bullmq-otel')).BullMQOtel({ tracerName: 'bullmq' }) }
-    : {};
-  const queues = Object.fromEntries(
-    Object.values(QUEUE_NAMES).map((name) => [
-      name,
-      new Queue(name, { connection, prefix, defaultJobOptions: JOB_OPTIONS[name], ...telemetry }),
-    ]),
-  ) as Record<QueueName, Queue>;
+  // With tracing on, a job carries its trace context (bullmq-otel) from whoever adds it to the
+  // worker that runs it (and runs it again after a crash).
+  const telemetry = await queueTelemetry();
+  const queues = await createJobQueues(connection, prefix);
   const saas = new SaasClient({
     baseUrl: config.CTP_SAAS_BASE_URL,
     apiKey: config.CTP_SAAS_API_KEY,
@@ -200,15 +174,28 @@ export async function startWorkerRuntime(input: {
     { name: JOBS.upkeep.name, data: {} },
   );
 
+  const notifications = new NotificationPublisher(connection, {
+    stream: config.NOTIFICATION_STREAM,
+    maxLength: config.NOTIFICATION_STREAM_MAXLEN,
+    dedupeTtlSeconds: NOTIFICATION_DEDUPE_TTL_S,
+  });
+  // The rows this process's steps write (the batch feeder's jobs, the poller's outcomes) are
+  // published right after their commit; the relay takes everyone else's, and what fails here.
+  const ownRows = new OutboxPublisher({
+    em: orm.em,
+    queues,
+    notifications,
+    logger,
+    redisTimeoutMs: config.OUTBOX_RELAY_REDIS_TIMEOUT_MS,
+    leaseMs: config.OUTBOX_CLAIM_LEASE_MS,
+    ...(traceMetrics ? { onTraceResolved: traceMetrics.observe } : {}),
+  });
+  await ownRows.attach();
   const relay = new OutboxRelay({
     orm,
     databaseUrl: config.DATABASE_URL,
     queues,
-    publisher: new NotificationPublisher(connection, {
-      stream: config.NOTIFICATION_STREAM,
-      maxLength: config.NOTIFICATION_STREAM_MAXLEN,
-      dedupeTtlSeconds: 7 * DAY_S,
-    }),
+    publisher: notifications,
     logger,
     redisTimeoutMs: config.OUTBOX_RELAY_REDIS_TIMEOUT_MS,
     claimLeaseMs: config.OUTBOX_CLAIM_LEASE_MS,
@@ -234,6 +221,7 @@ export async function startWorkerRuntime(input: {
     // a job whose lock lapses is picked up by another worker), then stop relaying, then disconnect.
     close: async () => {
       await Promise.all(workers.map((worker) => worker.close()));
+      await ownRows.close();
       await relay.stop();
       await Promise.all(Object.values(queues).map((queue) => queue.close()));
       await saas.close();

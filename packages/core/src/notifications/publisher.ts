@@ -9,6 +9,12 @@ export interface NotificationEntry {
   readonly traceparent?: string;
 }
 
+/**
+ * How long an appended notification id is remembered by every process that appends (the relay,
+ * the api and the worker publishing their own rows): 7 days.
+ */
+export const NOTIFICATION_DEDUPE_TTL_S = 7 * 24 * 3600;
+
 export interface PublisherOptions {
   readonly stream?: string;
   /** Approximate `MAXLEN` of the stream (retention); see docs/architecture.md. */

@@ -12,6 +12,7 @@ export * from './lifecycle-store.ts';
 export * from './network-change.ts';
 export * from './operation-writes.ts';
 export * from './outbox.ts';
+export * from './outbox-publisher.ts';
 export * from './poll-traces.ts';
 export * from './process-webhook.ts';
 export * from './record-accepted.ts';

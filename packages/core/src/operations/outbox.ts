@@ -19,6 +19,15 @@ export interface NotificationInput {
   readonly notificationId: string;
   readonly operationId?: string;
   readonly payload: StreamPayload;
+  /** The trace whose outcome this announces (metrics; not stored). */
+  readonly resolution?: TraceResolution;
+}
+
+/** A resolved trace, as the process that publishes its outcome observes it (`ResolvedTrace`). */
+export interface TraceResolution {
+  readonly event: string;
+  readonly status: 'SUCCESS' | 'FAILED';
+  readonly createdAt: Date;
 }
 
 /**
@@ -34,6 +43,8 @@ export interface OutboxRow {
   readonly operationId: string | null;
   readonly dedupeKey: string;
   readonly payload: Record<string, string>;
+  /** Of an outcome notification: the trace it announces (metrics; not stored). */
+  readonly resolution?: TraceResolution;
 }
 
 /**
@@ -77,18 +88,24 @@ export function outboxNotificationRow(input: NotificationInput): OutboxRow {
       payload: JSON.stringify(input.payload),
       ...traceparentField(),
     },
+    ...(input.resolution === undefined ? {} : { resolution: input.resolution }),
   };
 }
 
 const OUTBOX_COLUMNS =
   'tenant, kind, topic, operation_id, dedupe_key, payload, attempts, available_at, created_at';
 const OUTBOX_RECORDSET = `jsonb_to_recordset($outbox::jsonb) as r(tenant text, kind text, topic text,
-         "operationId" uuid, "dedupeKey" text, payload jsonb)`;
+         "operationId" uuid, "dedupeKey" text, payload jsonb, "leaseMs" int)`;
 
-/** A step's rows of `$outbox` (`OutboxRow`s as JSON); see `operation-writes.ts`. */
+/**
+ * A step's rows of `$outbox` (`OutboxRow`s as JSON); see `operation-writes.ts`. A row with a
+ * `leaseMs` is leased to its writer, which publishes it after the commit (`OutboxPublisher`):
+ * the relay leaves it alone until the lease ends.
+ */
 export const INSERT_OUTBOX_CTE = `outbox as (
-  insert into ctp_outbox (${OUTBOX_COLUMNS})
-  select r.tenant, r.kind, r.topic, r."operationId", r."dedupeKey", r.payload, 0, now(), now()
+  insert into ctp_outbox (${OUTBOX_COLUMNS}, claimed_until)
+  select r.tenant, r.kind, r.topic, r."operationId", r."dedupeKey", r.payload, 0, now(), now(),
+         now() + r."leaseMs" * interval '1 millisecond'
     from ${OUTBOX_RECORDSET}
    where (select applied from ok)
   returning 1)`;
@@ -101,8 +118,22 @@ export const WEBHOOK_JOB_CTE = `job as (
          "dedupeKey" text, payload jsonb)
    where exists (select 1 from inbox))`;
 
-/** The JSON of outbox rows, for `$outbox` / `$job`. */
-export const outboxJson = (rows: readonly OutboxRow[]): string => JSON.stringify(rows);
+/**
+ * The JSON of outbox rows, for `$outbox` / `$job`: the stored columns, and with `leaseMs` the
+ * writer's lease (see `INSERT_OUTBOX_CTE`).
+ */
+export const outboxJson = (rows: readonly OutboxRow[], leaseMs: number | null = null): string =>
+  JSON.stringify(
+    rows.map(({ tenant, kind, topic, operationId, dedupeKey, payload }) => ({
+      tenant,
+      kind,
+      topic,
+      operationId,
+      dedupeKey,
+      payload,
+      leaseMs,
+    })),
+  );
 
 /**
  * Rows written in the caller's transaction (an ORM one: the records changes' hooks), which also
@@ -204,6 +235,22 @@ export const markOutboxPublished = defineStatement<{ ids: string[] }>(
   'ctp_outbox_mark',
   `update ctp_outbox set published_at = now(), claimed_until = null
     where id = any($ids::bigint[]) and published_at is null`,
+);
+
+/**
+ * A writer published its committed rows `$keys` (`OutboxPublisher`): done, and the lease ended.
+ * Found by the dedupe key's unique index (the writer knows the keys, not the ids).
+ */
+export const markOutboxPublishedByKey = defineStatement<{ keys: string[] }>(
+  'ctp_outbox_mark_keys',
+  `update ctp_outbox set published_at = now(), claimed_until = null
+    where dedupe_key = any($keys::text[]) and published_at is null`,
+);
+
+/** A writer gives the lease on its rows `$keys` back (its publish failed): the relay takes them. */
+export const releaseOutboxRowsByKey = defineStatement<{ keys: string[] }>(
+  'ctp_outbox_release_keys',
+  `update ctp_outbox set claimed_until = null where dedupe_key = any($keys::text[]) and published_at is null`,
 );
 
 /** The relay gives the lease on `$ids` back (its publish failed). */

@@ -155,6 +155,7 @@ export function resolveWrites(
       notificationId: operation.id,
       operationId: operation.id,
       payload: notificationFor(operation, trace.requestTraceId, failure, after, records, ids),
+      resolution: { event: operation.event, status: outcome.status, createdAt: trace.createdAt },
     }),
   );
   return { result: 'resolved', writes };

@@ -1,14 +1,17 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import pg, { type Pool, type PoolClient } from 'pg';
 import { DomainError } from '../errors/domain-error.ts';
+import type { OutboxRow } from './outbox.ts';
 import {
   BEGIN,
   COMMIT,
   checkStatement,
   defineStatement,
+  forPublisher,
   type LockTarget,
   mergeSets,
   poolOf,
+  publisherOf,
   SqlSession,
   type Statement,
   type StepSession,
@@ -306,6 +309,14 @@ class GroupCommitter {
     let open = false;
     // A statement of the group may have written outbox rows: the relay is woken after the commit.
     let wakes = false;
+    // Outbox rows of the open transaction leased to this process's publisher (`forPublisher`).
+    const publisher = publisherOf(this.#pool);
+    let published: OutboxRow[] = [];
+    const committed = () => {
+      if (published.length > 0) publisher?.publishCommitted(published);
+      published = [];
+      wakes = false;
+    };
     try {
       client = await this.#pool.connect();
       for (const member of members) member.start();
@@ -314,7 +325,10 @@ class GroupCommitter {
         const asking = members.filter((member) => member.state === 'asking');
         if (asking.length === 0) {
           // Every step has returned, thrown, or asked for its commit: the group commits.
-          if (open) await sendPipelined(client, [COMMIT], { wake: wakes });
+          if (open) {
+            await sendPipelined(client, [COMMIT], { wake: wakes });
+            committed();
+          }
           open = false;
           const waiting = members.filter((member) => member.state === 'awaiting-commit');
           for (const member of members) member.committed = true;
@@ -326,10 +340,12 @@ class GroupCommitter {
         const opening = !open;
         // Open from the moment `begin` is sent: if the round trip fails, the catch rolls back.
         open = true;
-        if (asking.some((member) => member.ask?.statements.some((s) => s.wakesRelay === true))) wakes = true;
-        await this.#roundTrip(client, asking, opening, commit, commit && wakes);
+        const sent = asking.map((member) => forPublisher(member.ask?.statements ?? [], publisher, published));
+        if (sent.some((statements) => statements.some((s) => s.wakesRelay === true))) wakes = true;
+        await this.#roundTrip(client, asking, sent, opening, commit, commit && wakes);
         open = !commit;
         if (commit) {
+          committed();
           for (const member of members) member.committed = true;
           for (const member of members) {
             if (member.state === 'asking' || member.state === 'awaiting-commit') member.answer(member.rows);
@@ -370,6 +386,8 @@ class GroupCommitter {
   async #roundTrip(
     client: PoolClient,
     asking: readonly Member[],
+    /** Each asking step's statements as sent (`forPublisher`). */
+    sent: readonly (readonly Statement<unknown>[])[],
     opening: boolean,
     commit: boolean,
     wake: boolean,
@@ -378,9 +396,9 @@ class GroupCommitter {
     const own: Statement<unknown>[] = [];
     const merged = new Map<string, number>();
     // Per step, per statement: its index in `own` (-1: a lock, answered by the one lock statement).
-    const places = asking.map((member) => {
+    const places = asking.map((_, m) => {
       const indexes: number[] = [];
-      for (const statement of member.ask?.statements ?? []) {
+      for (const statement of sent[m] ?? []) {
         if (statement.lock !== undefined) {
           locks.push(statement.lock);
           indexes.push(-1);

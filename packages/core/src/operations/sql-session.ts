@@ -1,6 +1,7 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { CompiledQuery } from 'kysely';
 import pg, { type Pool, type PoolClient, type QueryResult } from 'pg';
+import type { OutboxRow } from './outbox.ts';
 
 /**
  * One statement as `SqlSession` sends it: a fixed text (made by `defineStatement`, once, at
@@ -21,6 +22,15 @@ export interface Statement<Row = unknown> {
    * its commit (`WAKE_RELAY`).
    */
   readonly wakesRelay?: boolean;
+  /**
+   * The outbox rows this statement writes, and the same statement with those rows leased to the
+   * writer: a session whose pool has an `OutboxPublisher` sends that one and has the rows
+   * published right after its commit (`forPublisher`).
+   */
+  readonly publishable?: {
+    readonly rows: readonly OutboxRow[];
+    leased(leaseMs: number): Statement<Row>;
+  };
   /**
    * Every value is a JSON array of rows and the statement writes each row for itself: statements
    * of this name in one round trip of a shared transaction may be sent as one, each value the
@@ -62,7 +72,10 @@ export function defineStatement<Params extends Record<string, unknown>, Row = un
   name: string,
   text: string,
   definition: { sets?: boolean } = {},
-): (params: Params, options?: { lock?: LockTarget; wakesRelay?: boolean }) => Statement<Row> {
+): (
+  params: Params,
+  options?: { lock?: LockTarget; wakesRelay?: boolean; publishable?: Statement<Row>['publishable'] },
+) => Statement<Row> {
   const order: string[] = [];
   const compiled = text.replace(/\$([a-z_][a-z0-9_]*)/gi, (_, param: string) => {
     let index = order.indexOf(param);
@@ -84,6 +97,7 @@ export function defineStatement<Params extends Record<string, unknown>, Row = un
       values,
       ...(options?.lock === undefined ? {} : { lock: options.lock }),
       ...(options?.wakesRelay === true ? { wakesRelay: true } : {}),
+      ...(options?.publishable === undefined ? {} : { publishable: options.publishable }),
       ...(definition.sets === true ? { sets: true } : {}),
     };
   };
@@ -103,11 +117,63 @@ export function mergeSets<Row>(first: Statement<Row>, second: Statement<Row>): S
     if (!isJsonArray(a) || !isJsonArray(b)) return null;
     values.push(a === '[]' ? b : b === '[]' ? a : `${a.slice(0, -1)},${b.slice(1)}`);
   }
+  // Merged after `forPublisher`: a leased statement has no `publishable` left to carry.
+  const { publishable: _first, wakesRelay: _wakes, ...rest } = first;
   return {
-    ...first,
+    ...rest,
     values,
     ...(first.wakesRelay === true || second.wakesRelay === true ? { wakesRelay: true } : {}),
   };
+}
+
+/**
+ * What a process that publishes its own committed outbox rows offers the sessions on its pool
+ * (`OutboxPublisher`).
+ */
+export interface CommittedRowsPublisher {
+  /** How long the rows are leased to the writer (`claimed_until`). */
+  readonly leaseMs: number;
+  /** The rows are committed: publish them (never throws; the relay takes what fails). */
+  publishCommitted(rows: readonly OutboxRow[]): void;
+}
+
+const publishers = new WeakMap<Pool, CommittedRowsPublisher>();
+
+/**
+ * The sessions on `em`'s pool lease their outbox rows to `publisher` and hand them to it after
+ * their commit. Returns the detach.
+ */
+export async function attachCommittedPublisher(
+  em: EntityManager,
+  publisher: CommittedRowsPublisher,
+): Promise<() => void> {
+  const pool = await poolOf(em);
+  publishers.set(pool, publisher);
+  return () => {
+    if (publishers.get(pool) === publisher) publishers.delete(pool);
+  };
+}
+
+export function publisherOf(pool: Pool): CommittedRowsPublisher | undefined {
+  return publishers.get(pool);
+}
+
+/**
+ * The statements as a session on a pool with `publisher` sends them: each that writes outbox rows
+ * with those rows leased to the writer (which then needs no wake-up of the relay), the rows added
+ * to `published`, to be handed to the publisher once committed. Without a publisher, unchanged.
+ */
+export function forPublisher(
+  statements: readonly Statement<unknown>[],
+  publisher: CommittedRowsPublisher | undefined,
+  published: OutboxRow[],
+): readonly Statement<unknown>[] {
+  if (publisher === undefined || !statements.some((s) => s.publishable !== undefined)) return statements;
+  return statements.map((statement) => {
+    if (statement.publishable === undefined) return statement;
+    published.push(...statement.publishable.rows);
+    return statement.publishable.leased(publisher.leaseMs);
+  });
 }
 
 const isJsonArray = (value: unknown): value is string =>
@@ -295,9 +361,13 @@ export class SqlSession implements StepSession {
   #done = false;
   /** A statement of this transaction may have written outbox rows: wake the relay after the commit. */
   #wakes = false;
+  readonly #publisher: CommittedRowsPublisher | undefined;
+  /** Outbox rows of this transaction leased to the publisher, handed to it after the commit. */
+  readonly #published: OutboxRow[] = [];
 
-  private constructor(client: PoolClient) {
+  private constructor(client: PoolClient, publisher: CommittedRowsPublisher | undefined) {
     this.#client = client;
+    this.#publisher = publisher;
   }
 
   /**
@@ -324,9 +394,13 @@ export class SqlSession implements StepSession {
     if (em.isInTransaction())
       throw new Error('SqlSession refuses to run inside an open ORM transaction (it would be another one)');
     checkStatement(statement);
+    const publisher = publisherOf(await poolOf(em));
     const client = await connect(em);
     try {
-      const [result] = await sendPipelined(client, [statement], { wake: statement.wakesRelay === true });
+      const published: OutboxRow[] = [];
+      const [sent] = forPublisher([statement], publisher, published) as [Statement<Row>];
+      const [result] = await sendPipelined(client, [sent], { wake: sent.wakesRelay === true });
+      if (published.length > 0) publisher?.publishCommitted(published);
       return (result?.rows ?? []) as Row[];
     } catch (error) {
       throw error instanceof pg.DatabaseError
@@ -340,7 +414,7 @@ export class SqlSession implements StepSession {
   static async #once<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
     const platform = em.getPlatform();
     const client = await connect(em);
-    const session = new SqlSession(client);
+    const session = new SqlSession(client, publisherOf(await poolOf(em)));
     let broken: Error | undefined;
     try {
       const result = await work(session);
@@ -371,19 +445,23 @@ export class SqlSession implements StepSession {
   ): Promise<Rows> {
     if (this.#done) throw new Error('the transaction is already committed');
     for (const statement of statements) checkStatement(statement);
+    const sent = forPublisher(statements, this.#publisher, this.#published);
     const begin = !this.#open;
     const commit = options.commit === true;
-    const batch = [...(begin ? [BEGIN] : []), ...statements, ...(commit ? [COMMIT] : [])];
+    const batch = [...(begin ? [BEGIN] : []), ...sent, ...(commit ? [COMMIT] : [])];
     if (batch.length === 0) return [] as unknown[][] as Rows;
     this.#open = true;
-    if (statements.some((s) => s.wakesRelay === true)) this.#wakes = true;
+    if (sent.some((s) => s.wakesRelay === true)) this.#wakes = true;
     let results: QueryResult[];
     try {
       results = await sendPipelined(this.#client, batch, { wake: commit && this.#wakes });
     } catch (error) {
       throw lostRaceOr(error);
     }
-    if (commit) this.#done = true;
+    if (commit) {
+      this.#done = true;
+      if (this.#published.length > 0) this.#publisher?.publishCommitted(this.#published);
+    }
     return results.slice(begin ? 1 : 0, (begin ? 1 : 0) + statements.length).map((r) => r.rows) as Rows;
   }
 }

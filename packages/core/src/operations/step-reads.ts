@@ -31,6 +31,8 @@ export interface TraceForResolve {
     readonly kitNumber: string | null;
     readonly tenant: string;
     readonly entityId: string;
+    /** When the SaaS accepted the request (the trace's row was written). */
+    readonly createdAt: Date;
   };
   readonly operation: OperationRow;
   readonly records: Aggregate | null;
@@ -80,6 +82,7 @@ type TraceRow = OperationColumns & {
   t_status: TraceForResolve['trace']['statusCtp'];
   t_kit_number: string | null;
   t_entity_id: string;
+  t_created_at: Date | string;
 };
 
 /**
@@ -90,7 +93,7 @@ type TraceRow = OperationColumns & {
 const readTraceForResolveStatement = defineStatement<{ tenant: string; trace_id: string }, TraceRow>(
   'ctp_read_trace_for_resolve',
   `select t.pkey::text as t_pkey, t.status_ctp as t_status, t.kit_number as t_kit_number,
-          t.entity_id as t_entity_id, ${OPERATION_COLUMNS}, a.*
+          t.entity_id as t_entity_id, t.created_at as t_created_at, ${OPERATION_COLUMNS}, a.*
      from "ctp_requestIdTracking" t
      join ctp_operation o on o.id = t.operation_id
      left join (select ${AGGREGATE_COLUMNS} from ${AGGREGATE_FROM}
@@ -118,6 +121,7 @@ export function traceForResolveFrom(
       kitNumber: row.t_kit_number,
       tenant,
       entityId: row.t_entity_id,
+      createdAt: new Date(row.t_created_at),
     },
     operation: operationOf(row),
     records: aggregateOf(row),

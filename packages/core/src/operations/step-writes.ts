@@ -74,7 +74,8 @@ interface StepParams extends Record<string, unknown> {
  * sets (`jsonb_to_recordset`), an empty set writes nothing, in the caller's transaction. Every
  * CTE depends on `ok`: the guards' locks (none unless the step ends an operation or a trace). A
  * statement with outbox rows wakes the relay after its commit (`wakesRelay`, `WAKE_RELAY` in
- * sql-session.ts).
+ * sql-session.ts), or, on a pool with an `OutboxPublisher`, leases them to the writer, which
+ * publishes them itself (`publishable`).
  *
  * Two fixed texts: a step that ends nothing (a request starting an operation, the most common
  * step with the resolve) takes the one without the guards and the updates that end an operation,
@@ -242,7 +243,10 @@ export class StepWrites {
     this.#webhookId = webhookId;
   }
 
-  /** A job or notification to publish once committed (the relay is woken at commit). */
+  /**
+   * A job or notification to publish once committed: by the writer's own process when it has an
+   * `OutboxPublisher`, else by the relay (woken after the commit).
+   */
   outbox(row: OutboxRow): void {
     this.#outbox.push(row);
   }
@@ -270,30 +274,39 @@ export class StepWrites {
     ];
     const endsSomething = finish !== null || trace !== null || this.#webhookId !== null;
     if (!endsSomething && sets.every((set) => set.length === 0)) return null;
-    return (endsSomething ? stepWritesStatement : unguardedStepWritesStatement)(
-      {
-        guard_operation_id: finish?.id ?? null,
-        guard_operation_status: finish?.status ?? null,
-        guard_trace_pkey: trace?.pkey ?? null,
-        customers_new: json(this.#customersNew),
-        customers_set: json(this.#customersSet),
-        payments_new: json(this.#paymentsNew),
-        payments_set: json(this.#paymentsSet),
-        operations_new: json(this.#operationsNew),
-        operation_to: finish?.to ?? null,
-        operation_error_code: finish?.error?.code ?? null,
-        operation_error_message: finish?.error?.message ?? null,
-        operation_error_details: finish?.error?.details ?? null,
-        trace_to: trace?.to ?? null,
-        trace_error_code: trace?.error?.code ?? null,
-        trace_error_message: trace?.error?.message ?? null,
-        trace_error_details: trace?.error?.details ?? null,
-        webhook_id: this.#webhookId,
-        history: json(this.#history),
-        outbox: outboxJson(this.#outbox),
-      },
-      { wakesRelay: this.#outbox.length > 0 },
-    );
+    const define = endsSomething ? stepWritesStatement : unguardedStepWritesStatement;
+    const base = {
+      guard_operation_id: finish?.id ?? null,
+      guard_operation_status: finish?.status ?? null,
+      guard_trace_pkey: trace?.pkey ?? null,
+      customers_new: json(this.#customersNew),
+      customers_set: json(this.#customersSet),
+      payments_new: json(this.#paymentsNew),
+      payments_set: json(this.#paymentsSet),
+      operations_new: json(this.#operationsNew),
+      operation_to: finish?.to ?? null,
+      operation_error_code: finish?.error?.code ?? null,
+      operation_error_message: finish?.error?.message ?? null,
+      operation_error_details: finish?.error?.details ?? null,
+      trace_to: trace?.to ?? null,
+      trace_error_code: trace?.error?.code ?? null,
+      trace_error_message: trace?.error?.message ?? null,
+      trace_error_details: trace?.error?.details ?? null,
+      webhook_id: this.#webhookId,
+      history: json(this.#history),
+    };
+    const params = (leaseMs: number | null): StepParams => ({
+      ...base,
+      outbox: outboxJson(this.#outbox, leaseMs),
+    });
+    const outbox = [...this.#outbox];
+    if (outbox.length === 0) return define(params(null));
+    // Sent as is, the relay publishes the rows (woken after the commit); on a pool with an
+    // `OutboxPublisher`, the session sends them leased to the writer, which publishes them.
+    return define(params(null), {
+      wakesRelay: true,
+      publishable: { rows: outbox, leased: (leaseMs) => define(params(leaseMs)) },
+    });
   }
 
   /** The statements to send with the commit. */

@@ -1,0 +1,315 @@
+import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
+import type { Queue } from 'bullmq';
+import type { Logger } from '../logging/index.ts';
+import type { ResolvedTrace } from '../metrics/traces.ts';
+import type { NotificationPublisher } from '../notifications/publisher.ts';
+import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '../queues/definitions.ts';
+import {
+  SPAN_ATTRIBUTES,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  startChildSpan,
+  traceIdOf,
+  tracingEnabled,
+} from '../tracing/index.ts';
+import {
+  type ClaimedOutboxRow,
+  markOutboxPublishedByKey,
+  type OutboxRow,
+  releaseOutboxRowsByKey,
+} from './outbox.ts';
+import { attachCommittedPublisher, type CommittedRowsPublisher, SqlSession } from './sql-session.ts';
+
+/**
+ * Publishing outbox rows: the relay's rows (claimed by it) and the rows a writer publishes itself
+ * right after its commit (`OutboxPublisher`). Both go the same way: jobs to BullMQ (job id = the
+ * row's key, so a second publish of a live job is a no-op) and notifications to the stream (the
+ * append-once script, so a second publish of an outcome is not appended again).
+ */
+
+/** Where rows go. */
+export interface OutboxTargets {
+  readonly queues: Readonly<Record<QueueName, Queue>>;
+  readonly notifications: NotificationPublisher;
+  readonly logger: Logger;
+}
+
+/** A row to publish: a claimed row, or a committed row of the writer's (`id` = its dedupe key). */
+export type PublishedRow = Pick<ClaimedOutboxRow, 'id' | 'kind' | 'topic' | 'payload'> &
+  Partial<
+    Pick<
+      ClaimedOutboxRow,
+      'tenant' | 'operation_id' | 'operation_event' | 'operation_traceparent' | 'trace_status'
+    >
+  >;
+
+const JOB_BY_TOPIC = new Map<string, JobKind>(
+  Object.entries(JOB_TOPICS).map(([kind, topic]) => [topic, kind as JobKind]),
+);
+
+/** Rejects with `what` after `ms` unless `work` settled first. */
+export async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within the ${ms} ms deadline`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export type PublicationSpans = Map<string, { span: Span; traceparent: string | undefined }>;
+
+/**
+ * With tracing on, a producer span per row that belongs to a trace: the child of the span that
+ * wrote the row (`traceparent` in its payload) or else of its operation's stored `traceparent`. A
+ * batch's rows are published together, so each span covers its batch's publication.
+ */
+export function publicationSpans(rows: readonly PublishedRow[]): PublicationSpans {
+  const spans: PublicationSpans = new Map();
+  if (!tracingEnabled()) return spans;
+  for (const row of rows) {
+    const parent = parentOf(row);
+    if (parent === null) continue;
+    spans.set(
+      row.id,
+      startChildSpan(`outbox publish ${row.topic}`, parent, {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [SPAN_ATTRIBUTES.topic]: row.topic,
+          ...(row.tenant === undefined ? {} : { [SPAN_ATTRIBUTES.tenant]: row.tenant }),
+          ...(row.operation_id == null ? {} : { [SPAN_ATTRIBUTES.operationId]: row.operation_id }),
+          ...(row.operation_event == null ? {} : { [SPAN_ATTRIBUTES.event]: row.operation_event }),
+          ...(row.kind === 'notification' && row.trace_status != null
+            ? { [SPAN_ATTRIBUTES.outcome]: row.trace_status }
+            : {}),
+        },
+      }),
+    );
+  }
+  return spans;
+}
+
+/**
+ * The span that wrote the row if it is in the operation's trace (the webhook job that resolved
+ * it), else the operation's stored `traceparent` (a poll or a sweep wrote the row, in a trace of
+ * its own). A row of no operation (a webhook's job) follows the span that wrote it.
+ */
+function parentOf(row: PublishedRow): string | null {
+  const written = row.payload.traceparent ?? null;
+  const stored = row.operation_traceparent ?? null;
+  if (stored === null) return written;
+  return written !== null && traceIdOf(written) === traceIdOf(stored) ? written : stored;
+}
+
+export function endSpans(spans: PublicationSpans, result: 'published' | 'error'): void {
+  for (const { span } of spans.values()) {
+    if (result === 'error') span.setStatus({ code: SpanStatusCode.ERROR, message: 'publish failed' });
+    span.end();
+  }
+}
+
+/** Publishes `rows`: the jobs with one `addBulk` per queue, the notifications in one pipeline. */
+export async function publishOutboxRows(
+  rows: readonly PublishedRow[],
+  spans: PublicationSpans,
+  targets: OutboxTargets,
+): Promise<void> {
+  await publishJobs(
+    rows.filter((row) => row.kind === 'job'),
+    spans,
+    targets,
+  );
+  await targets.notifications.publish(
+    rows
+      .filter((row) => row.kind === 'notification')
+      .map((row) => {
+        const traceparent = spans.get(row.id)?.traceparent;
+        return {
+          notificationId: String(row.payload.notificationId),
+          payload: String(row.payload.payload),
+          ...(traceparent === undefined ? {} : { traceparent }),
+        };
+      }),
+  );
+}
+
+async function publishJobs(
+  rows: readonly PublishedRow[],
+  spans: PublicationSpans,
+  targets: OutboxTargets,
+): Promise<void> {
+  const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
+  for (const row of rows) {
+    const kind = JOB_BY_TOPIC.get(row.topic);
+    if (kind === undefined) {
+      targets.logger.error(
+        { outboxId: row.id, topic: row.topic },
+        'outbox row with an unknown topic skipped',
+      );
+      continue;
+    }
+    const { jobId, traceparent: _written, ...data } = row.payload;
+    const job = JOBS[kind];
+    const list = byQueue.get(job.queue) ?? [];
+    // bullmq-otel continues the trace from the job's telemetry metadata (a W3C carrier), in
+    // whichever worker runs it, at every retry.
+    const traceparent = spans.get(row.id)?.traceparent;
+    list.push({
+      name: job.name,
+      data,
+      opts: {
+        ...(jobId === undefined ? {} : { jobId }),
+        ...(traceparent === undefined ? {} : { telemetry: { metadata: JSON.stringify({ traceparent }) } }),
+      },
+    });
+    byQueue.set(job.queue, list);
+  }
+  await Promise.all([...byQueue].map(([queue, jobs]) => targets.queues[queue].addBulk(jobs)));
+}
+
+export interface OutboxPublisherOptions extends OutboxTargets {
+  /** The ORM whose pool's transactions this publisher serves (and where it marks its rows). */
+  readonly em: EntityManager;
+  /** Deadline of one publication's Redis calls (default 5 s). */
+  readonly redisTimeoutMs?: number;
+  /**
+   * How long a writer's rows are leased to it (default 15 s, at least twice the deadline): if the
+   * process dies before it publishes and marks them, the relay publishes them this much later.
+   */
+  readonly leaseMs?: number;
+  /** How long a published row waits for others to be marked with it (default 25 ms). */
+  readonly markLingerMs?: number;
+  /** Called per resolved trace whose outcome notification this process published (metrics). */
+  readonly onTraceResolved?: (trace: ResolvedTrace) => void;
+}
+
+/** At most this many rows are marked by one statement. */
+const MARK_BATCH = 500;
+
+/**
+ * Publishes the outbox rows of this process's hot steps right after their commit, so that a job
+ * or an outcome does not wait for the relay: no claim (a statement, a commit and its index
+ * entries per row), no wake-up, no hop through another process.
+ *
+ * A row stays a row of the outbox, written in the step's transaction, so the outbox's guarantee
+ * holds: the step writes its rows with a lease to the writer (`claimed_until`, `leaseMs`), which
+ * keeps the relay off them. After the commit the writer publishes them (under a deadline) and
+ * marks them published, several commits' rows in one statement (`markLingerMs`). Where the
+ * process dies, or Redis fails:
+ * - before the publish: the lease runs out and the relay publishes the rows (a failed publish
+ *   gives the lease back at once and wakes the relay);
+ * - after the publish, before the mark: the relay publishes them again when the lease runs out,
+ *   which the job ids and notification ids make harmless, as after a relay that dies after its
+ *   publish.
+ * Rows written by steps outside such a process (the dashboard's actions, the records' hooks) go
+ * through the relay as before.
+ */
+export class OutboxPublisher implements CommittedRowsPublisher {
+  readonly leaseMs: number;
+  readonly #options: OutboxPublisherOptions;
+  readonly #redisTimeoutMs: number;
+  readonly #markLingerMs: number;
+  readonly #inFlight = new Set<Promise<void>>();
+  #unmarked: string[] = [];
+  #markTimer: NodeJS.Timeout | undefined;
+  #marking: Promise<void> = Promise.resolve();
+  #detach: (() => void) | undefined;
+
+  constructor(options: OutboxPublisherOptions) {
+    this.#options = options;
+    this.#redisTimeoutMs = options.redisTimeoutMs ?? 5_000;
+    this.leaseMs = options.leaseMs ?? 15_000;
+    this.#markLingerMs = options.markLingerMs ?? 25;
+    if (this.leaseMs < 2 * this.#redisTimeoutMs) {
+      throw new Error("a writer's outbox lease must be at least twice its Redis deadline");
+    }
+  }
+
+  /** From now on the hot steps on `em`'s pool lease their outbox rows to this publisher. */
+  async attach(): Promise<void> {
+    this.#detach = await attachCommittedPublisher(this.#options.em, this);
+  }
+
+  /** Called by the step's session once the rows are committed; never throws. */
+  publishCommitted(rows: readonly OutboxRow[]): void {
+    if (rows.length === 0) return;
+    const work = this.#publish(rows);
+    this.#inFlight.add(work);
+    void work.finally(() => this.#inFlight.delete(work));
+  }
+
+  async #publish(rows: readonly OutboxRow[]): Promise<void> {
+    const published: PublishedRow[] = rows.map((row) => ({
+      id: row.dedupeKey,
+      kind: row.kind,
+      topic: row.topic,
+      payload: row.payload,
+      tenant: row.tenant,
+      operation_id: row.operationId,
+      ...(row.resolution === undefined ? {} : { trace_status: row.resolution.status }),
+    }));
+    const keys = rows.map((row) => row.dedupeKey);
+    const spans = publicationSpans(published);
+    try {
+      await withDeadline(
+        publishOutboxRows(published, spans, this.#options),
+        this.#redisTimeoutMs,
+        'Redis (outbox publish after commit)',
+      );
+    } catch (error) {
+      endSpans(spans, 'error');
+      this.#options.logger.warn(
+        { err: error, rows: rows.length },
+        'publishing committed outbox rows failed; the relay takes them',
+      );
+      // The lease back, and the relay woken: it publishes them at once instead of in `leaseMs`.
+      await SqlSession.runAlone(
+        this.#options.em.fork(),
+        releaseOutboxRowsByKey({ keys }, { wakesRelay: true }),
+      ).catch(() => undefined);
+      return;
+    }
+    endSpans(spans, 'published');
+    const resolvedAt = new Date();
+    for (const row of rows) {
+      if (row.resolution === undefined) continue;
+      this.#options.onTraceResolved?.({ ...row.resolution, resolvedAt });
+    }
+    this.#unmarked.push(...keys);
+    if (this.#unmarked.length >= MARK_BATCH) this.#flushMarks();
+    else this.#markTimer ??= setTimeout(() => this.#flushMarks(), this.#markLingerMs);
+  }
+
+  #flushMarks(): void {
+    clearTimeout(this.#markTimer);
+    this.#markTimer = undefined;
+    while (this.#unmarked.length > 0) {
+      const keys = this.#unmarked.splice(0, MARK_BATCH);
+      this.#marking = this.#marking.then(() =>
+        SqlSession.runAlone(this.#options.em.fork(), markOutboxPublishedByKey({ keys })).then(
+          () => undefined,
+          (error: unknown) =>
+            // Published but not marked: the relay publishes them again when their lease ends,
+            // which the ids make harmless.
+            this.#options.logger.warn(
+              { err: error, rows: keys.length },
+              'marking published outbox rows failed',
+            ),
+        ),
+      );
+    }
+  }
+
+  /** Stops taking rows, waits for the publications under way and marks what they published. */
+  async close(): Promise<void> {
+    this.#detach?.();
+    this.#detach = undefined;
+    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    this.#flushMarks();
+    await this.#marking;
+  }
+}
