@@ -19,6 +19,7 @@ import {
   type OutboxRow,
   releaseOutboxRowsByKey,
 } from './outbox.ts';
+import { sharedStatement } from './shared-transaction.ts';
 import { attachCommittedPublisher, type CommittedRowsPublisher, SqlSession } from './sql-session.ts';
 
 /**
@@ -118,23 +119,26 @@ export async function publishOutboxRows(
   spans: PublicationSpans,
   targets: OutboxTargets,
 ): Promise<void> {
-  await publishJobs(
-    rows.filter((row) => row.kind === 'job'),
-    spans,
-    targets,
-  );
-  await targets.notifications.publish(
-    rows
-      .filter((row) => row.kind === 'notification')
-      .map((row) => {
-        const traceparent = spans.get(row.id)?.traceparent;
-        return {
-          notificationId: String(row.payload.notificationId),
-          payload: String(row.payload.payload),
-          ...(traceparent === undefined ? {} : { traceparent }),
-        };
-      }),
-  );
+  // Both at once: two round trips in flight on the one connection, not one after the other.
+  await Promise.all([
+    publishJobs(
+      rows.filter((row) => row.kind === 'job'),
+      spans,
+      targets,
+    ),
+    targets.notifications.publish(
+      rows
+        .filter((row) => row.kind === 'notification')
+        .map((row) => {
+          const traceparent = spans.get(row.id)?.traceparent;
+          return {
+            notificationId: String(row.payload.notificationId),
+            payload: String(row.payload.payload),
+            ...(traceparent === undefined ? {} : { traceparent }),
+          };
+        }),
+    ),
+  ]);
 }
 
 async function publishJobs(
@@ -187,8 +191,9 @@ export interface OutboxPublisherOptions extends OutboxTargets {
   readonly onTraceResolved?: (trace: ResolvedTrace) => void;
 }
 
-/** At most this many rows are marked by one statement. */
+/** At most this many rows are marked by one statement, or published in one go. */
 const MARK_BATCH = 500;
+const PUBLISH_BATCH = 500;
 
 /**
  * Publishes the outbox rows of this process's hot steps right after their commit, so that a job
@@ -198,8 +203,9 @@ const MARK_BATCH = 500;
  * A row stays a row of the outbox, written in the step's transaction, so the outbox's guarantee
  * holds: the step writes its rows with a lease to the writer (`claimed_until`, `leaseMs`), which
  * keeps the relay off them. After the commit the writer publishes them (under a deadline) and
- * marks them published, several commits' rows in one statement (`markLingerMs`). Where the
- * process dies, or Redis fails:
+ * marks them published: the rows of several commits in one statement (`markLingerMs`), sent as
+ * a step of the next group commit (`sharedStatement`), so that under load the mark costs neither
+ * a round trip nor a commit of its own. Where the process dies, or Redis fails:
  * - before the publish: the lease runs out and the relay publishes the rows (a failed publish
  *   gives the lease back at once and wakes the relay);
  * - after the publish, before the mark: the relay publishes them again when the lease runs out,
@@ -213,7 +219,9 @@ export class OutboxPublisher implements CommittedRowsPublisher {
   readonly #options: OutboxPublisherOptions;
   readonly #redisTimeoutMs: number;
   readonly #markLingerMs: number;
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Committed rows waiting for the publication under way (`#publishing`). */
+  readonly #waiting: OutboxRow[] = [];
+  #publishing: Promise<void> | null = null;
   #unmarked: string[] = [];
   #markTimer: NodeJS.Timeout | undefined;
   #marking: Promise<void> = Promise.resolve();
@@ -234,12 +242,25 @@ export class OutboxPublisher implements CommittedRowsPublisher {
     this.#detach = await attachCommittedPublisher(this.#options.em, this);
   }
 
-  /** Called by the step's session once the rows are committed; never throws. */
+  /**
+   * Called by the step's session once the rows are committed; never throws. One publication is
+   * under way at a time: the rows committed meanwhile wait for it and go out together in the
+   * next (a Redis round trip for the jobs and one for the notifications, whatever their number),
+   * as the group commit gathers the steps that are ready together.
+   */
   publishCommitted(rows: readonly OutboxRow[]): void {
     if (rows.length === 0) return;
-    const work = this.#publish(rows);
-    this.#inFlight.add(work);
-    void work.finally(() => this.#inFlight.delete(work));
+    this.#waiting.push(...rows);
+    if (this.#publishing !== null) return;
+    this.#publishing = this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#waiting.length > 0) {
+      const rows = this.#waiting.splice(0, PUBLISH_BATCH);
+      await this.#publish(rows);
+    }
+    this.#publishing = null;
   }
 
   async #publish(rows: readonly OutboxRow[]): Promise<void> {
@@ -290,7 +311,7 @@ export class OutboxPublisher implements CommittedRowsPublisher {
     while (this.#unmarked.length > 0) {
       const keys = this.#unmarked.splice(0, MARK_BATCH);
       this.#marking = this.#marking.then(() =>
-        SqlSession.runAlone(this.#options.em.fork(), markOutboxPublishedByKey({ keys })).then(
+        sharedStatement(this.#options.em.fork(), markOutboxPublishedByKey({ keys })).then(
           () => undefined,
           (error: unknown) =>
             // Published but not marked: the relay publishes them again when their lease ends,
@@ -308,7 +329,7 @@ export class OutboxPublisher implements CommittedRowsPublisher {
   async close(): Promise<void> {
     this.#detach?.();
     this.#detach = undefined;
-    while (this.#inFlight.size > 0) await Promise.all([...this.#inFlight]);
+    while (this.#publishing !== null) await this.#publishing;
     this.#flushMarks();
     await this.#marking;
   }
