@@ -211,9 +211,12 @@ export const envSchema = z.object({
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   DATABASE_LOCK_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
-  /** Deadline of the outbox relay's Redis calls for one batch. */
+  /** Deadline of one publication's Redis calls: a relay batch, or a writer's own committed rows. */
   OUTBOX_RELAY_REDIS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5_000),
-  /** A relay's lease on the rows it claimed; at least twice the Redis deadline. */
+  /**
+   * A relay's lease on the rows it claimed, and a writer's on the rows it publishes itself after
+   * its commit (the relay takes them once it runs out); at least twice the Redis deadline.
+   */
   OUTBOX_CLAIM_LEASE_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(15_000),
   /** First `/status` poll of a new trace; the webhook usually resolves it before. */
   TRACE_FIRST_POLL_MS: z.coerce.number().int().min(0).default(5_000),

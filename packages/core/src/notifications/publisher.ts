@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { NOTIFICATION_STREAM } from '../contracts/notifications.ts';
 
 export interface NotificationEntry {
@@ -46,6 +46,23 @@ end
 redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
 return id`;
 
+const APPEND_ONCE_COMMAND = 'ctpAppendOnce';
+
+// The command `defineCommand` adds (ioredis's documented way to type it).
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    ctpAppendOnce(
+      stream: string,
+      publishedKey: string,
+      dedupeTtlSeconds: number,
+      maxLength: number,
+      notificationId: string,
+      payload: string,
+      ...traceparent: string[]
+    ): Result<string | null, Context>;
+  }
+}
+
 export class NotificationPublisher {
   readonly #redis: Redis;
   readonly #stream: string;
@@ -55,6 +72,10 @@ export class NotificationPublisher {
     this.#redis = redis;
     this.#stream = options.stream ?? NOTIFICATION_STREAM;
     this.#options = options;
+    // By its SHA once loaded (ioredis sends the script itself the first time on each connection,
+    // and again after a NOSCRIPT): an EVAL carried the script's text with every entry, for Redis
+    // to hash again each time.
+    redis.defineCommand(APPEND_ONCE_COMMAND, { numberOfKeys: 2, lua: APPEND_ONCE });
   }
 
   /** Appends every entry, in order, in one round trip. Throws if Redis refused any of them. */
@@ -62,9 +83,7 @@ export class NotificationPublisher {
     if (entries.length === 0) return;
     const pipeline = this.#redis.pipeline();
     for (const entry of entries) {
-      pipeline.eval(
-        APPEND_ONCE,
-        2,
+      pipeline.ctpAppendOnce(
         this.#stream,
         `{${this.#stream}}:published:${entry.notificationId}`,
         this.#options.dedupeTtlSeconds,
