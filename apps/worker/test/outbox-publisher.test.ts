@@ -3,8 +3,15 @@ import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
 import { CtpOutbox } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
+import type { ResolvedTrace } from '@ctp/core/metrics';
 import { NotificationPublisher } from '@ctp/core/notifications';
-import { attachCommittedPublisher, OutboxPublisher, type OutboxRow } from '@ctp/core/operations';
+import {
+  attachCommittedPublisher,
+  OutboxPublisher,
+  type OutboxRow,
+  recordAccepted,
+  resolveTraceOutcome,
+} from '@ctp/core/operations';
 import { createRedis, QUEUE_NAMES } from '@ctp/core/queues';
 import { createJobQueues } from '@ctp/core/queues/job-queues';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
@@ -75,12 +82,17 @@ async function targets(redisUrl: string, prefix: string) {
 async function publisherTo(
   redisUrl: string,
   prefix: string,
-  options: { redisTimeoutMs?: number; leaseMs?: number; markLingerMs?: number } = {},
+  options: {
+    redisTimeoutMs?: number;
+    leaseMs?: number;
+    markLingerMs?: number;
+    onTraceResolved?: (trace: ResolvedTrace) => void;
+  } = {},
 ) {
-  const { queues, notifications } = await targets(redisUrl, prefix);
+  const { queues, notifications, connection } = await targets(redisUrl, prefix);
   const publisher = new OutboxPublisher({ em: db.orm.em, queues, notifications, logger, ...options });
   await publisher.attach();
-  return { publisher, queues };
+  return { publisher, queues, connection };
 }
 
 async function relayTo(prefix: string) {
@@ -206,5 +218,39 @@ describe("a writer's own outbox rows", () => {
       waiting: 1,
     });
     await publisher.close();
+  });
+
+  it("of a resolve go to the stream once, and the writer observes the trace's resolution", async () => {
+    const resolved: ResolvedTrace[] = [];
+    const { publisher, connection } = await publisherTo(REDIS_URL, `{op-e-${suffix}}`, {
+      onTraceResolved: (trace) => resolved.push(trace),
+    });
+    toClose.push(publisher);
+    const operationId = await queuedRegistration(db.orm, T, 'op-resolve');
+    await recordAccepted(db.orm.em, {
+      operationId,
+      requestTraceId: 't-op-resolve',
+      firstPollAfterMs: 60_000,
+    });
+    expect(
+      await resolveTraceOutcome(db.orm.em, T, { requestTraceId: 't-op-resolve', status: 'SUCCESS' }),
+    ).toBe('resolved');
+    // The webhook's redelivery or the poller find the trace terminal: nothing more is written.
+    expect(
+      await resolveTraceOutcome(db.orm.em, T, { requestTraceId: 't-op-resolve', status: 'SUCCESS' }),
+    ).toBe('already-terminal');
+    const notification = await eventually(
+      () => db.orm.em.fork().findOneOrFail(CtpOutbox, { operationId, kind: 'notification' }),
+      (row) => row.publishedAt != null,
+      'the outcome marked published',
+    );
+    expect(notification.claimedUntil ?? null).toBeNull();
+    const entries = await connection.xrange(`op-test-${suffix}`, '-', '+');
+    const mine = entries.filter(([, fields]) => fields.includes(operationId));
+    expect(mine).toHaveLength(1);
+    expect(resolved).toEqual([
+      expect.objectContaining({ event: 'CTP_REGISTER_ENTITY_AND_KIT', status: 'SUCCESS' }),
+    ]);
+    expect(resolved[0]?.resolvedAt.getTime()).toBeGreaterThanOrEqual(resolved[0]?.createdAt.getTime() ?? 0);
   });
 });
