@@ -211,8 +211,8 @@ const PUBLISH_BATCH = 500;
  * - after the publish, before the mark: the relay publishes them again when the lease runs out,
  *   which the job ids and notification ids make harmless, as after a relay that dies after its
  *   publish.
- * Rows written by steps outside such a process (the dashboard's actions, the records' hooks) go
- * through the relay as before.
+ * Rows written outside the hot steps of such a process (the dashboard's actions, the records'
+ * hooks, the api's webhook jobs) go through the relay as before.
  */
 export class OutboxPublisher implements CommittedRowsPublisher {
   readonly leaseMs: number;
@@ -226,6 +226,8 @@ export class OutboxPublisher implements CommittedRowsPublisher {
   #markTimer: NodeJS.Timeout | undefined;
   #marking: Promise<void> = Promise.resolve();
   #detach: (() => void) | undefined;
+  /** The last publication failed (the next failure is logged at debug only). */
+  #failing = false;
 
   constructor(options: OutboxPublisherOptions) {
     this.#options = options;
@@ -283,10 +285,12 @@ export class OutboxPublisher implements CommittedRowsPublisher {
       );
     } catch (error) {
       endSpans(spans, 'error');
-      this.#options.logger.warn(
+      // Once per outage at warn (while Redis is away every commit's publication fails), then debug.
+      this.#options.logger[this.#failing ? 'debug' : 'warn'](
         { err: error, rows: rows.length },
         'publishing committed outbox rows failed; the relay takes them',
       );
+      this.#failing = true;
       // The lease back, and the relay woken: it publishes them at once instead of in `leaseMs`.
       await SqlSession.runAlone(
         this.#options.em.fork(),
@@ -295,6 +299,8 @@ export class OutboxPublisher implements CommittedRowsPublisher {
       return;
     }
     endSpans(spans, 'published');
+    if (this.#failing) this.#options.logger.info('publishing committed outbox rows works again');
+    this.#failing = false;
     const resolvedAt = new Date();
     for (const row of rows) {
       if (row.resolution === undefined) continue;

@@ -32,7 +32,8 @@ export interface TraceResolution {
 
 /**
  * Every write of `ctp_outbox` is in this module: the rows a step writes (`INSERT_OUTBOX_CTE`,
- * `WEBHOOK_JOB_CTE`, `insertOutboxRows`), the relay's claim, mark and release, and retention.
+ * `WEBHOOK_JOB_CTE`, `insertOutboxRows`), the relay's claim, mark and release, the mark and
+ * release of a writer publishing its own rows (`OutboxPublisher`), and retention.
  */
 
 /** The columns of an outbox row. */
