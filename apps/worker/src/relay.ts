@@ -61,8 +61,10 @@ const MARK_LINGER_MS = 25;
 
 /**
  * Moves committed outbox rows to where they go: jobs to BullMQ (job id = the row's key, so a
- * re-relay of a live job is a no-op) and notifications to the stream. Per batch, three steps, and
- * no PostgreSQL transaction is open while Redis is called:
+ * re-relay of a live job is a no-op) and notifications to the stream. The hot steps' rows are
+ * published by their writer right after its commit (`OutboxPublisher`, leased to it meanwhile);
+ * the relay takes the rest, and the rows of a writer that died or whose publish failed. Per batch,
+ * three steps, and no PostgreSQL transaction is open while Redis is called:
  *
  * 1. claim: one statement takes a lease on the next due rows (`claimed_until`), skipping rows
  *    another relay holds (`FOR UPDATE SKIP LOCKED`, and unexpired leases), and commits;
