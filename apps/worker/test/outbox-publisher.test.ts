@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
 import { CtpOutbox } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import type { ResolvedTrace } from '@ctp/core/metrics';
@@ -20,6 +18,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { OutboxRelay } from '../src/relay.ts';
 import { queuedRegistration } from './fixtures.ts';
+import { startSilentRedis } from './silent-redis.ts';
 
 /**
  * The api and the worker publish the outbox rows of their own steps right after the commit
@@ -32,8 +31,7 @@ const suffix = randomBytes(4).toString('hex');
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const logger = createLogger({ name: 'outbox-publisher-test', level: 'silent' });
 let db: TestDatabase;
-let silent: Server;
-const sockets = new Set<Socket>();
+let silent: Awaited<ReturnType<typeof startSilentRedis>> | undefined;
 const clients: Redis[] = [];
 const queuesToClose: Queue[] = [];
 let detach: (() => void) | undefined;
@@ -41,14 +39,7 @@ const toClose: Array<{ close(): Promise<void> }> = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  // A "Redis" that takes connections and never answers.
-  silent = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  silent.listen(0, '127.0.0.1');
-  await once(silent, 'listening');
+  silent = await startSilentRedis();
 });
 
 afterEach(async () => {
@@ -60,7 +51,6 @@ afterEach(async () => {
 afterAll(async () => {
   await Promise.all(queuesToClose.map((queue) => queue.close().catch(() => undefined)));
   for (const client of clients) client.disconnect();
-  for (const socket of sockets) socket.destroy();
   silent?.close();
   await db?.drop();
 });
@@ -169,8 +159,7 @@ describe("a writer's own outbox rows", () => {
   });
 
   it('whose publish fails are given back to the relay at once, not after their lease', async () => {
-    const { port } = silent.address() as { port: number };
-    const { publisher } = await publisherTo(`redis://127.0.0.1:${port}`, `{op-c-${suffix}}`, {
+    const { publisher } = await publisherTo(String(silent?.url), `{op-c-${suffix}}`, {
       redisTimeoutMs: 300,
       leaseMs: 60_000,
     });

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type Server, type Socket } from 'node:net';
 import { CtpOutbox } from '@ctp/core/entities';
 import { createLogger } from '@ctp/core/logging';
 import { NotificationPublisher } from '@ctp/core/notifications';
@@ -13,6 +11,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OutboxRelay } from '../src/relay.ts';
 import { queuedRegistration } from './fixtures.ts';
+import { startSilentRedis } from './silent-redis.ts';
 
 /**
  * The relay never holds a PostgreSQL transaction across Redis (issue 12, item 14): it claims
@@ -25,28 +24,19 @@ import { queuedRegistration } from './fixtures.ts';
 const T = 'ENBDTABBY';
 const suffix = randomBytes(4).toString('hex');
 let db: TestDatabase;
-let silent: Server;
-const sockets = new Set<Socket>();
+let silent: Awaited<ReturnType<typeof startSilentRedis>> | undefined;
 const clients: Redis[] = [];
 const queuesToClose: Queue[] = [];
 const logger = createLogger({ name: 'relay-test', level: 'silent' });
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  // A "Redis" that takes connections and never answers (a paused server, a black-holed network).
-  silent = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  silent.listen(0, '127.0.0.1');
-  await once(silent, 'listening');
+  silent = await startSilentRedis();
 });
 
 afterAll(async () => {
   await Promise.all(queuesToClose.map((queue) => queue.close().catch(() => undefined)));
   for (const client of clients) client.disconnect();
-  for (const socket of sockets) socket.destroy();
   silent?.close();
   await db?.drop();
 });
@@ -97,8 +87,7 @@ const queuedOperation = (entityId: string) => queuedRegistration(db.orm, T, enti
 describe('the outbox relay and an unreachable Redis', () => {
   it('holds no transaction while Redis does not answer, and gives up by its deadline', async () => {
     const operationId = await queuedOperation('r-silent');
-    const { port } = silent.address() as { port: number };
-    const { relay } = relayTo(`redis://127.0.0.1:${port}`, `{rs-${suffix}}`, { redisTimeoutMs: 500 });
+    const { relay } = relayTo(String(silent?.url), `{rs-${suffix}}`, { redisTimeoutMs: 500 });
     let settled = false;
     const relaying = relay.relayOnce().finally(() => {
       settled = true;

@@ -324,10 +324,10 @@ export async function poolOf(em: EntityManager): Promise<Pool> {
  * like any driver error, so callers see the ORM's exception with its code (`ECONNREFUSED`, `53300`)
  * and the api answers 503, not 500.
  */
-async function connect(em: EntityManager): Promise<PoolClient> {
+async function connect(em: EntityManager): Promise<{ pool: Pool; client: PoolClient }> {
   const pool = await poolOf(em);
   try {
-    return await pool.connect();
+    return { pool, client: await pool.connect() };
   } catch (error) {
     throw error instanceof Error ? em.getPlatform().getExceptionConverter().convertException(error) : error;
   }
@@ -394,8 +394,8 @@ export class SqlSession implements StepSession {
     if (em.isInTransaction())
       throw new Error('SqlSession refuses to run inside an open ORM transaction (it would be another one)');
     checkStatement(statement);
-    const publisher = publisherOf(await poolOf(em));
-    const client = await connect(em);
+    const { pool, client } = await connect(em);
+    const publisher = publisherOf(pool);
     try {
       const published: OutboxRow[] = [];
       const [sent] = forPublisher([statement], publisher, published) as [Statement<Row>];
@@ -413,8 +413,8 @@ export class SqlSession implements StepSession {
 
   static async #once<T>(em: EntityManager, work: (session: SqlSession) => Promise<T>): Promise<T> {
     const platform = em.getPlatform();
-    const client = await connect(em);
-    const session = new SqlSession(client, publisherOf(await poolOf(em)));
+    const { pool, client } = await connect(em);
+    const session = new SqlSession(client, publisherOf(pool));
     let broken: Error | undefined;
     try {
       const result = await work(session);

@@ -295,11 +295,8 @@ export class StepWrites {
       webhook_id: this.#webhookId,
       history: json(this.#history),
     };
-    const params = (leaseMs: number | null): StepParams => ({
-      ...base,
-      outbox: outboxJson(this.#outbox, leaseMs),
-    });
     const outbox = [...this.#outbox];
+    const params = (leaseMs: number | null): StepParams => ({ ...base, outbox: outboxJson(outbox, leaseMs) });
     if (outbox.length === 0) return define(params(null));
     // Sent as is, the relay publishes the rows (woken after the commit); on a pool with an
     // `OutboxPublisher`, the session sends them leased to the writer, which publishes them.
