@@ -1,32 +1,46 @@
-import { call, customerIds, followStream, inParallel, type LoadResult, measureLoad } from './harness.ts';
+import {
+  call,
+  customerIds,
+  followStream,
+  inParallel,
+  type LoadPlan,
+  type LoadResult,
+  type LoadTarget,
+  measureLoad,
+} from './harness.ts';
 import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
 
 /**
- * End to end on this machine: the real processes (api, one worker, the SaaS simulator with the
- * settings of `harness.ts`) against a fresh database and a key prefix of their own. Measures
- * registrations/s from the API call to the notification on the stream, then the latency
- * distribution at half that rate, and the PostgreSQL commits each operation costs.
+ * End to end on this machine: the real processes (api, BENCH_WORKERS workers, the SaaS simulator
+ * with the settings of `harness.ts`) against a fresh database and a key prefix of their own, each
+ * operation from the API call to its notification on the stream.
  */
 
 export type E2eResult = LoadResult;
 
-export async function measureEndToEnd(
+/** A load target and what ends it. */
+export interface PreparedTarget {
+  readonly target: LoadTarget;
+  readonly close: () => Promise<void>;
+}
+
+/** The real pipeline started, with the customers and cards of `plan` recorded through its api. */
+export async function prepareEndToEnd(
   serverUrl: string,
   redisUrl: string,
-  operations: number,
-): Promise<E2eResult> {
+  plan: LoadPlan,
+): Promise<PreparedTarget> {
   const pipeline = await startBenchPipeline(serverUrl, redisUrl);
   const { api } = pipeline;
   try {
-    const ids = customerIds(operations);
+    const ids = customerIds(plan.operations, plan.warmup);
     await inParallel(ids, 32, async (id) => {
       await call(api, 'PUT', `/v1/entities/${id}`, benchCustomer(id));
       await call(api, 'PUT', `/v1/entities/${id}/kits/${id}k`, BENCH_CARD);
     });
     const stream = followStream(pipeline.redis, pipeline.notificationStream);
-    try {
-      return await measureLoad({
-        operations,
+    return {
+      target: {
         ids,
         stream,
         processes: pipeline.processes,
@@ -37,11 +51,28 @@ export async function measureEndToEnd(
           return String(accepted.operationId);
         },
         commits: () => commitsOf(pipeline.db),
-      });
-    } finally {
-      await stream.stop();
-    }
-  } finally {
+      },
+      close: async () => {
+        await stream.stop();
+        await pipeline.close();
+      },
+    };
+  } catch (error) {
     await pipeline.close();
+    throw error;
+  }
+}
+
+/** The real pipeline alone: registrations/s, the CPU they cost, latency at half that rate. */
+export async function measureEndToEnd(
+  serverUrl: string,
+  redisUrl: string,
+  plan: LoadPlan,
+): Promise<E2eResult> {
+  const prepared = await prepareEndToEnd(serverUrl, redisUrl, plan);
+  try {
+    return await measureLoad(prepared.target, plan);
+  } finally {
+    await prepared.close();
   }
 }

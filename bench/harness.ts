@@ -25,6 +25,8 @@ export const SIMULATOR_ENV = {
 export interface LoadResult {
   readonly operations: number;
   readonly opsPerSecond: number;
+  /** The rate of each maximum-rate slice, in the order run. */
+  readonly sliceRates: readonly number[];
   readonly halfRate: {
     readonly rate: number;
     readonly p50: number;
@@ -37,6 +39,8 @@ export interface LoadResult {
   readonly machineCpuMsPerOperation: number | null;
   /** The same by process (the rest is PostgreSQL, Redis and the kernel's own work). */
   readonly cpuMsPerOperationByProcess: Readonly<Record<string, number>> | null;
+  /** Reading and writing system calls per operation of each process we start (null elsewhere). */
+  readonly syscallsPerOperationByProcess: Readonly<Record<string, { reads: number; writes: number }>> | null;
   /**
    * Peak resident memory of each process we start, in MB (`VmHWM` of `/proc/<pid>/status` read at
    * the end of the run, before the processes stop; null elsewhere). Processes of the same name
@@ -78,6 +82,24 @@ export async function processCpuMs(pid: number | undefined): Promise<number | nu
     // Fields after the command name (which may hold spaces) start at index 3 of the full list.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * System calls a process has made so far that read or write (`syscr`, `syscw` of Linux
+ * `/proc/<pid>/io`, every thread; null elsewhere). On the loopback a socket write also does the
+ * receiver's TCP work, so writes per operation say much of what the round trips cost.
+ */
+export async function processSyscalls(
+  pid: number | undefined,
+): Promise<{ reads: number; writes: number } | null> {
+  if (pid === undefined) return null;
+  try {
+    const io = await readFile(`/proc/${pid}/io`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? Number.NaN);
+    return { reads: field('syscr'), writes: field('syscw') };
   } catch {
     return null;
   }
@@ -283,10 +305,13 @@ export async function inParallel<T>(
   );
 }
 
-/** The customers one run registers: `operations` for the maximum rate, then those of the half-rate run. */
-export function customerIds(operations: number): string[] {
+/**
+ * The customers one run registers: `warmup` first (a warm-up run, not counted), then `operations`
+ * for the maximum rate, then those of the half-rate run.
+ */
+export function customerIds(operations: number, warmup = 0): string[] {
   const halfCount = Math.max(100, Math.floor(operations / 2));
-  return Array.from({ length: operations + halfCount }, (_, i) => `b${i}`);
+  return Array.from({ length: warmup + operations + halfCount }, (_, i) => `b${i}`);
 }
 
 /** Follows the stream and resolves each operation id's waiter when its notification appears. */
@@ -330,98 +355,249 @@ export type StreamFollower = ReturnType<typeof followStream>;
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 
-export interface LoadOptions {
-  /** Size of the maximum-rate run; the rest of `ids` goes to the half-rate run. */
-  readonly operations: number;
+/** A pipeline under load: how one operation starts, where its outcome appears, what runs it. */
+export interface LoadTarget {
+  /** Its customers, as `customerIds(plan.operations, plan.warmup)` gives them, set up beforehand. */
   readonly ids: readonly string[];
   /** Starts one operation for customer `id`; resolves with the id its stream entry carries. */
   readonly submit: (id: string) => Promise<string>;
   readonly stream: StreamFollower;
   /** The processes whose CPU time is split out (the load generator, this process, is added). */
   readonly processes: readonly Started[];
-  /** PostgreSQL commits of the run's database so far. */
+  /** PostgreSQL commits of the pipeline's database so far. */
   readonly commits: () => Promise<number>;
 }
 
 /**
- * The maximum rate (a closed loop of 64 clients, each waiting for the 202 only, the run ending
- * when the last notification is read), the commits and CPU it cost, then the latency from the
- * call to the notification in an open loop at half that rate.
+ * How the maximum rate is measured. `warmup` operations first, not counted: the processes have
+ * just started, and until V8 has compiled their hot paths an operation costs more (a naive run of
+ * 200 operations gave 119/s against 180–238/s at 3,000); the real pipeline's api was warmed by
+ * the set-up's record calls and the naive one by nothing, so without it the comparison favoured
+ * the real pipeline. Then `operations` in `slices` slices, the pipelines taking turns (A B, B A,
+ * A B, …): the machine's speed changes from minute to minute (the simulator's own CPU per
+ * operation, the same code in every run, ranged 1.4–2.8 ms in one session), and two pipelines
+ * measured a minute apart met different minutes. `BENCH_WARMUP`, `BENCH_SLICES`.
  */
-export async function measureLoad(options: LoadOptions): Promise<LoadResult> {
-  const { operations, ids, submit, stream } = options;
-  const commitsBefore = await options.commits();
-  const busyBefore = await machineBusyMs();
-  const named = [
-    ...options.processes.map(({ name, child }) => ({ name, pid: child.pid })),
-    { name: 'load generator', pid: process.pid },
-  ];
-  const perProcessBefore = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
-  const servicesBefore = await servicesCpuMs();
+export interface LoadPlan {
+  readonly operations: number;
+  readonly warmup: number;
+  readonly slices: number;
+}
 
-  const maxIds = ids.slice(0, operations);
+export function loadPlan(operations: number): LoadPlan {
+  const warmup = Number(process.env.BENCH_WARMUP ?? 300);
+  const slices = Number(process.env.BENCH_SLICES ?? 3);
+  return {
+    operations,
+    warmup: Number.isInteger(warmup) && warmup >= 0 ? warmup : 300,
+    slices: Number.isInteger(slices) && slices >= 1 ? Math.min(slices, operations) : 3,
+  };
+}
+
+/** One target's maximum-rate figures, summed over its slices. */
+interface Tally {
+  operations: number;
+  elapsedMs: number;
+  machineBusyMs: number | null;
+  cpuMs: Map<string, number> | null;
+  services: { postgres: number; redis: number } | null;
+  syscalls: Map<string, { reads: number; writes: number }> | null;
+  sliceRates: number[];
+}
+
+/** Stops (SIGSTOP) or continues (SIGCONT) processes, so an idle pipeline's timers cost nothing in another's slice. */
+function signalAll(processes: readonly Started[], signal: 'SIGSTOP' | 'SIGCONT'): void {
+  for (const { child } of processes) if (child.exitCode === null) child.kill(signal);
+}
+
+/** At most `limit` of `ids` at once, each started by `submit` and done when its stream entry is read. */
+async function closedLoop(target: LoadTarget, ids: readonly string[], limit: number): Promise<number> {
   const started = performance.now();
   const done: Promise<number>[] = [];
-  await inParallel(maxIds, 64, async (id) => {
-    done.push(stream.done(await submit(id)));
+  await inParallel(ids, limit, async (id) => {
+    done.push(target.stream.done(await target.submit(id)));
   });
-  const finished = Math.max(...(await Promise.all(done)));
-  const opsPerSecond = operations / ((finished - started) / 1000);
-  const busyAfter = await machineBusyMs();
-  const perProcessAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
-  const servicesAfter = await servicesCpuMs();
-  const machineCpuMsPerOperation =
-    busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / operations;
-  let cpuMsPerOperationByProcess: Record<string, number> | null = null;
-  if (machineCpuMsPerOperation !== null && perProcessAfter.every((v) => v !== null)) {
-    cpuMsPerOperationByProcess = {};
-    for (const [i, { name }] of named.entries()) {
-      const spent = ((perProcessAfter[i] ?? 0) - (perProcessBefore[i] ?? 0)) / operations;
-      cpuMsPerOperationByProcess[name] = (cpuMsPerOperationByProcess[name] ?? 0) + spent;
+  return Math.max(...(await Promise.all(done))) - started;
+}
+
+/** Runs `ids` on `target` at the maximum rate and adds what it took to `tally`. */
+async function measureSlice(target: LoadTarget, ids: readonly string[], tally: Tally): Promise<void> {
+  const named = [
+    ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
+    { name: 'load generator', pid: process.pid },
+  ];
+  const read = async () => ({
+    busy: await machineBusyMs(),
+    cpu: await Promise.all(named.map(({ pid }) => processCpuMs(pid))),
+    syscalls: await Promise.all(named.map(({ pid }) => processSyscalls(pid))),
+    services: await servicesCpuMs(),
+  });
+  const before = await read();
+  const elapsed = await closedLoop(target, ids, 64);
+  const after = await read();
+  tally.operations += ids.length;
+  tally.elapsedMs += elapsed;
+  tally.sliceRates.push(ids.length / (elapsed / 1000));
+  tally.machineBusyMs =
+    tally.machineBusyMs === null || before.busy === null || after.busy === null
+      ? null
+      : tally.machineBusyMs + (after.busy - before.busy);
+  for (const [i, { name }] of named.entries()) {
+    const [cpu0, cpu1, io0, io1] = [before.cpu[i], after.cpu[i], before.syscalls[i], after.syscalls[i]];
+    if (tally.cpuMs !== null) {
+      if (cpu0 == null || cpu1 == null) tally.cpuMs = null;
+      else tally.cpuMs.set(name, (tally.cpuMs.get(name) ?? 0) + (cpu1 - cpu0));
     }
-    if (servicesBefore !== null && servicesAfter !== null) {
-      cpuMsPerOperationByProcess.PostgreSQL = (servicesAfter.postgres - servicesBefore.postgres) / operations;
-      cpuMsPerOperationByProcess.Redis = (servicesAfter.redis - servicesBefore.redis) / operations;
+    if (tally.syscalls !== null) {
+      if (io0 == null || io1 == null) tally.syscalls = null;
+      else {
+        const sum = tally.syscalls.get(name) ?? { reads: 0, writes: 0 };
+        tally.syscalls.set(name, {
+          reads: sum.reads + (io1.reads - io0.reads),
+          writes: sum.writes + (io1.writes - io0.writes),
+        });
+      }
+    }
+  }
+  tally.services =
+    tally.services === null || before.services === null || after.services === null
+      ? null
+      : {
+          postgres: tally.services.postgres + (after.services.postgres - before.services.postgres),
+          redis: tally.services.redis + (after.services.redis - before.services.redis),
+        };
+}
+
+/** The per-operation figures of a tally (CPU split by process, system calls). */
+function perOperation(tally: Tally) {
+  const n = tally.operations;
+  const machineCpuMsPerOperation = tally.machineBusyMs === null ? null : tally.machineBusyMs / n;
+  let cpuMsPerOperationByProcess: Record<string, number> | null = null;
+  if (machineCpuMsPerOperation !== null && tally.cpuMs !== null) {
+    cpuMsPerOperationByProcess = {};
+    for (const [name, ms] of tally.cpuMs) cpuMsPerOperationByProcess[name] = ms / n;
+    if (tally.services !== null) {
+      cpuMsPerOperationByProcess.PostgreSQL = tally.services.postgres / n;
+      cpuMsPerOperationByProcess.Redis = tally.services.redis / n;
     }
     const counted = Object.values(cpuMsPerOperationByProcess).reduce((a, b) => a + b, 0);
     cpuMsPerOperationByProcess[
-      servicesBefore === null ? 'rest (PostgreSQL, Redis, kernel)' : 'rest (kernel, other processes)'
+      tally.services === null ? 'rest (PostgreSQL, Redis, kernel)' : 'rest (kernel, other processes)'
     ] = machineCpuMsPerOperation - counted;
   }
-  // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+).
-  await new Promise((resolve) => setTimeout(resolve, 11_000));
-  const commitsPerOperation = ((await options.commits()) - commitsBefore) / operations;
+  const syscallsPerOperationByProcess =
+    tally.syscalls === null
+      ? null
+      : Object.fromEntries(
+          [...tally.syscalls].map(([name, { reads, writes }]) => [
+            name,
+            { reads: reads / n, writes: writes / n },
+          ]),
+        );
+  return { machineCpuMsPerOperation, cpuMsPerOperationByProcess, syscallsPerOperationByProcess };
+}
 
-  // Half that rate, open loop: one request every 1/rate seconds, latency to the notification.
-  const rate = opsPerSecond / 2;
-  const halfIds = ids.slice(operations);
+/** Latency from the call to the notification in an open loop at `rate` operations per second. */
+async function openLoop(target: LoadTarget, ids: readonly string[], rate: number): Promise<number[]> {
   const latencies: Promise<number>[] = [];
   const t0 = performance.now();
-  for (const [i, id] of halfIds.entries()) {
+  for (const [i, id] of ids.entries()) {
     const due = t0 + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const sent = performance.now();
-    latencies.push(submit(id).then(async (operationId) => (await stream.done(operationId)) - sent));
+    latencies.push(
+      target.submit(id).then(async (operationId) => (await target.stream.done(operationId)) - sent),
+    );
   }
-  const sorted = (await Promise.all(latencies)).sort((a, b) => a - b);
-  const peakRssMbByProcess = await peakRssByProcess(named);
-  await writeHeapSnapshots(options.processes);
-  return {
-    operations,
-    opsPerSecond,
-    commitsPerOperation,
-    machineCpuMsPerOperation,
-    cpuMsPerOperationByProcess,
-    peakRssMbByProcess,
-    halfRate: {
-      rate,
-      operations: sorted.length,
-      p50: percentile(sorted, 50),
-      p95: percentile(sorted, 95),
-      p99: percentile(sorted, 99),
-    },
+  return (await Promise.all(latencies)).sort((a, b) => a - b);
+}
+
+/**
+ * The maximum rate of each target (closed loops of 64 clients, each waiting for the 202 only, a
+ * slice ending when its last notification is read), the commits and CPU it cost, then each
+ * target's latency from the call to the notification in an open loop at half its rate. While one
+ * target runs, the others' processes are stopped (SIGSTOP): their idle timers would otherwise
+ * be charged to it. See `LoadPlan` for the warm-up and the slices.
+ */
+export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPlan): Promise<LoadResult[]> {
+  const { operations, warmup, slices } = plan;
+  const runAlone = async <T>(target: LoadTarget, work: () => Promise<T>): Promise<T> => {
+    const others = targets.filter((t) => t !== target).flatMap((t) => t.processes);
+    signalAll(others, 'SIGSTOP');
+    try {
+      return await work();
+    } finally {
+      signalAll(others, 'SIGCONT');
+    }
   };
+  // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+).
+  const settleStatistics = () => new Promise((resolve) => setTimeout(resolve, 11_000));
+
+  for (const target of targets) {
+    await runAlone(target, () => closedLoop(target, target.ids.slice(0, warmup), 64));
+  }
+  await settleStatistics();
+  const commitsBefore = await Promise.all(targets.map((t) => t.commits()));
+  const tallies: Tally[] = targets.map(() => ({
+    operations: 0,
+    elapsedMs: 0,
+    machineBusyMs: 0,
+    cpuMs: new Map(),
+    services: { postgres: 0, redis: 0 },
+    syscalls: new Map(),
+    sliceRates: [],
+  }));
+  const sliceSize = Math.ceil(operations / slices);
+  for (let slice = 0; slice < slices; slice++) {
+    const from = warmup + slice * sliceSize;
+    const to = warmup + Math.min(operations, (slice + 1) * sliceSize);
+    const order = slice % 2 === 0 ? [...targets.keys()] : [...targets.keys()].reverse();
+    for (const i of order) {
+      const target = targets[i] as LoadTarget;
+      await runAlone(target, () => measureSlice(target, target.ids.slice(from, to), tallies[i] as Tally));
+    }
+  }
+  await settleStatistics();
+  const commitsAfter = await Promise.all(targets.map((t) => t.commits()));
+
+  const results: LoadResult[] = [];
+  for (const [i, target] of targets.entries()) {
+    const tally = tallies[i] as Tally;
+    const opsPerSecond = tally.operations / (tally.elapsedMs / 1000);
+    const rate = opsPerSecond / 2;
+    const sorted = await runAlone(target, () =>
+      openLoop(target, target.ids.slice(warmup + operations), rate),
+    );
+    const named = [
+      ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
+      { name: 'load generator', pid: process.pid },
+    ];
+    results.push({
+      operations: tally.operations,
+      opsPerSecond,
+      sliceRates: tally.sliceRates,
+      commitsPerOperation: ((commitsAfter[i] ?? 0) - (commitsBefore[i] ?? 0)) / tally.operations,
+      ...perOperation(tally),
+      peakRssMbByProcess: await peakRssByProcess(named),
+      halfRate: {
+        rate,
+        operations: sorted.length,
+        p50: percentile(sorted, 50),
+        p95: percentile(sorted, 95),
+        p99: percentile(sorted, 99),
+      },
+    });
+  }
+  for (const target of targets) await writeHeapSnapshots(target.processes);
+  return results;
+}
+
+/** One target alone (`measureLoads` of one). */
+export async function measureLoad(target: LoadTarget, plan: LoadPlan): Promise<LoadResult> {
+  const [result] = await measureLoads([target], plan);
+  if (result === undefined) throw new Error('no result');
+  return result;
 }
 
 /** The figures of one run, each line starting with `label` (empty for the real pipeline). */
@@ -442,9 +618,20 @@ export function printLoad(label: string, title: string, result: LoadResult): voi
     );
     console.log(`  of which, ms per operation: ${parts.join(', ')}`);
   }
+  if (result.syscallsPerOperationByProcess !== null) {
+    const parts = Object.entries(result.syscallsPerOperationByProcess).map(
+      ([name, { reads, writes }]) => `${name} ${reads.toFixed(1)} / ${writes.toFixed(1)}`,
+    );
+    console.log(`  system calls per operation (reads / writes): ${parts.join(', ')}`);
+  }
   if (result.peakRssMbByProcess !== null) {
     const parts = Object.entries(result.peakRssMbByProcess).map(([name, mb]) => `${name} ${mb.toFixed(0)}`);
     console.log(`${lead}peak RSS, MB: ${parts.join(', ')}`);
+  }
+  if (result.sliceRates.length > 1) {
+    console.log(
+      `${lead}maximum rate by slice, operations/s: ${result.sliceRates.map((r) => r.toFixed(0)).join(', ')}`,
+    );
   }
   const half = result.halfRate;
   console.log(

@@ -2,14 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { createRedis } from '@ctp/core/queues';
 import { dropDatabase, ensureDatabase, withDatabaseName } from '@ctp/db';
 import pg from 'pg';
+import type { PreparedTarget } from './e2e.ts';
 import {
   call,
   customerIds,
   followStream,
   freePort,
-  type LoadResult,
-  measureLoad,
+  type LoadPlan,
   type Started,
+  type StreamFollower,
   startFlagsOf,
   startProcess,
   startSimulator,
@@ -51,11 +52,12 @@ const SEED = [
    from generate_series(0, $1::int - 1) as i`,
 ];
 
-export async function measureNaive(
+/** The naive pipeline started on a database of its own, seeded with the customers of `plan`. */
+export async function prepareNaive(
   serverUrl: string,
   redisUrl: string,
-  operations: number,
-): Promise<LoadResult> {
+  plan: LoadPlan,
+): Promise<PreparedTarget> {
   const suffix = randomBytes(4).toString('hex');
   const databaseUrl = withDatabaseName(serverUrl, `ctp_naive_${suffix}`);
   await ensureDatabase(databaseUrl);
@@ -79,9 +81,21 @@ export async function measureNaive(
   const processes: Started[] = [];
   const redis = createRedis(redisUrl);
   const api = `http://127.0.0.1:${apiPort}`;
+  let stream: StreamFollower | undefined;
+  const close = async () => {
+    await stream?.stop();
+    await stopProcesses(processes);
+    for (const key of await redis.keys(`{naive-${suffix}}*`)) await redis.del(key);
+    await redis.del(env.NOTIFICATION_STREAM);
+    await redis.quit();
+    await db.end();
+    // BENCH_KEEP_DB=1 keeps this database too, as the end-to-end run keeps its own.
+    if (process.env.BENCH_KEEP_DB === '1') console.log(`kept database ${databaseUrl}`);
+    else await dropDatabase(databaseUrl);
+  };
   try {
     for (const statement of SCHEMA) await db.query(statement);
-    const ids = customerIds(operations);
+    const ids = customerIds(plan.operations, plan.warmup);
     // Not analyzed afterwards, as the end-to-end run's database is not: both start alike.
     for (const statement of SEED) await db.query(statement, [ids.length]);
     processes.push(
@@ -95,10 +109,9 @@ export async function measureNaive(
       waitReady(api),
       waitReady(`http://127.0.0.1:${workerPort}`),
     ]);
-    const stream = followStream(redis, env.NOTIFICATION_STREAM);
-    try {
-      return await measureLoad({
-        operations,
+    stream = followStream(redis, env.NOTIFICATION_STREAM);
+    return {
+      target: {
         ids,
         stream,
         processes,
@@ -115,18 +128,11 @@ export async function measureNaive(
           );
           return Number(rows[0]?.n ?? 0);
         },
-      });
-    } finally {
-      await stream.stop();
-    }
-  } finally {
-    await stopProcesses(processes);
-    for (const key of await redis.keys(`{naive-${suffix}}*`)) await redis.del(key);
-    await redis.del(env.NOTIFICATION_STREAM);
-    await redis.quit();
-    await db.end();
-    // BENCH_KEEP_DB=1 keeps this database too, as the end-to-end run keeps its own.
-    if (process.env.BENCH_KEEP_DB === '1') console.log(`kept database ${databaseUrl}`);
-    else await dropDatabase(databaseUrl);
+      },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
   }
 }

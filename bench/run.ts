@@ -1,9 +1,9 @@
 import { loadConfig } from '@ctp/core/config';
 import { measureBatch, printBatch } from './batch.ts';
 import { measureRawBullmq } from './bullmq-raw.ts';
-import { measureEndToEnd } from './e2e.ts';
-import { printLoad } from './harness.ts';
-import { measureNaive } from './naive.ts';
+import { measureEndToEnd, prepareEndToEnd } from './e2e.ts';
+import { type LoadResult, loadPlan, measureLoads, printLoad } from './harness.ts';
+import { prepareNaive } from './naive.ts';
 import { formatReconciliation, measureReconciliation } from './reconcile.ts';
 import { formatScans, measureScans } from './scans.ts';
 import { measureTracedEndToEnd, printTracing } from './tracing.ts';
@@ -20,15 +20,28 @@ console.log(`bullmq no-op jobs/s (added in bulk, then processed): ${raw.jobsPerS
 const streaming = await measureRawBullmq(config.REDIS_URL, 20_000, config.WORKER_CONCURRENCY, 'streaming');
 console.log(`bullmq no-op jobs/s (added one by one while processed): ${streaming.jobsPerSecond.toFixed(0)}`);
 
-// The real pipeline, then the naive baseline (`naive-app.ts`) on the same simulator settings and
-// load; benches run one after another therefore alternate them, so both see the machine alike.
-const e2e = await measureEndToEnd(config.DATABASE_URL, config.REDIS_URL, operations);
+// The real pipeline and the naive baseline (`naive-app.ts`) on the same simulator settings and
+// load, both running at once and measured in turns, so both see the machine's same minutes
+// (`loadPlan`). BENCH_NAIVE=0 leaves the naive run (and the ratio against it) out.
+const plan = loadPlan(operations);
+let e2e: LoadResult;
+let naive: LoadResult | null = null;
+if (process.env.BENCH_NAIVE === '0') {
+  e2e = await measureEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan);
+} else {
+  const real = await prepareEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan);
+  try {
+    const baseline = await prepareNaive(config.DATABASE_URL, config.REDIS_URL, plan);
+    try {
+      [e2e, naive] = (await measureLoads([real.target, baseline.target], plan)) as [LoadResult, LoadResult];
+    } finally {
+      await baseline.close();
+    }
+  } finally {
+    await real.close();
+  }
+}
 printLoad('e2e', 'API call to notification', e2e);
-// BENCH_NAIVE=0 leaves the naive run (and the ratio against it) out, for a quicker look at e2e.
-const naive =
-  process.env.BENCH_NAIVE === '0'
-    ? null
-    : await measureNaive(config.DATABASE_URL, config.REDIS_URL, operations);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
 // The batch phase (issue 14): BENCH_BATCH_ITEMS customers with their cards in one NDJSON batch
 // (0 leaves it out), against the naive baseline of this run.
@@ -37,7 +50,7 @@ const batch = batchItems > 0 ? await measureBatch(config.DATABASE_URL, config.RE
 if (batch) printBatch(batch);
 // BENCH_TRACING=1: the e2e run again with OpenTelemetry exporting from every process.
 if (process.env.BENCH_TRACING === '1') {
-  printTracing(await measureTracedEndToEnd(config.DATABASE_URL, config.REDIS_URL, operations), e2e);
+  printTracing(await measureTracedEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan), e2e);
 }
 
 // The scans of unfinished work stay flat however much finished work the tables hold

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http';
 import { measureEndToEnd } from './e2e.ts';
-import { type LoadResult, printLoad } from './harness.ts';
+import { type LoadPlan, type LoadResult, printLoad } from './harness.ts';
 
 /**
  * Tracing's cost (`BENCH_TRACING=1 pnpm bench`): the end-to-end run again with every process
@@ -11,7 +11,7 @@ import { type LoadResult, printLoad } from './harness.ts';
 export async function measureTracedEndToEnd(
   serverUrl: string,
   redisUrl: string,
-  operations: number,
+  plan: LoadPlan,
 ): Promise<LoadResult & { readonly exportedBytes: number }> {
   let exportedBytes = 0;
   const sink = createServer((request, response) => {
@@ -26,7 +26,7 @@ export async function measureTracedEndToEnd(
   // The children inherit this process's environment (`startProcess`).
   process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
   try {
-    return { ...(await measureEndToEnd(serverUrl, redisUrl, operations)), exportedBytes };
+    return { ...(await measureEndToEnd(serverUrl, redisUrl, plan)), exportedBytes };
   } finally {
     delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
     await new Promise((resolve) => sink.close(resolve));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { saasRequestSchemas } from '../contracts/saas.ts';
 import type { RecordsView } from './ctp-records.ts';
-import { freezeSaasRequest } from './saas-request.ts';
+import { freezeSaasRequest, thawSaasRequest } from './saas-request.ts';
 
 // The request an operation freezes carries the customer's address as the network takes it, and
 // the operation keeps what that changed; an address stored before the edge refused such data
@@ -67,5 +67,29 @@ describe('freezeSaasRequest', () => {
       records({ line1: '1 Road', city: 'C'.repeat(40), postalCode: '1', countryCode: 'AE' }),
     );
     expect(frozen).toEqual({ request: null, adjustments: [] });
+  });
+});
+
+describe('thawSaasRequest', () => {
+  const address = { line1: '1 Road', city: 'Dubai', postalCode: '1', countryCode: 'AE' };
+  const kit = { panCiphertext: 'x' } as unknown as Parameters<typeof thawSaasRequest>[1];
+
+  it('puts the PAN into a copy: the frozen body never holds it, before or after', () => {
+    const { request } = freezeSaasRequest(register, records(address));
+    if (request === null) throw new Error('no request');
+    const stored = JSON.stringify(request.body);
+    expect(stored).not.toContain('accountNumber');
+    const sent = thawSaasRequest(request, kit, () => '4111111111111111');
+    expect(
+      (sent.body as { paymentInstrument: Record<string, unknown> }).paymentInstrument.accountNumber,
+    ).toBe('4111111111111111');
+    expect(JSON.stringify(request.body)).toBe(stored);
+    expect(saasRequestSchemas.CTP_REGISTER_ENTITY_AND_KIT.safeParse(sent.body).success).toBe(true);
+  });
+
+  it('refuses a request whose kit is gone', () => {
+    const { request } = freezeSaasRequest(register, records(address));
+    if (request === null) throw new Error('no request');
+    expect(() => thawSaasRequest(request, null, () => '4111111111111111')).toThrow(/kit/);
   });
 });

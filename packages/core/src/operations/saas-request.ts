@@ -105,6 +105,22 @@ function required<T>(value: T | null | undefined, what: string): T {
   return value;
 }
 
+/**
+ * A copy of `body` with its payment instrument (when it has one) replaced by `change(instrument)`;
+ * `body` itself is left as it was. Only the instrument differs between a frozen request and the
+ * one sent, so only it is copied: the other members are shared, and nothing writes to them (the
+ * client validates the body into new objects; the frozen one is stored as JSON). A deep copy
+ * (`structuredClone`) cost 1 % of the worker's busy time in a profile of the bench.
+ */
+function withInstrument(
+  body: Readonly<Record<string, unknown>>,
+  change: (instrument: Readonly<Record<string, unknown>>) => Record<string, unknown>,
+): Record<string, unknown> {
+  const instrument = body.paymentInstrument;
+  if (instrument === null || typeof instrument !== 'object') return { ...body };
+  return { ...body, paymentInstrument: change(instrument as Record<string, unknown>) };
+}
+
 /** Stands for the PAN while a request is built to be frozen; never sent, never stored. */
 const NO_PAN = '';
 
@@ -121,10 +137,7 @@ export function freezeSaasRequest(
   const adjustments: DataAdjustment[] = [];
   try {
     const request = buildSaasRequest(operation, records, () => NO_PAN, adjustments);
-    const body: Record<string, unknown> = structuredClone(request.body);
-    const instrument = body.paymentInstrument;
-    if (instrument !== null && typeof instrument === 'object')
-      delete (instrument as Record<string, unknown>).accountNumber;
+    const body = withInstrument(request.body, ({ accountNumber: _, ...rest }) => rest);
     return { request: { event: request.event, body }, adjustments };
   } catch (error) {
     if (error instanceof UnbuildableRequest) return { request: null, adjustments: [] };
@@ -141,12 +154,10 @@ export function thawSaasRequest(
   kit: EncryptedPan | null,
   decryptPan: (kit: EncryptedPan) => string,
 ): SaasRequest {
-  const body: Record<string, unknown> = structuredClone(frozen.body);
-  const instrument = body.paymentInstrument;
-  if (instrument !== null && typeof instrument === 'object') {
+  const body = withInstrument(frozen.body, (instrument) => {
     if (kit === null) throw new UnbuildableRequest('the operation needs its kit, which no longer exists');
-    (instrument as Record<string, unknown>).accountNumber = decryptPan(kit);
-  }
+    return { ...instrument, accountNumber: decryptPan(kit) };
+  });
   // Typed by its event once the client has validated it against that event's schema.
   return { event: frozen.event, body } as SaasRequest;
 }
