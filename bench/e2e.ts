@@ -1,5 +1,6 @@
 import {
   call,
+  checkpointCount,
   customerIds,
   followStream,
   inParallel,
@@ -51,6 +52,8 @@ export async function prepareEndToEnd(
           return String(accepted.operationId);
         },
         commits: () => commitsOf(pipeline.db),
+        checkpoints: () =>
+          checkpointCount((text) => pipeline.db.orm.em.getConnection().execute<{ n: string }[]>(text)),
       },
       close: async () => {
         await stream.stop();

@@ -27,8 +27,17 @@ export interface LoadResult {
   readonly opsPerSecond: number;
   /** The rate of each maximum-rate slice, in the order run. */
   readonly sliceRates: readonly number[];
+  /**
+   * CPU per operation of the other pipeline's processes (idle, their timers running) during this
+   * one's slices, included in the machine's CPU above; null when measured alone.
+   */
+  readonly idleOthersCpuMsPerOperation: number | null;
+  /** PostgreSQL checkpoints during the maximum-rate slices (of every pipeline: the server's). */
+  readonly checkpoints: number;
   readonly halfRate: {
     readonly rate: number;
+    /** PostgreSQL checkpoints during the half-rate run. */
+    readonly checkpoints: number;
     readonly p50: number;
     readonly p95: number;
     readonly p99: number;
@@ -366,6 +375,24 @@ export interface LoadTarget {
   readonly processes: readonly Started[];
   /** PostgreSQL commits of the pipeline's database so far. */
   readonly commits: () => Promise<number>;
+  /** The server's checkpoints so far (`checkpointCount`). */
+  readonly checkpoints: () => Promise<number>;
+}
+
+/**
+ * The checkpoints PostgreSQL has made so far, timed and requested (their counters moved from
+ * `pg_stat_bgwriter` to `pg_stat_checkpointer` in 17). A checkpoint makes the next change of each
+ * page write the whole page to the WAL, so one in a run says something of its tail.
+ */
+export async function checkpointCount(
+  query: (text: string) => Promise<readonly { n: string }[]>,
+): Promise<number> {
+  const count = async (text: string) => Number((await query(text))[0]?.n ?? Number.NaN);
+  try {
+    return await count('select (num_timed + num_requested)::text as n from pg_stat_checkpointer');
+  } catch {
+    return await count('select (checkpoints_timed + checkpoints_req)::text as n from pg_stat_bgwriter');
+  }
 }
 
 /**
@@ -405,6 +432,8 @@ interface Tally {
   services: { postgres: number; redis: number } | null;
   syscalls: Map<string, { reads: number; writes: number }> | null;
   sliceRates: number[];
+  /** CPU the other targets' processes spent, idle, during this target's slices. */
+  idleOthersCpuMs: number;
 }
 
 /** At most `limit` of `ids` at once, each started by `submit` and done when its stream entry is read. */
@@ -418,7 +447,12 @@ async function closedLoop(target: LoadTarget, ids: readonly string[], limit: num
 }
 
 /** Runs `ids` on `target` at the maximum rate and adds what it took to `tally`. */
-async function measureSlice(target: LoadTarget, ids: readonly string[], tally: Tally): Promise<void> {
+async function measureSlice(
+  target: LoadTarget,
+  ids: readonly string[],
+  tally: Tally,
+  idle: readonly Started[],
+): Promise<void> {
   const named = [
     ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
     { name: 'load generator', pid: process.pid },
@@ -428,12 +462,15 @@ async function measureSlice(target: LoadTarget, ids: readonly string[], tally: T
     cpu: await Promise.all(named.map(({ pid }) => processCpuMs(pid))),
     syscalls: await Promise.all(named.map(({ pid }) => processSyscalls(pid))),
     services: await servicesCpuMs(),
+    idle: await Promise.all(idle.map(({ child }) => processCpuMs(child.pid))),
   });
+  const sum = (values: readonly (number | null)[]) => values.reduce<number>((a, b) => a + (b ?? 0), 0);
   const before = await read();
   const elapsed = await closedLoop(target, ids, 64);
   const after = await read();
   tally.operations += ids.length;
   tally.elapsedMs += elapsed;
+  tally.idleOthersCpuMs += sum(after.idle) - sum(before.idle);
   tally.sliceRates.push(ids.length / (elapsed / 1000));
   tally.machineBusyMs =
     tally.machineBusyMs === null || before.busy === null || after.busy === null
@@ -528,11 +565,14 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
   // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+).
   const settleStatistics = () => new Promise((resolve) => setTimeout(resolve, 11_000));
 
+  // Commits are counted from before the warm-ups (the set-up's settled first), over warm-ups and
+  // slices alike: a wait for the statistics between them would leave each pool idle past its
+  // 10 s timeout, and every first slice would start on new connections.
+  await settleStatistics();
+  const commitsBefore = await Promise.all(targets.map((t) => t.commits()));
   for (const target of targets) {
     await closedLoop(target, target.ids.slice(0, warmup), 64);
   }
-  await settleStatistics();
-  const commitsBefore = await Promise.all(targets.map((t) => t.commits()));
   const tallies: Tally[] = targets.map(() => ({
     operations: 0,
     elapsedMs: 0,
@@ -541,7 +581,9 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     services: { postgres: 0, redis: 0 },
     syscalls: new Map(),
     sliceRates: [],
+    idleOthersCpuMs: 0,
   }));
+  const checkpointsBefore = await Promise.all(targets.map((t) => t.checkpoints()));
   const sliceSize = Math.ceil(operations / slices);
   for (let slice = 0; slice < slices; slice++) {
     const from = warmup + slice * sliceSize;
@@ -549,9 +591,11 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     const order = slice % 2 === 0 ? [...targets.keys()] : [...targets.keys()].reverse();
     for (const i of order) {
       const target = targets[i] as LoadTarget;
-      await measureSlice(target, target.ids.slice(from, to), tallies[i] as Tally);
+      const idle = targets.filter((t) => t !== target).flatMap((t) => t.processes);
+      await measureSlice(target, target.ids.slice(from, to), tallies[i] as Tally, idle);
     }
   }
+  const checkpointsAfter = await Promise.all(targets.map((t) => t.checkpoints()));
   await settleStatistics();
   const commitsAfter = await Promise.all(targets.map((t) => t.commits()));
 
@@ -560,7 +604,9 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     const tally = tallies[i] as Tally;
     const opsPerSecond = tally.operations / (tally.elapsedMs / 1000);
     const rate = opsPerSecond / 2;
+    const halfBefore = await target.checkpoints();
     const sorted = await openLoop(target, target.ids.slice(warmup + operations), rate);
+    const halfCheckpoints = (await target.checkpoints()) - halfBefore;
     const named = [
       ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
       { name: 'load generator', pid: process.pid },
@@ -569,11 +615,14 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
       operations: tally.operations,
       opsPerSecond,
       sliceRates: tally.sliceRates,
-      commitsPerOperation: ((commitsAfter[i] ?? 0) - (commitsBefore[i] ?? 0)) / tally.operations,
+      idleOthersCpuMsPerOperation: targets.length > 1 ? tally.idleOthersCpuMs / tally.operations : null,
+      commitsPerOperation: ((commitsAfter[i] ?? 0) - (commitsBefore[i] ?? 0)) / (warmup + tally.operations),
       ...perOperation(tally),
       peakRssMbByProcess: await peakRssByProcess(named),
+      checkpoints: (checkpointsAfter[i] ?? 0) - (checkpointsBefore[i] ?? 0),
       halfRate: {
         rate,
+        checkpoints: halfCheckpoints,
         operations: sorted.length,
         p50: percentile(sorted, 50),
         p95: percentile(sorted, 95),
@@ -598,7 +647,9 @@ export function printLoad(label: string, title: string, result: LoadResult): voi
   console.log(
     `${lead}registrations/s (${title}, ${result.operations} operations): ${result.opsPerSecond.toFixed(0)}`,
   );
-  console.log(`${lead}PostgreSQL commits per operation: ${result.commitsPerOperation.toFixed(1)}`);
+  console.log(
+    `${lead}PostgreSQL commits per operation: ${result.commitsPerOperation.toFixed(1)}; checkpoints during the maximum-rate run: ${result.checkpoints}`,
+  );
   if (result.machineCpuMsPerOperation !== null) {
     console.log(
       `${lead}machine CPU per operation (every process, maximum-rate run): ${result.machineCpuMsPerOperation.toFixed(1)} ms`,
@@ -625,8 +676,13 @@ export function printLoad(label: string, title: string, result: LoadResult): voi
       `${lead}maximum rate by slice, operations/s: ${result.sliceRates.map((r) => r.toFixed(0)).join(', ')}`,
     );
   }
+  if (result.idleOthersCpuMsPerOperation !== null) {
+    console.log(
+      `${lead}CPU of the other pipeline's idle processes during these slices: ${result.idleOthersCpuMsPerOperation.toFixed(2)} ms per operation (in the machine's figure)`,
+    );
+  }
   const half = result.halfRate;
   console.log(
-    `${lead}latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms`,
+    `${lead}latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms; PostgreSQL checkpoints during it: ${half.checkpoints}`,
   );
 }

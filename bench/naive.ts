@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { PreparedTarget } from './e2e.ts';
 import {
   call,
+  checkpointCount,
   customerIds,
   followStream,
   freePort,
@@ -128,6 +129,7 @@ export async function prepareNaive(
           );
           return Number(rows[0]?.n ?? 0);
         },
+        checkpoints: () => checkpointCount(async (text) => (await db.query<{ n: string }>(text)).rows),
       },
       close,
     };
