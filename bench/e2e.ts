@@ -30,8 +30,9 @@ export async function prepareEndToEnd(
   serverUrl: string,
   redisUrl: string,
   plan: LoadPlan,
+  workers?: number,
 ): Promise<PreparedTarget> {
-  const pipeline = await startBenchPipeline(serverUrl, redisUrl);
+  const pipeline = await startBenchPipeline(serverUrl, redisUrl, workers);
   const { api } = pipeline;
   try {
     const ids = customerIds(plan.operations, plan.warmup);

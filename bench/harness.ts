@@ -400,7 +400,8 @@ export async function checkpointCount(
  * just started, and until V8 has compiled their hot paths an operation costs more (a naive run of
  * 200 operations gave 119/s against 180–238/s at 3,000); the real pipeline's api was warmed by
  * the set-up's record calls and the naive one by nothing, so without it the comparison favoured
- * the real pipeline. Then `operations` in `slices` slices, the pipelines taking turns (A B, B A,
+ * the real pipeline. 1,000 by default: after 300, each pipeline's first slice was still its
+ * slowest in five runs of five (by 20–40 %). Then `operations` in `slices` slices, the pipelines taking turns (A B, B A,
  * A B, …): the machine's speed changes from minute to minute (the simulator's own CPU per
  * operation, the same code in every run, ranged 1.4–2.8 ms in one session), and two pipelines
  * measured a minute apart met different minutes. Slices shorter than `pg`'s 10 s idle timeout
@@ -414,14 +415,17 @@ export interface LoadPlan {
 }
 
 export function loadPlan(operations: number): LoadPlan {
-  const warmup = Number(process.env.BENCH_WARMUP ?? 300);
+  const warmup = Number(process.env.BENCH_WARMUP ?? 1000);
   const slices = Number(process.env.BENCH_SLICES ?? 3);
   return {
     operations,
-    warmup: Number.isInteger(warmup) && warmup >= 0 ? warmup : 300,
+    warmup: Number.isInteger(warmup) && warmup >= 0 ? warmup : 1000,
     slices: Number.isInteger(slices) && slices >= 1 ? Math.min(slices, operations) : 3,
   };
 }
+
+/** The pause before each slice; shorter than `pg`'s 10 s idle timeout (see `LoadPlan`). */
+const SLICE_GAP_MS = 2_000;
 
 /** One target's maximum-rate figures, summed over its slices. */
 interface Tally {
@@ -592,6 +596,10 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     for (const i of order) {
       const target = targets[i] as LoadTarget;
       const idle = targets.filter((t) => t !== target).flatMap((t) => t.processes);
+      // The previous slice's pipeline finishes what follows its last notification (the outbox
+      // marks, the jobs' completions) before this slice starts, not during it: 0.4–0.6 ms per
+      // operation was charged to the next slice without this gap.
+      await new Promise((resolve) => setTimeout(resolve, SLICE_GAP_MS));
       await measureSlice(target, target.ids.slice(from, to), tallies[i] as Tally, idle);
     }
   }

@@ -18,6 +18,7 @@ import {
   stopProcesses,
   waitReady,
 } from './harness.ts';
+import { benchWorkers } from './pipeline.ts';
 
 /**
  * The naive baseline (`naive-app.ts`) under the load of the end-to-end run: the same simulator
@@ -64,7 +65,7 @@ export async function prepareNaive(
   await ensureDatabase(databaseUrl);
   const db = new pg.Pool({ connectionString: databaseUrl, max: 2 });
   const [apiPort, simPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  const workers = Math.max(1, Number(process.env.BENCH_WORKERS ?? 1));
+  const workers = benchWorkers();
   const webhookUrl = `http://127.0.0.1:${apiPort}/naive/webhook`;
   const env = {
     DATABASE_URL: databaseUrl,

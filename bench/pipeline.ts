@@ -19,12 +19,18 @@ export interface BenchPipeline {
   readonly close: () => Promise<void>;
 }
 
-export async function startBenchPipeline(serverUrl: string, redisUrl: string): Promise<BenchPipeline> {
+/** BENCH_WORKERS, the worker processes each pipeline runs (1 unless set). */
+export const benchWorkers = (): number => Math.max(1, Number(process.env.BENCH_WORKERS ?? 1) || 1);
+
+export async function startBenchPipeline(
+  serverUrl: string,
+  redisUrl: string,
+  workers = benchWorkers(),
+): Promise<BenchPipeline> {
   const suffix = randomBytes(4).toString('hex');
   const db = await createMigratedDatabase(serverUrl, 'ctp_bench');
   const [apiPort, simPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  // Workers scale out (the relay and the queues share the work); BENCH_WORKERS of them.
-  const workers = Math.max(1, Number(process.env.BENCH_WORKERS ?? 1));
+  // Workers scale out (the relay and the queues share the work); `workers` of them.
   const webhookUrl = `http://127.0.0.1:${apiPort}/v1/ctp/webhooks/saas`;
   const env = {
     DATABASE_URL: db.databaseUrl,

@@ -7,6 +7,7 @@ import { prepareNaive } from './naive.ts';
 import { formatReconciliation, measureReconciliation } from './reconcile.ts';
 import { formatScans, measureScans } from './scans.ts';
 import { measureTracedEndToEnd, printTracing } from './tracing.ts';
+import { measureWorkerScaling } from './workers.ts';
 
 // `pnpm bench`: every figure is reported against a baseline measured in the same run, on the
 // same machine, so a slower or busier machine changes both sides alike.
@@ -43,6 +44,22 @@ if (process.env.BENCH_NAIVE === '0') {
 }
 printLoad('e2e', 'API call to notification', e2e);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
+// BENCH_COMPARE_WORKERS=<n>: the real pipeline with one worker against the same with n workers,
+// measured in turns (issue 13: n workers are not slower than one).
+const compareWorkers = Number(process.env.BENCH_COMPARE_WORKERS ?? 0);
+if (Number.isInteger(compareWorkers) && compareWorkers > 1) {
+  const { one, many } = await measureWorkerScaling(
+    config.DATABASE_URL,
+    config.REDIS_URL,
+    plan,
+    compareWorkers,
+  );
+  printLoad('e2e-1-worker', 'API call to notification, one worker', one);
+  printLoad(`e2e-${compareWorkers}-workers`, `API call to notification, ${compareWorkers} workers`, many);
+  console.log(
+    `ratio e2e ${compareWorkers} workers/1 worker: ${(many.opsPerSecond / one.opsPerSecond).toFixed(3)}`,
+  );
+}
 // The batch phase (issue 14): BENCH_BATCH_ITEMS customers with their cards in one NDJSON batch
 // (0 leaves it out), against the naive baseline of this run.
 const batchItems = Number(process.env.BENCH_BATCH_ITEMS ?? 10_000);
