@@ -401,8 +401,8 @@ export async function checkpointCount(
  * 200 operations gave 119/s against 180–238/s at 3,000); the real pipeline's api was warmed by
  * the set-up's record calls and the naive one by nothing, so without it the comparison favoured
  * the real pipeline. 1,000 by default: after 300, each pipeline's first slice was still its
- * slowest in five runs of five (by 20–40 %). Then `operations` in `slices` slices, the pipelines taking turns (A B, B A,
- * A B, …): the machine's speed changes from minute to minute (the simulator's own CPU per
+ * slowest in five runs of five (by 20–40 %). Then `operations` in `slices` slices, the pipelines
+ * taking turns (A B, B A, A B, …), each 2 s after the last: the machine's speed changes from minute to minute (the simulator's own CPU per
  * operation, the same code in every run, ranged 1.4–2.8 ms in one session), and two pipelines
  * measured a minute apart met different minutes. Slices shorter than `pg`'s 10 s idle timeout
  * keep the idle pipeline's pooled connections (and their prepared statements) alive, as steady
@@ -557,12 +557,13 @@ async function openLoop(target: LoadTarget, ids: readonly string[], rate: number
  * target's latency from the call to the notification in an open loop at half its rate. See
  * `LoadPlan` for the warm-up and the slices.
  *
- * The targets idle between their slices as they would in production, their timers running (the
- * real worker's maintenance ticks cost about 30 ms of CPU a second when idle, 1.5 % of this
- * machine, charged to the other's slices). Stopping them (SIGSTOP) was tried and not kept: a
- * stopped process's pool finds its connections past `pg`'s 10 s idle timeout when it goes on, so
- * each of its slices started on new connections that prepared every statement again, which no
- * process under steady load does (one run gave 0.684 so against 0.893 without, minutes apart).
+ * The targets idle between their slices as they would in production, their timers running; what
+ * the others' processes spend during a target's slices is reported with it (the real pipeline's
+ * charge the naive slices about 0.3 ms per operation, the naive one's the real slices about 0.1).
+ * Stopping them (SIGSTOP) was tried and not kept: a stopped process's pool finds its connections
+ * past `pg`'s 10 s idle timeout when it goes on, so each of its slices started on new
+ * connections that prepared every statement again, which no process under steady load does (one
+ * run gave a ratio of 0.684 with it against 0.893 without, minutes apart).
  */
 export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPlan): Promise<LoadResult[]> {
   const { operations, warmup, slices } = plan;
