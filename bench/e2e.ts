@@ -6,8 +6,8 @@ import {
   inParallel,
   type LoadPlan,
   type LoadResult,
-  type LoadTarget,
-  measureLoad,
+  measureSideBySide,
+  type PreparedTarget,
 } from './harness.ts';
 import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
 
@@ -18,12 +18,6 @@ import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipe
  */
 
 export type E2eResult = LoadResult;
-
-/** A load target and what ends it. */
-export interface PreparedTarget {
-  readonly target: LoadTarget;
-  readonly close: () => Promise<void>;
-}
 
 /** The real pipeline started, with the customers and cards of `plan` recorded through its api. */
 export async function prepareEndToEnd(
@@ -73,10 +67,7 @@ export async function measureEndToEnd(
   redisUrl: string,
   plan: LoadPlan,
 ): Promise<E2eResult> {
-  const prepared = await prepareEndToEnd(serverUrl, redisUrl, plan);
-  try {
-    return await measureLoad(prepared.target, plan);
-  } finally {
-    await prepared.close();
-  }
+  const [result] = await measureSideBySide([() => prepareEndToEnd(serverUrl, redisUrl, plan)], plan);
+  if (result === undefined) throw new Error('no result');
+  return result;
 }

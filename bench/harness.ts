@@ -379,6 +379,12 @@ export interface LoadTarget {
   readonly checkpoints: () => Promise<number>;
 }
 
+const CHECKPOINTS_SQL_17 = 'select (num_timed + num_requested)::text as n from pg_stat_checkpointer';
+const CHECKPOINTS_SQL_BEFORE_17 =
+  'select (checkpoints_timed + checkpoints_req)::text as n from pg_stat_bgwriter';
+/** The one of the two that this server answers, once known (every pipeline shares the server). */
+let checkpointsSql: string | undefined;
+
 /**
  * The checkpoints PostgreSQL has made so far, timed and requested (their counters moved from
  * `pg_stat_bgwriter` to `pg_stat_checkpointer` in 17). A checkpoint makes the next change of each
@@ -388,11 +394,16 @@ export async function checkpointCount(
   query: (text: string) => Promise<readonly { n: string }[]>,
 ): Promise<number> {
   const count = async (text: string) => Number((await query(text))[0]?.n ?? Number.NaN);
-  try {
-    return await count('select (num_timed + num_requested)::text as n from pg_stat_checkpointer');
-  } catch {
-    return await count('select (checkpoints_timed + checkpoints_req)::text as n from pg_stat_bgwriter');
+  if (checkpointsSql === undefined) {
+    try {
+      const n = await count(CHECKPOINTS_SQL_17);
+      checkpointsSql = CHECKPOINTS_SQL_17;
+      return n;
+    } catch {
+      checkpointsSql = CHECKPOINTS_SQL_BEFORE_17;
+    }
   }
+  return count(checkpointsSql);
 }
 
 /**
@@ -450,6 +461,12 @@ async function closedLoop(target: LoadTarget, ids: readonly string[], limit: num
   return Math.max(...(await Promise.all(done))) - started;
 }
 
+/** The processes whose figures a target reports: its own, and the load generator (this process). */
+const namedProcesses = (target: LoadTarget) => [
+  ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
+  { name: 'load generator', pid: process.pid },
+];
+
 /** Runs `ids` on `target` at the maximum rate and adds what it took to `tally`. */
 async function measureSlice(
   target: LoadTarget,
@@ -457,10 +474,7 @@ async function measureSlice(
   tally: Tally,
   idle: readonly Started[],
 ): Promise<void> {
-  const named = [
-    ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
-    { name: 'load generator', pid: process.pid },
-  ];
+  const named = namedProcesses(target);
   const read = async () => ({
     busy: await machineBusyMs(),
     cpu: await Promise.all(named.map(({ pid }) => processCpuMs(pid))),
@@ -616,10 +630,6 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     const halfBefore = await target.checkpoints();
     const sorted = await openLoop(target, target.ids.slice(warmup + operations), rate);
     const halfCheckpoints = (await target.checkpoints()) - halfBefore;
-    const named = [
-      ...target.processes.map(({ name, child }) => ({ name, pid: child.pid })),
-      { name: 'load generator', pid: process.pid },
-    ];
     results.push({
       operations: tally.operations,
       opsPerSecond,
@@ -627,7 +637,7 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
       idleOthersCpuMsPerOperation: targets.length > 1 ? tally.idleOthersCpuMs / tally.operations : null,
       commitsPerOperation: ((commitsAfter[i] ?? 0) - (commitsBefore[i] ?? 0)) / (warmup + tally.operations),
       ...perOperation(tally),
-      peakRssMbByProcess: await peakRssByProcess(named),
+      peakRssMbByProcess: await peakRssByProcess(namedProcesses(target)),
       checkpoints: (checkpointsAfter[i] ?? 0) - (checkpointsBefore[i] ?? 0),
       halfRate: {
         rate,
@@ -643,11 +653,30 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
   return results;
 }
 
-/** One target alone (`measureLoads` of one). */
-export async function measureLoad(target: LoadTarget, plan: LoadPlan): Promise<LoadResult> {
-  const [result] = await measureLoads([target], plan);
-  if (result === undefined) throw new Error('no result');
-  return result;
+/** A load target and what ends it (stops its processes, drops its database). */
+export interface PreparedTarget {
+  readonly target: LoadTarget;
+  readonly close: () => Promise<void>;
+}
+
+/**
+ * Prepares each target in turn (their processes then run side by side), measures them with
+ * `measureLoads`, and closes every one prepared, whatever fails.
+ */
+export async function measureSideBySide(
+  prepare: readonly (() => Promise<PreparedTarget>)[],
+  plan: LoadPlan,
+): Promise<LoadResult[]> {
+  const prepared: PreparedTarget[] = [];
+  try {
+    for (const next of prepare) prepared.push(await next());
+    return await measureLoads(
+      prepared.map((p) => p.target),
+      plan,
+    );
+  } finally {
+    for (const p of prepared.reverse()) await p.close();
+  }
 }
 
 /** The figures of one run, each line starting with `label` (empty for the real pipeline). */

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { createRedis } from '@ctp/core/queues';
 import { dropDatabase, ensureDatabase, withDatabaseName } from '@ctp/db';
 import pg from 'pg';
-import type { PreparedTarget } from './e2e.ts';
 import {
   call,
   checkpointCount,
@@ -10,6 +9,7 @@ import {
   followStream,
   freePort,
   type LoadPlan,
+  type PreparedTarget,
   type Started,
   type StreamFollower,
   startFlagsOf,

@@ -2,7 +2,7 @@ import { loadConfig } from '@ctp/core/config';
 import { measureBatch, printBatch } from './batch.ts';
 import { measureRawBullmq } from './bullmq-raw.ts';
 import { measureEndToEnd, prepareEndToEnd } from './e2e.ts';
-import { type LoadResult, loadPlan, measureLoads, printLoad } from './harness.ts';
+import { type LoadResult, loadPlan, measureSideBySide, printLoad } from './harness.ts';
 import { prepareNaive } from './naive.ts';
 import { formatReconciliation, measureReconciliation } from './reconcile.ts';
 import { formatScans, measureScans } from './scans.ts';
@@ -25,23 +25,16 @@ console.log(`bullmq no-op jobs/s (added one by one while processed): ${streaming
 // load, both running at once and measured in turns, so both see the machine's same minutes
 // (`loadPlan`). BENCH_NAIVE=0 leaves the naive run (and the ratio against it) out.
 const plan = loadPlan(operations);
-let e2e: LoadResult;
-let naive: LoadResult | null = null;
-if (process.env.BENCH_NAIVE === '0') {
-  e2e = await measureEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan);
-} else {
-  const real = await prepareEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan);
-  try {
-    const baseline = await prepareNaive(config.DATABASE_URL, config.REDIS_URL, plan);
-    try {
-      [e2e, naive] = (await measureLoads([real.target, baseline.target], plan)) as [LoadResult, LoadResult];
-    } finally {
-      await baseline.close();
-    }
-  } finally {
-    await real.close();
-  }
-}
+const [e2e, naive = null] =
+  process.env.BENCH_NAIVE === '0'
+    ? [await measureEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan)]
+    : ((await measureSideBySide(
+        [
+          () => prepareEndToEnd(config.DATABASE_URL, config.REDIS_URL, plan),
+          () => prepareNaive(config.DATABASE_URL, config.REDIS_URL, plan),
+        ],
+        plan,
+      )) as [LoadResult, LoadResult]);
 printLoad('e2e', 'API call to notification', e2e);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
 // BENCH_COMPARE_WORKERS=<n>: the real pipeline with one worker against the same with n workers,

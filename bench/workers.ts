@@ -1,5 +1,5 @@
 import { prepareEndToEnd } from './e2e.ts';
-import { type LoadPlan, type LoadResult, measureLoads } from './harness.ts';
+import { type LoadPlan, type LoadResult, measureSideBySide } from './harness.ts';
 
 /**
  * Issue 13's "`BENCH_WORKERS=2` is not slower than one worker", measured as the e2e/naive ratio
@@ -13,17 +13,13 @@ export async function measureWorkerScaling(
   plan: LoadPlan,
   workers: number,
 ): Promise<{ readonly one: LoadResult; readonly many: LoadResult }> {
-  const one = await prepareEndToEnd(serverUrl, redisUrl, plan, 1);
-  try {
-    const many = await prepareEndToEnd(serverUrl, redisUrl, plan, workers);
-    try {
-      const [a, b] = await measureLoads([one.target, many.target], plan);
-      if (a === undefined || b === undefined) throw new Error('no result');
-      return { one: a, many: b };
-    } finally {
-      await many.close();
-    }
-  } finally {
-    await one.close();
-  }
+  const [one, many] = await measureSideBySide(
+    [
+      () => prepareEndToEnd(serverUrl, redisUrl, plan, 1),
+      () => prepareEndToEnd(serverUrl, redisUrl, plan, workers),
+    ],
+    plan,
+  );
+  if (one === undefined || many === undefined) throw new Error('no result');
+  return { one, many };
 }
