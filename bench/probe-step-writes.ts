@@ -19,22 +19,22 @@ import {
   UPDATE_PAYMENTS_CTE,
 } from '../packages/core/src/operations/enrolment-writes.ts';
 import { INSERT_HISTORY_CTE } from '../packages/core/src/operations/history-writes.ts';
-import { MARK_WEBHOOK_PROCESSED_CTE } from '../packages/core/src/operations/inbox-writes.ts';
+import { MARK_WEBHOOKS_PROCESSED_CTE } from '../packages/core/src/operations/inbox-writes.ts';
 import {
-  FINISH_OPERATION_CTE,
-  GUARD_OPERATION_CTE,
+  FINISH_OPERATIONS_CTE,
+  GUARD_OPERATIONS_CTE,
   INSERT_OPERATIONS_CTE,
 } from '../packages/core/src/operations/operation-writes.ts';
 import { INSERT_OUTBOX_CTE } from '../packages/core/src/operations/outbox.ts';
-import { GUARD_TRACE_CTE, RESOLVE_TRACE_CTE } from '../packages/core/src/operations/trace-writes.ts';
+import { GUARD_TRACES_CTE, RESOLVE_TRACES_CTE } from '../packages/core/src/operations/trace-writes.ts';
 
-const everyPart = `with ${GUARD_OPERATION_CTE},
-  ${GUARD_TRACE_CTE},
+const everyPart = `with ${GUARD_OPERATIONS_CTE},
+  ${GUARD_TRACES_CTE},
   ok as (
-    select ($guard_operation_id::uuid is null or exists (select 1 from guard_operation))
-       and ($guard_trace_pkey::bigint is null or exists (select 1 from guard_trace)) as applied),
+    select (select count(*) from guard_operation) = jsonb_array_length($operations_end::jsonb)
+       and (select count(*) from guard_trace) = jsonb_array_length($traces_end::jsonb) as applied),
   ${INSERT_CUSTOMERS_CTE}, ${UPDATE_CUSTOMERS_CTE}, ${INSERT_PAYMENTS_CTE}, ${UPDATE_PAYMENTS_CTE},
-  ${INSERT_OPERATIONS_CTE}, ${FINISH_OPERATION_CTE}, ${RESOLVE_TRACE_CTE}, ${MARK_WEBHOOK_PROCESSED_CTE},
+  ${INSERT_OPERATIONS_CTE}, ${FINISH_OPERATIONS_CTE}, ${RESOLVE_TRACES_CTE}, ${MARK_WEBHOOKS_PROCESSED_CTE},
   ${INSERT_HISTORY_CTE}, ${INSERT_OUTBOX_CTE}
   select ctp_guard(applied) as applied from ok`;
 const unguarded = `with ok as (select true as applied),
@@ -70,6 +70,9 @@ const params: Record<string, unknown> = {
   payments_new: '[]',
   payments_set: JSON.stringify([{ pkey: row.p, status: 'ACTIVE', instrumentId: 'probe' }]),
   operations_new: '[]',
+  operations_end: '[]',
+  traces_end: '[]',
+  webhooks_done: '[]',
   history: JSON.stringify([
     { ...owner, kitNumber: null, record: 'entity', fromStatus: 'A', toStatus: 'B', cause: 'probe' },
   ]),

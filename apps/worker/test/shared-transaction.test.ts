@@ -6,6 +6,7 @@ import {
   recordAccepted,
   recordWebhook,
   requestOperation,
+  resolveTraceOutcome,
   sharedTransaction,
 } from '@ctp/core/operations';
 import { createOrm, type Orm, sqlPool } from '@ctp/db';
@@ -177,6 +178,160 @@ describe('steps ready together share one transaction', () => {
       expect(row.kit_no).toBe(`${row.entity_id}-k`);
       expect(row.history).toBe(2);
     }
+  });
+
+  it("a group's 202s and resolves go as one statement each, and each step gets its own outcome", async () => {
+    const N = 24;
+    const ids = [...Array(N).keys()];
+    for (const i of ids) await seedEntity(orm, T, `s-${i}`, [`s-${i}-k`]);
+    const requested = await Promise.all(
+      ids.map((i) =>
+        requestOperation(orm.em.fork(), {
+          tenant: T,
+          event: 'CTP_REGISTER_ENTITY_AND_KIT',
+          entityId: `s-${i}`,
+          kitNo: `s-${i}-k`,
+        }),
+      ),
+    );
+    const accept = (i: number, trace: string) =>
+      recordAccepted(orm.em.fork(), {
+        operationId: requested[i]?.operation.id ?? '',
+        requestTraceId: trace,
+        firstPollAfterMs: 60_000,
+      });
+    const recordings = countStatements('ctp_record_accepted');
+    expect(await Promise.all(ids.map((i) => accept(i, `s-trace-${i}`)))).toEqual(ids.map(() => 'recorded'));
+    // Again, in one group: the same trace is already recorded; another trace finds it moved on.
+    expect(
+      await Promise.all(ids.map((i) => accept(i, i % 2 === 0 ? `s-trace-${i}` : `s-other-${i}`))),
+    ).toEqual(ids.map((i) => (i % 2 === 0 ? 'already-recorded' : 'not-queued')));
+    // At most two groups at once, and the first step of a burst may go alone.
+    expect(recordings.stop()).toBeLessThanOrEqual(8);
+
+    const resolves = countStatements('ctp_step_writes');
+    const resolved = await Promise.all(
+      ids.map((i) =>
+        resolveTraceOutcome(orm.em.fork(), T, {
+          requestTraceId: `s-trace-${i}`,
+          status: i % 3 === 0 ? 'FAILED' : 'SUCCESS',
+          clickToPayCustomerId: `s-customer-${i}`,
+          clickToPayPaymentInstrumentId: `s-instrument-${i}`,
+          ...(i % 3 === 0 ? { error: { code: 'E1', message: `refused ${i}` } } : {}),
+        }),
+      ),
+    );
+    expect(resolved).toEqual(ids.map(() => 'resolved'));
+    expect(resolves.stop()).toBeLessThanOrEqual(4);
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute<
+        {
+          entity_id: string;
+          status: string;
+          error_message: string | null;
+          trace: string;
+          trace_status: string;
+          customer: string | null;
+          notifications: number;
+        }[]
+      >(
+        `select o.entity_id, o.status, o.error_message, t."request_trace_ID" as trace, t.status_ctp as trace_status,
+                c."clickToPayCustomerId" as customer,
+                (select count(*)::int from ctp_outbox x where x.operation_id = o.id and x.kind = 'notification') as notifications
+           from ctp_operation o
+           join "ctp_requestIdTracking" t on t.operation_id = o.id
+           join business_entity e on e.tenant = o.tenant and e.entity_id = o.entity_id
+           join ctp_customer c on c.business_entity_fkey = e.pkey
+          where o.tenant = ? and o.entity_id like 's-%' order by o.entity_id`,
+        [T],
+      );
+    expect(rows).toHaveLength(N);
+    for (const row of rows) {
+      const i = Number(row.entity_id.slice(2));
+      const failed = i % 3 === 0;
+      expect(row).toMatchObject({
+        status: failed ? 'FAILED' : 'SUCCESS',
+        error_message: failed ? `refused ${i}` : null,
+        trace: `s-trace-${i}`,
+        trace_status: failed ? 'FAILED' : 'SUCCESS',
+        customer: failed ? null : `s-customer-${i}`,
+        notifications: 1,
+      });
+    }
+  });
+
+  it('one trace resolved twice in one group (webhook and poller): once, and the rest of the group as well', async () => {
+    const N = 16;
+    const ids = [...Array(N).keys()];
+    for (const i of ids) await seedEntity(orm, T, `t-${i}`, [`t-${i}-k`]);
+    for (const i of ids) {
+      const { operation } = await requestOperation(orm.em.fork(), {
+        tenant: T,
+        event: 'CTP_REGISTER_ENTITY_AND_KIT',
+        entityId: `t-${i}`,
+        kitNo: `t-${i}-k`,
+      });
+      await recordAccepted(orm.em.fork(), {
+        operationId: operation.id,
+        requestTraceId: `t-trace-${i}`,
+        firstPollAfterMs: 60_000,
+      });
+    }
+    const outcome = (i: number) => ({
+      requestTraceId: `t-trace-${i}`,
+      status: 'SUCCESS' as const,
+      clickToPayCustomerId: `t-customer-${i}`,
+      clickToPayPaymentInstrumentId: `t-instrument-${i}`,
+    });
+    // Trace 0 and trace 5 are each resolved by two steps of the same group: their guards find one
+    // row for two entries of the set, the group is rolled back and every step runs again alone.
+    const twice = [0, 5];
+    const results = await Promise.all(
+      [...ids, ...twice].map((i) => resolveTraceOutcome(orm.em.fork(), T, outcome(i))),
+    );
+    expect(results.slice(0, N)).toHaveLength(N);
+    for (const i of twice)
+      expect([results[i], results[N + twice.indexOf(i)]].sort()).toEqual(['already-terminal', 'resolved']);
+    expect(results.filter((r) => r === 'resolved')).toHaveLength(N);
+    const rows = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ status: string; notifications: number; terminal_history: number }[]>(
+        `select o.status,
+                (select count(*)::int from ctp_outbox x where x.operation_id = o.id and x.kind = 'notification') as notifications,
+                (select count(*)::int from ctp_status_history h
+                  where h.operation_id = o.id and h.record = 'trace' and h.to_status = 'SUCCESS') as terminal_history
+           from ctp_operation o where o.tenant = ? and o.entity_id like 't-%'`,
+        [T],
+      );
+    expect(rows).toHaveLength(N);
+    expect(
+      rows.every((r) => r.status === 'SUCCESS' && r.notifications === 1 && r.terminal_history === 1),
+    ).toBe(true);
+  });
+
+  it('one 202 recorded by two jobs in one group: one records it, the other finds it recorded', async () => {
+    await seedEntity(orm, T, 'twice', ['twice-k']);
+    const { operation } = await requestOperation(orm.em.fork(), {
+      tenant: T,
+      event: 'CTP_REGISTER_ENTITY_AND_KIT',
+      entityId: 'twice',
+      kitNo: 'twice-k',
+    });
+    const input = { operationId: operation.id, requestTraceId: 'twice-trace', firstPollAfterMs: 60_000 };
+    const results = await Promise.all([1, 2, 3].map(() => recordAccepted(orm.em.fork(), input)));
+    expect(results.sort()).toEqual(['already-recorded', 'already-recorded', 'recorded']);
+    const [row] = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ traces: number; history: number }[]>(
+        `select (select count(*)::int from "ctp_requestIdTracking" where operation_id = ?) as traces,
+                (select count(*)::int from ctp_status_history where operation_id = ? and record = 'trace') as history`,
+        [operation.id, operation.id],
+      );
+    expect(row).toEqual({ traces: 1, history: 1 });
   });
 
   it('a refusal and a failing statement in the group fail only their own step', async () => {

@@ -10,10 +10,10 @@ export const INSERT_HISTORY_CTE = `history as (
          "fromStatus" text, "toStatus" text, cause text, "operationId" uuid, "requestTraceId" text)
    where (select applied from ok))`;
 
-/** `recordAccepted`: the trace's first row, for the operation that moved (`op`). */
+/** `recordAccepted`: each trace's first row, for the operations that moved (`op`). */
 export const INSERT_ACCEPTED_HISTORY_CTE = `history as (
   insert into ctp_status_history (tenant, entity_id, kit_number, record, from_status, to_status, cause,
          operation_id, request_trace_id, created_at)
   select tenant, entity_id, kit_number, 'trace', null, 'IN_PROGRESS',
-         left(event || ' accepted by the SaaS', 128), id, $request_trace_id::text, now()
+         left(event || ' accepted by the SaaS', 128), id, request_trace_id, now()
     from op)`;

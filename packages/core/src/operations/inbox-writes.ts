@@ -5,10 +5,11 @@ import type { WebhookBody } from '../contracts/saas.ts';
 
 /** Every write of `ctp_webhook_inbox` (step fragments: see `operation-writes.ts`). */
 
-/** The inbox row of `$webhook_id` is done (once: a processed row is left as it is); null: none. */
-export const MARK_WEBHOOK_PROCESSED_CTE = `inbox_done as (
+/** The inbox rows of `$webhooks_done` (a JSON array of ids) are done, once: a processed row is left as it is. */
+export const MARK_WEBHOOKS_PROCESSED_CTE = `inbox_done as (
   update ctp_webhook_inbox set processed_at = now()
-   where webhook_id = $webhook_id::text and processed_at is null and (select applied from ok))`;
+   where webhook_id = any(array(select jsonb_array_elements_text($webhooks_done::jsonb)))
+     and processed_at is null and (select applied from ok))`;
 
 /** The same, on its own (a webhook that asks for nothing). */
 export async function markWebhookProcessed(em: EntityManager, webhookId: string): Promise<void> {

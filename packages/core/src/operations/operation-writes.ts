@@ -19,29 +19,45 @@ export const INSERT_OPERATIONS_CTE = `operation_new as (
    where (select applied from ok))`;
 
 /**
- * The guarded operation (`$guard_operation_id`, read with `$guard_operation_status`) ends with
- * `$operation_to` (null: it does not end in this step).
+ * The ids of the operations a step (or the steps of a group, `mergeSets`) ends: `$operations_end`
+ * holds one row per ending, with the status it was read with and the status it ends in.
  */
-export const FINISH_OPERATION_CTE = `operation_end as (
-  update ctp_operation set status = $operation_to::text, completed_at = now(), updated_at = now(),
-         version = version + 1, error_code = coalesce($operation_error_code::text, error_code),
-         error_message = coalesce($operation_error_message::text, error_message),
-         error_details = coalesce($operation_error_details::text, error_details)
-   where id = $guard_operation_id::uuid and status = $guard_operation_status::text
-     and $operation_to::text is not null and (select applied from ok))`;
+const ENDING_IDS = `array(select (e.value->>'id')::uuid from jsonb_array_elements($operations_end::jsonb) e)`;
 
-/** The guard's lock on the operation: its row, if it still has the status the step read. */
-export const GUARD_OPERATION_CTE = `guard_operation as (
-  select 1 from ctp_operation
-   where $guard_operation_id::uuid is not null and id = $guard_operation_id::uuid
-     and status = $guard_operation_status::text for update)`;
+/**
+ * The guard's lock on the operations that end: each row, if it still has the status its step
+ * read. Counted against the set by `ok` (`STEP_GUARDS_OK`): a row moved by another writer, or one
+ * operation named twice in the set, leaves fewer rows than the set has, and nothing is written.
+ */
+export const GUARD_OPERATIONS_CTE = `guard_operation as (
+  select o.id from ctp_operation o
+   where o.id = any(${ENDING_IDS})
+     and (o.id, o.status) in (select r.id, r.status
+                                from jsonb_to_recordset($operations_end::jsonb) as r(id uuid, status text))
+     for update of o)`;
 
-/** `recordAccepted`: the operation `$operation_id` moves `QUEUED` → `IN_PROGRESS` with its trace. */
-export const ACCEPT_OPERATION_CTE = `op as (
-  update ctp_operation set status = 'IN_PROGRESS', request_trace_id = $request_trace_id::text,
-         attempts = attempts + 1, updated_at = now(), version = version + 1
-   where id = $operation_id::uuid and status = 'QUEUED'
-  returning id, tenant, entity_id, kit_number, event)`;
+/** The guarded operations end (`to`, with their error when they fail). */
+export const FINISH_OPERATIONS_CTE = `operation_end as (
+  update ctp_operation o set status = r."to", completed_at = now(), updated_at = now(),
+         version = o.version + 1, error_code = coalesce(r."errorCode", o.error_code),
+         error_message = coalesce(r."errorMessage", o.error_message),
+         error_details = coalesce(r."errorDetails", o.error_details)
+    from jsonb_to_recordset($operations_end::jsonb) as r(id uuid, status text, "to" text,
+         "errorCode" text, "errorMessage" text, "errorDetails" text)
+   where o.id = any(${ENDING_IDS})
+     and o.id = r.id and o.status = r.status and (select applied from ok))`;
+
+/**
+ * `recordAccepted`: each operation of `accepted` (the rows of `$accepted`: `operation_id`,
+ * `request_trace_id`, `first_poll_after_ms`) moves `QUEUED` → `IN_PROGRESS` with its trace.
+ */
+export const ACCEPT_OPERATIONS_CTE = `op as (
+  update ctp_operation o set status = 'IN_PROGRESS', request_trace_id = a.request_trace_id,
+         attempts = o.attempts + 1, updated_at = now(), version = o.version + 1
+    from accepted a
+   where o.id = any(array(select operation_id from accepted))
+     and o.id = a.operation_id and o.status = 'QUEUED'
+  returning o.id, o.tenant, o.entity_id, o.kit_number, o.event, a.request_trace_id, a.first_poll_after_ms)`;
 
 /**
  * Counts one re-drive of an operation's failed job, before it happens: true for the one sweeper

@@ -1,11 +1,11 @@
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import { canMoveOperation } from '../lifecycle/transitions.ts';
 import { INSERT_ACCEPTED_HISTORY_CTE } from './history-writes.ts';
-import { ACCEPT_OPERATION_CTE } from './operation-writes.ts';
+import { ACCEPT_OPERATIONS_CTE } from './operation-writes.ts';
 import { sharedTransaction } from './shared-transaction.ts';
 import { defineStatement } from './sql-session.ts';
 import { lockEntityOfOperation } from './step-reads.ts';
-import { INSERT_TRACE_CTE } from './trace-writes.ts';
+import { INSERT_TRACES_CTE } from './trace-writes.ts';
 
 /**
  * What recording a `202` did:
@@ -20,19 +20,31 @@ import { INSERT_TRACE_CTE } from './trace-writes.ts';
 export type RecordAcceptedResult = 'recorded' | 'already-recorded' | 'not-queued';
 
 /**
- * The operation moves only if it still is `QUEUED`, and the two inserts happen only if it moved.
- * `trace_id` is read with the statement's snapshot: the trace id before this statement wrote.
+ * Each operation of the set moves only if it still is `QUEUED`, and its two inserts happen only if
+ * it moved. `trace_id` is read with the statement's snapshot: the trace id before this statement
+ * wrote. Its values are sets, so the recordings of one round trip of a shared transaction go as
+ * one statement (`sets`, `mergeSets`), and each step finds its own row by its operation's id. An
+ * operation named twice in the set (one `202` recorded by two jobs at once) fails the statement
+ * (`ctp_guard`): the group is rolled back and each step runs again alone, where the second finds
+ * the first's trace.
  */
 const recordAcceptedStatement = defineStatement<
-  { operation_id: string; request_trace_id: string; first_poll_after_ms: number },
-  { recorded: boolean; trace_id: string | null }
+  { accepted: string },
+  { operation_id: string; recorded: boolean; trace_id: string | null }
 >(
   'ctp_record_accepted',
-  `with ${ACCEPT_OPERATION_CTE},
-   ${INSERT_TRACE_CTE},
+  `with accepted as materialized (
+     select * from jsonb_to_recordset($accepted::jsonb)
+         as r(operation_id uuid, request_trace_id text, first_poll_after_ms int)),
+   ${ACCEPT_OPERATIONS_CTE},
+   ${INSERT_TRACES_CTE},
    ${INSERT_ACCEPTED_HISTORY_CTE}
-   select exists (select 1 from op) as recorded,
-          (select request_trace_id from ctp_operation where id = $operation_id::uuid) as trace_id`,
+   select a.operation_id::text as operation_id,
+          exists (select 1 from op where op.id = a.operation_id) as recorded,
+          (select o.request_trace_id from ctp_operation o where o.id = a.operation_id) as trace_id
+     from accepted a
+    where ctp_guard((select count(distinct d.operation_id) = count(*) from accepted d))`,
+  { sets: true },
 );
 
 /**
@@ -54,15 +66,21 @@ export async function recordAccepted(
       [
         lockEntityOfOperation(input.operationId),
         recordAcceptedStatement({
-          operation_id: input.operationId,
-          request_trace_id: input.requestTraceId,
-          first_poll_after_ms: Math.max(0, Math.round(input.firstPollAfterMs)),
+          accepted: JSON.stringify([
+            {
+              operation_id: input.operationId,
+              request_trace_id: input.requestTraceId,
+              first_poll_after_ms: Math.max(0, Math.round(input.firstPollAfterMs)),
+            },
+          ]),
         }),
       ],
       { commit: true },
     ),
   );
-  const row = rows?.[0] as { recorded: boolean; trace_id: string | null } | undefined;
+  const row = (
+    rows as { operation_id: string; recorded: boolean; trace_id: string | null }[] | undefined
+  )?.find((r) => r.operation_id === input.operationId.toLowerCase());
   if (row?.recorded === true) return 'recorded';
   return row?.trace_id === input.requestTraceId ? 'already-recorded' : 'not-queued';
 }

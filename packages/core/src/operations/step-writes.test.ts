@@ -31,10 +31,10 @@ describe('step writes', () => {
     writes.resolveTrace('42', 'SUCCESS', null);
     writes.markWebhookProcessed('wh-1');
     const text = writes.statement()?.text ?? '';
-    expect(text).toMatch(/guard_operation as \(\s*select 1 from ctp_operation/);
-    expect(text).toMatch(/guard_trace as \(\s*select 1 from "ctp_requestIdTracking"/);
-    expect(text).toMatch(/update ctp_operation set status/);
-    expect(text).toMatch(/update "ctp_requestIdTracking" set status_ctp/);
+    expect(text).toMatch(/guard_operation as \(\s*select o.id from ctp_operation o/);
+    expect(text).toMatch(/guard_trace as \(\s*select t.pkey from "ctp_requestIdTracking" t/);
+    expect(text).toMatch(/update ctp_operation o set status/);
+    expect(text).toMatch(/update "ctp_requestIdTracking" t set status_ctp/);
     expect(text).toMatch(/update ctp_webhook_inbox set processed_at/);
   });
 

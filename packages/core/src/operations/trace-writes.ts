@@ -4,26 +4,35 @@ import { queryBound } from './sql-session.ts';
 
 /** Every write of `ctp_requestIdTracking` (step fragments: see `operation-writes.ts`). */
 
-/** `recordAccepted`: the trace of the operation that moved (`op`), first poll after `$first_poll_after_ms`. */
-export const INSERT_TRACE_CTE = `trace as (
+/** `recordAccepted`: the trace of each operation that moved (`op`), first poll after its `first_poll_after_ms`. */
+export const INSERT_TRACES_CTE = `trace as (
   insert into "ctp_requestIdTracking" (tenant, "request_trace_ID", entity_id, kit_number, event,
          status_ctp, operation_id, poll_attempts, next_poll_at, version, created_at, updated_at)
-  select tenant, $request_trace_id::text, entity_id, kit_number, event, 'IN_PROGRESS', id, 0,
-         now() + $first_poll_after_ms::int * interval '1 millisecond', 1, now(), now()
+  select tenant, request_trace_id, entity_id, kit_number, event, 'IN_PROGRESS', id, 0,
+         now() + first_poll_after_ms * interval '1 millisecond', 1, now(), now()
     from op)`;
 
-/** The guard's lock on the trace `$guard_trace_pkey`, if it is still `IN_PROGRESS`. */
-export const GUARD_TRACE_CTE = `guard_trace as (
-  select 1 from "ctp_requestIdTracking"
-   where $guard_trace_pkey::bigint is not null and pkey = $guard_trace_pkey::bigint
-     and status_ctp = 'IN_PROGRESS' for update)`;
+/** The keys of the traces a step (or a group's steps) resolves: one row each in `$traces_end`. */
+const RESOLVING_KEYS = `array(select (e.value->>'pkey')::bigint from jsonb_array_elements($traces_end::jsonb) e)`;
 
-/** The guarded trace turns terminal (`$trace_to`). */
-export const RESOLVE_TRACE_CTE = `trace_end as (
-  update "ctp_requestIdTracking" set status_ctp = $trace_to::text, resolved_at = now(), next_poll_at = null,
-         error_code = $trace_error_code::text, error_message = $trace_error_message::text,
-         error_details = $trace_error_details::text, updated_at = now(), version = version + 1
-   where pkey = $guard_trace_pkey::bigint and status_ctp = 'IN_PROGRESS' and (select applied from ok))`;
+/**
+ * The guard's lock on the traces that resolve, those still `IN_PROGRESS` (counted against the set
+ * by `ok`, as the operations are: `GUARD_OPERATIONS_CTE`).
+ */
+export const GUARD_TRACES_CTE = `guard_trace as (
+  select t.pkey from "ctp_requestIdTracking" t
+   where t.pkey = any(${RESOLVING_KEYS}) and t.status_ctp = 'IN_PROGRESS'
+     for update of t)`;
+
+/** The guarded traces turn terminal (`to`, with their error when they fail). */
+export const RESOLVE_TRACES_CTE = `trace_end as (
+  update "ctp_requestIdTracking" t set status_ctp = r."to", resolved_at = now(), next_poll_at = null,
+         error_code = r."errorCode", error_message = r."errorMessage",
+         error_details = r."errorDetails", updated_at = now(), version = t.version + 1
+    from jsonb_to_recordset($traces_end::jsonb) as r(pkey bigint, "to" text,
+         "errorCode" text, "errorMessage" text, "errorDetails" text)
+   where t.pkey = any(${RESOLVING_KEYS})
+     and t.pkey = r.pkey and t.status_ctp = 'IN_PROGRESS' and (select applied from ok))`;
 
 export interface DueTrace {
   pkey: string;
