@@ -551,6 +551,20 @@ export const releaseBatchLease = defineStatement<{ id: string }>(
   'update ctp_batch set lease_until = null where id = $id::uuid',
 );
 
+/**
+ * The operations of a batch's started items, looked up by primary key: the feeder's reads of its
+ * started items reach `ctp_operation` only through its primary key (this array for the settle, a
+ * per-item subquery for the queue count), so they cost what the lane's window holds, however many
+ * operations the table keeps. Joined on `o.id = i.operation_id` alone, the settle was planned as
+ * a hash join over a sequential scan of every operation (1,584 rows and 22 ms a run a few
+ * thousand items into a 10,000-item bench batch, growing with the table), and the queue count as
+ * a nested loop over the whole `QUEUED` index for each started item (48 ms): the planner takes
+ * that partial index for a few rows, dead entries and other tenants' operations included
+ * (`apps/worker/test/batch-feed-plan.test.ts`).
+ */
+const IN_PROGRESS_OPERATIONS = `array(select b.operation_id from ctp_batch_item b
+                            where b.batch_id = $batch_id::uuid and b.status = 'IN_PROGRESS')`;
+
 /** Items whose operation ended take its outcome. */
 export const settleBatchItems = defineStatement<{ batch_id: string }, { n: number }>(
   'ctp_batch_items_settle',
@@ -561,7 +575,8 @@ export const settleBatchItems = defineStatement<{ batch_id: string }, { n: numbe
                          else jsonb_build_object('code', o.error_code, 'message', o.error_message) end,
             updated_at = now()
        from ctp_operation o
-      where i.batch_id = $batch_id::uuid and i.status = 'IN_PROGRESS' and o.id = i.operation_id
+      where i.batch_id = $batch_id::uuid and i.status = 'IN_PROGRESS'
+        and o.id = any(${IN_PROGRESS_OPERATIONS}) and o.id = i.operation_id
         and o.status in ('SUCCESS', 'FAILED')
      returning 1)
    select count(*)::int as n from settled`,
@@ -570,8 +585,9 @@ export const settleBatchItems = defineStatement<{ batch_id: string }, { n: numbe
 /** The tenant's batch operations not yet accepted by the SaaS (the lane's queue). */
 export const queuedOfBatches = defineStatement<{ batch_ids: string[] }, { n: number }>(
   'ctp_batch_queued',
-  `select count(*)::int as n from ctp_batch_item i join ctp_operation o on o.id = i.operation_id
-    where i.batch_id = any($batch_ids::uuid[]) and i.status = 'IN_PROGRESS' and o.status = 'QUEUED'`,
+  `select count(*)::int as n from ctp_batch_item i
+    where i.batch_id = any($batch_ids::uuid[]) and i.status = 'IN_PROGRESS'
+      and (select o.status from ctp_operation o where o.id = i.operation_id) = 'QUEUED'`,
 );
 
 /** A pending item with what the feeder judges it by, read for many items in one statement. */

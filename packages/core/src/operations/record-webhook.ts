@@ -113,7 +113,9 @@ export async function receiveWebhook(
       const [inserted] = await session.run([inboxAndJob(input)], { commit: true });
       return (inserted?.length ?? 0) > 0 ? 'recorded' : 'duplicate';
     }
-    // The inbox row goes in processed: it commits with the resolve's writes or not at all.
+    // The inbox row goes in processed: it commits with the resolve's writes or not at all. The
+    // writes go first, so that a group's resolves are sent as one statement (`mergeSets` merges a
+    // step's first statement of a round trip only).
     const { writes } = resolveWrites(found, body.tenant, outcome);
     const row = {
       webhook_id: webhookId,
@@ -122,7 +124,7 @@ export async function receiveWebhook(
       payload: inboxPayload(body),
       processed: true as const,
     };
-    await session.run([insertProcessedInboxRow(row), ...writes.statements()], { commit: true });
+    await session.run([...writes.statements(), insertProcessedInboxRow(row)], { commit: true });
     return 'resolved';
   });
 }
