@@ -552,32 +552,38 @@ export const releaseBatchLease = defineStatement<{ id: string }>(
 );
 
 /**
- * The operations of a batch's started items, looked up by primary key: the feeder's reads of its
- * started items reach `ctp_operation` only through its primary key (this array for the settle, a
- * per-item subquery for the queue count), so they cost what the lane's window holds, however many
- * operations the table keeps. Joined on `o.id = i.operation_id` alone, the settle was planned as
- * a hash join over a sequential scan of every operation (1,584 rows and 22 ms a run a few
- * thousand items into a 10,000-item bench batch, growing with the table), and the queue count as
- * a nested loop over the whole `QUEUED` index for each started item (48 ms): the planner takes
- * that partial index for a few rows, dead entries and other tenants' operations included
- * (`apps/worker/test/batch-feed-plan.test.ts`).
+ * Items whose operation ended take its outcome.
+ *
+ * This and the lane's queue count below reach `ctp_operation` only by primary key, one lookup per
+ * started item (`offset 0` keeps the lateral subquery from being flattened into a join), so they
+ * cost what the lane's window holds, however many operations the table keeps. As plain joins on
+ * `o.id = i.operation_id`, the settle was planned as a hash join over a sequential scan of every
+ * operation (22 ms a run a few thousand items into the 10,000-item bench batch, growing with the
+ * table), and the queue count as a nested loop over the whole `QUEUED` partial index for each
+ * started item (48 ms): the planner takes that index for a few rows, its dead entries and other
+ * tenants' operations included. With `o.id = any(array(…))` added, each lookup probed the index
+ * once per element of the array (30 ms for a window of 500). The ended items are then updated by
+ * their `seq`s as one array: joined with the started items again, the planner (estimating one
+ * started item from statistics taken before the batch) compared every pair (68 ms; 6 ms now).
+ * `auto_explain`, BENCHMARKS.md tenth session; `apps/worker/test/batch-feed-plan.test.ts`.
  */
-const IN_PROGRESS_OPERATIONS = `array(select b.operation_id from ctp_batch_item b
-                            where b.batch_id = $batch_id::uuid and b.status = 'IN_PROGRESS')`;
-
-/** Items whose operation ended take its outcome. */
 export const settleBatchItems = defineStatement<{ batch_id: string }, { n: number }>(
   'ctp_batch_items_settle',
-  `with settled as (
+  `with ended as materialized (
+     select i.seq, o.status, o.error_code, o.error_message
+       from ctp_batch_item i
+      cross join lateral (select o.status, o.error_code, o.error_message from ctp_operation o
+                           where o.id = i.operation_id offset 0) o
+      where i.batch_id = $batch_id::uuid and i.status = 'IN_PROGRESS' and o.status in ('SUCCESS', 'FAILED')),
+   settled as (
      update ctp_batch_item i
-        set status = case when o.status = 'SUCCESS' then 'SUCCEEDED' else 'FAILED' end,
-            error = case when o.status = 'SUCCESS' then null
-                         else jsonb_build_object('code', o.error_code, 'message', o.error_message) end,
+        set status = case when d.status = 'SUCCESS' then 'SUCCEEDED' else 'FAILED' end,
+            error = case when d.status = 'SUCCESS' then null
+                         else jsonb_build_object('code', d.error_code, 'message', d.error_message) end,
             updated_at = now()
-       from ctp_operation o
-      where i.batch_id = $batch_id::uuid and i.status = 'IN_PROGRESS'
-        and o.id = any(${IN_PROGRESS_OPERATIONS}) and o.id = i.operation_id
-        and o.status in ('SUCCESS', 'FAILED')
+       from ended d
+      where i.batch_id = $batch_id::uuid and i.seq = any(array(select seq from ended))
+        and i.seq = d.seq and i.status = 'IN_PROGRESS'
      returning 1)
    select count(*)::int as n from settled`,
 );
