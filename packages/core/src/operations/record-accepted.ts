@@ -28,7 +28,7 @@ export type RecordAcceptedResult = 'recorded' | 'already-recorded' | 'not-queued
  * (`ctp_guard`): the group is rolled back and each step runs again alone, where the second finds
  * the first's trace.
  */
-export const recordAcceptedStatement = defineStatement<
+const recordAcceptedStatement = defineStatement<
   { accepted: string },
   { operation_id: string; recorded: boolean; trace_id: string | null }
 >(
@@ -44,7 +44,7 @@ export const recordAcceptedStatement = defineStatement<
           (select o.request_trace_id from ctp_operation o where o.id = a.operation_id) as trace_id
      from accepted a
     where ctp_guard((select count(distinct d.operation_id) = count(*) from accepted d))`,
-  { sets: true, generic: true },
+  { sets: true },
 );
 
 /**

@@ -84,7 +84,7 @@ interface Step<T> {
  * Each key is looked up by its own unique index (a scalar subquery per key: a trace by its id,
  * an operation by its primary key, an entity by `(tenant, entity_id)`), and the entities are
  * then locked by primary key, so the plan is the same whatever the tables hold and however many
- * keys come. It runs with a generic plan (`generic`, `GENERIC_PLANS`): with the keys as constants
+ * keys come. It runs with a generic plan (`GENERIC_PLANS`): with the keys as constants
  * PostgreSQL found a custom plan cheaper (it drops the empty `unnest`s) and planned the
  * statement anew on every call, 0.34 ms of PostgreSQL per operation (`pg_stat_statements` with
  * `track_planning`, 3,000 operations; 0.6–0.9 ms of backend CPU a call against 0.2–0.5 ms
@@ -117,7 +117,19 @@ export const lockEntitiesStatement = defineStatement<{
         from unnest($trace_tenants::text[], $trace_ids::text[]) as k(tenant, trace_id)))
     order by e.pkey
     for update`,
-  { generic: true },
+);
+
+/**
+ * Around the lock, in the same round trip: its generic plan is forced, and the setting is put
+ * back right after it, so the rest of the transaction plans as it always did.
+ */
+export const GENERIC_PLANS = defineStatement<Record<string, never>>(
+  'ctp_generic_plans',
+  'set local plan_cache_mode = force_generic_plan',
+);
+export const DEFAULT_PLANS = defineStatement<Record<string, never>>(
+  'ctp_default_plans',
+  'set local plan_cache_mode to default',
 );
 
 function lockAll(targets: readonly LockTarget[]): Statement {
@@ -410,12 +422,12 @@ class GroupCommitter {
     });
     const batch = [
       ...(opening ? [BEGIN] : []),
-      ...(locks.length === 0 ? [] : [lockAll(locks)]),
+      ...(locks.length === 0 ? [] : [GENERIC_PLANS({}), lockAll(locks), DEFAULT_PLANS({})]),
       ...own,
       ...(commit ? [COMMIT] : []),
     ];
     const results = (await sendPipelined(client, batch, { wake })).map((result) => result.rows);
-    const first = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 1);
+    const first = (opening ? 1 : 0) + (locks.length === 0 ? 0 : 3);
     // Each step's rows in the order it sent its statements (a lock's rows are not kept: the one
     // locking statement answered for all).
     asking.forEach((member, m) => {

@@ -37,11 +37,6 @@ export interface Statement<Row = unknown> {
    * rows of all of them (`mergeSets`).
    */
   readonly sets?: true;
-  /**
-   * Runs with a generic plan: `sendPipelined` sends `GENERIC_PLANS` before it and `DEFAULT_PLANS`
-   * after it, in the same round trip, so the rest of the transaction plans as it always did.
-   */
-  readonly generic?: true;
   /** Only carries the row type. */
   readonly row?: Row;
 }
@@ -76,7 +71,7 @@ const DEFINED = new Map<string, string>();
 export function defineStatement<Params extends Record<string, unknown>, Row = unknown>(
   name: string,
   text: string,
-  definition: { sets?: boolean; generic?: boolean } = {},
+  definition: { sets?: boolean } = {},
 ): (
   params: Params,
   options?: { lock?: LockTarget; wakesRelay?: boolean; publishable?: Statement<Row>['publishable'] },
@@ -104,7 +99,6 @@ export function defineStatement<Params extends Record<string, unknown>, Row = un
       ...(options?.wakesRelay === true ? { wakesRelay: true } : {}),
       ...(options?.publishable === undefined ? {} : { publishable: options.publishable }),
       ...(definition.sets === true ? { sets: true } : {}),
-      ...(definition.generic === true ? { generic: true } : {}),
     };
   };
 }
@@ -276,27 +270,6 @@ export const WAKE_RELAY: Statement = {
 };
 
 /**
- * Around a `generic` statement (`sendPipelined`), in the same round trip: its generic plan is
- * forced, and the setting is put back right after it. Left to choose, PostgreSQL planned the hot
- * statements anew on almost every call: a prepared statement keeps its generic plan only while
- * that plan's estimated cost is below the average of its custom plans', planning included, and
- * for these it was not (the lock: 0.6–0.9 ms of backend CPU a call against 0.2–0.5 ms generic,
- * BENCHMARKS.md seventh session; the resolve's writes: 0.25 ms of planning a call, tenth session).
- * A generic plan does not know the values, so each such statement reaches its rows through
- * unique indexes and primary keys whatever the tables hold (`apps/worker/test/*-plan.test.ts`).
- * Outside a transaction block `set local` does nothing (PostgreSQL warns); every hot statement
- * runs in one.
- */
-export const GENERIC_PLANS = defineStatement<Record<string, never>>(
-  'ctp_generic_plans',
-  'set local plan_cache_mode = force_generic_plan',
-);
-export const DEFAULT_PLANS = defineStatement<Record<string, never>>(
-  'ctp_default_plans',
-  'set local plan_cache_mode to default',
-);
-
-/**
  * Sends `batch` pipelined (every statement handed to the connection before any answer is
  * awaited: one round trip) and returns each statement's result, or throws the first failure.
  * With `wake`, `WAKE_RELAY` follows the batch (which then ends with its commit) in the same round
@@ -313,17 +286,6 @@ export async function sendPipelined(
   // packet. The profile of the api and the worker had their socket writes at a quarter of their
   // busy time.
   const stream = client.connection.stream;
-  // A run of `generic` statements goes between `GENERIC_PLANS` and `DEFAULT_PLANS`; their own
-  // results are left out of the answer.
-  const expanded: Statement<unknown>[] = [];
-  const answers: number[] = [];
-  for (const [i, statement] of batch.entries()) {
-    const opens = statement.generic === true && batch[i - 1]?.generic !== true;
-    const closes = statement.generic === true && batch[i + 1]?.generic !== true;
-    if (opens) expanded.push(GENERIC_PLANS({}));
-    answers.push(expanded.push(statement) - 1);
-    if (closes) expanded.push(DEFAULT_PLANS({}));
-  }
   stream.cork();
   let sent: Promise<QueryResult>[];
   let wake: Promise<unknown> | undefined;
@@ -332,7 +294,7 @@ export async function sendPipelined(
       s.name === ''
         ? client.query(s.text)
         : client.query({ name: s.name, text: s.text, values: [...s.values] });
-    sent = expanded.map(send);
+    sent = batch.map(send);
     wake = options.wake === true ? send(WAKE_RELAY).catch(() => undefined) : undefined;
   } finally {
     stream.uncork();
@@ -341,7 +303,7 @@ export async function sendPipelined(
   await wake;
   const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
-  return answers.map((at) => (settled[at] as PromiseFulfilledResult<QueryResult>).value);
+  return settled.map((r) => (r as PromiseFulfilledResult<QueryResult>).value);
 }
 
 /**

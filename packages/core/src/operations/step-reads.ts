@@ -100,7 +100,6 @@ const readTraceForResolveStatement = defineStatement<{ tenant: string; trace_id:
                  where e.tenant = $tenant::text and e.entity_id = (select entity_id from "ctp_requestIdTracking"
                                                  where tenant = $tenant::text and "request_trace_ID" = $trace_id::text)) a on true
     where t.tenant = $tenant::text and t."request_trace_ID" = $trace_id::text`,
-  { generic: true },
 );
 
 export function readTraceForResolve(tenant: string, requestTraceId: string): Statement {

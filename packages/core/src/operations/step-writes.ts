@@ -106,7 +106,7 @@ const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
   ${INSERT_HISTORY_CTE},
   ${INSERT_OUTBOX_CTE}
   select ctp_guard(applied) as applied from ok`,
-  { sets: true, generic: true },
+  { sets: true },
 );
 
 /**
@@ -126,7 +126,7 @@ const unguardedStepWritesStatement = defineStatement<StepParams, { applied: true
   ${INSERT_HISTORY_CTE},
   ${INSERT_OUTBOX_CTE}
   select ctp_guard(applied) as applied from ok`,
-  { sets: true, generic: true },
+  { sets: true },
 );
 
 type Failure = { code: string; message: string; details: string } | null;
