@@ -1,6 +1,6 @@
 import { loadConfig } from '@ctp/core/config';
 import { Agent, fetch } from 'undici';
-import { call, machineBusyMs, peakRssByProcess, processCpuMs } from './harness.ts';
+import { call, machineBusyMs, peakRssByProcess, processCpuMs, recordProfileWindow } from './harness.ts';
 import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
 
 /**
@@ -64,6 +64,7 @@ export async function measureBatch(serverUrl: string, redisUrl: string, items: n
     // large batch, past the client's default 300 s wait for the answer's headers.
     const patient = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
     const started = performance.now();
+    const startedUs = process.hrtime.bigint() / 1000n;
     const response = await fetch(`${api}/v1/ctp/batches`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/x-ndjson' },
@@ -83,6 +84,7 @@ export async function measureBatch(serverUrl: string, redisUrl: string, items: n
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const seconds = (performance.now() - started) / 1000;
+    recordProfileWindow('batch', named, startedUs, process.hrtime.bigint() / 1000n);
     const busyAfter = await machineBusyMs();
     const cpuAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
     const peakRssMbByProcess = await peakRssByProcess(named);

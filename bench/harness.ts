@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { openSync, readFileSync } from 'node:fs';
+import { appendFileSync, openSync, readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -193,6 +193,16 @@ export function startProcess(
   // run (SIGUSR2, before it stops), to see what holds its memory.
   const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
   const nodeArgs = snapshotDir ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshotDir}`] : [];
+  // BENCH_CPU_PROFILE_DIR=<dir>: each process writes a V8 CPU profile there when it stops
+  // (`<name>.<started>.cpuprofile`), and the measured windows (the maximum-rate slices, the batch)
+  // go to `slices.jsonl`, so a profile can be cut to them (`node bench/profile-slices.ts <dir>`).
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  if (profileDir)
+    nodeArgs.push(
+      '--cpu-prof',
+      `--cpu-prof-dir=${profileDir}`,
+      `--cpu-prof-name=${name}.${Date.now()}.cpuprofile`,
+    );
   const child = spawn(process.execPath, [...nodeFlags, ...nodeArgs, `${root}${script}`, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', stdout, 'pipe'],
@@ -484,8 +494,11 @@ async function measureSlice(
   });
   const sum = (values: readonly (number | null)[]) => values.reduce<number>((a, b) => a + (b ?? 0), 0);
   const before = await read();
+  const startedUs = process.hrtime.bigint() / 1000n;
   const elapsed = await closedLoop(target, ids, 64);
+  const endedUs = process.hrtime.bigint() / 1000n;
   const after = await read();
+  recordProfileWindow('slice', named, startedUs, endedUs);
   tally.operations += ids.length;
   tally.elapsedMs += elapsed;
   tally.idleOthersCpuMs += sum(after.idle) - sum(before.idle);
@@ -549,9 +562,26 @@ function perOperation(tally: Tally) {
   return { machineCpuMsPerOperation, cpuMsPerOperationByProcess, syscallsPerOperationByProcess };
 }
 
+/**
+ * With BENCH_CPU_PROFILE_DIR, a measured window of `processes` (from `process.hrtime`, the
+ * monotonic clock V8's profiles are stamped with, in microseconds) for `bench/profile-slices.ts`.
+ */
+export function recordProfileWindow(
+  phase: 'slice' | 'batch',
+  processes: readonly { readonly name: string }[],
+  startUs: bigint,
+  endUs: bigint,
+): void {
+  const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
+  if (!profileDir) return;
+  const window = { phase, processes: processes.map((p) => p.name), startUs: `${startUs}`, endUs: `${endUs}` };
+  appendFileSync(`${profileDir}/slices.jsonl`, `${JSON.stringify(window)}\n`);
+}
+
 /** Latency from the call to the notification in an open loop at `rate` operations per second. */
 async function openLoop(target: LoadTarget, ids: readonly string[], rate: number): Promise<number[]> {
   const latencies: Promise<number>[] = [];
+  const sentAt: number[] = [];
   const t0 = performance.now();
   for (const [i, id] of ids.entries()) {
     const due = t0 + (i * 1000) / rate;
@@ -561,8 +591,14 @@ async function openLoop(target: LoadTarget, ids: readonly string[], rate: number
     latencies.push(
       target.submit(id).then(async (operationId) => (await target.stream.done(operationId)) - sent),
     );
+    sentAt.push(sent - t0);
   }
-  return (await Promise.all(latencies)).sort((a, b) => a - b);
+  const all = await Promise.all(latencies);
+  if (process.env.BENCH_LATENCY_DUMP) {
+    const { appendFileSync } = await import('node:fs');
+    appendFileSync(process.env.BENCH_LATENCY_DUMP, `${JSON.stringify({ rate, sentAt, all })}\n`);
+  }
+  return all.sort((a, b) => a - b);
 }
 
 /**

@@ -50,13 +50,18 @@ export const FINISH_OPERATIONS_CTE = `operation_end as (
 /**
  * `recordAccepted`: each operation of `accepted` (the rows of `$accepted`: `operation_id`,
  * `request_trace_id`, `first_poll_after_ms`) moves `QUEUED` → `IN_PROGRESS` with its trace.
+ * The status is tested against `(select 'QUEUED'::text)`, not the literal: with the literal, the
+ * generic plan read the whole `QUEUED` partial index (`idx_ctp_operation_queued`, whose predicate
+ * the literal implies) and filtered every entry by id, a heap fetch for each of the operations
+ * waiting at the time (500 in a batch's window) on every recording (`docs/architecture.md`,
+ * "A status test beside a key lookup").
  */
 export const ACCEPT_OPERATIONS_CTE = `op as (
   update ctp_operation o set status = 'IN_PROGRESS', request_trace_id = a.request_trace_id,
          attempts = o.attempts + 1, updated_at = now(), version = o.version + 1
     from accepted a
    where o.id = any(array(select operation_id from accepted))
-     and o.id = a.operation_id and o.status = 'QUEUED'
+     and o.id = a.operation_id and o.status = (select 'QUEUED'::text)
   returning o.id, o.tenant, o.entity_id, o.kit_number, o.event, a.request_trace_id, a.first_poll_after_ms)`;
 
 /**

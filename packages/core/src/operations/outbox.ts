@@ -240,18 +240,23 @@ export const markOutboxPublished = defineStatement<{ ids: string[] }>(
 
 /**
  * A writer published its committed rows `$keys` (`OutboxPublisher`): done, and the lease ended.
- * Found by the dedupe key's unique index (the writer knows the keys, not the ids).
+ * Found by the dedupe key's unique index (the writer knows the keys, not the ids). "Not yet
+ * published" is tested as `(published_at is null) = (select true)`: a plain `published_at is
+ * null` implies the predicate of `idx_ctp_outbox_unpublished`, and the generic plan read that
+ * whole index and filtered every unpublished row by key (104 rows for a mark of 16 in the bench;
+ * `docs/architecture.md`, "A status test beside a key lookup").
  */
 export const markOutboxPublishedByKey = defineStatement<{ keys: string[] }>(
   'ctp_outbox_mark_keys',
   `update ctp_outbox set published_at = now(), claimed_until = null
-    where dedupe_key = any($keys::text[]) and published_at is null`,
+    where dedupe_key = any($keys::text[]) and (published_at is null) = (select true)`,
 );
 
 /** A writer gives the lease on its rows `$keys` back (its publish failed): the relay takes them. */
 export const releaseOutboxRowsByKey = defineStatement<{ keys: string[] }>(
   'ctp_outbox_release_keys',
-  `update ctp_outbox set claimed_until = null where dedupe_key = any($keys::text[]) and published_at is null`,
+  `update ctp_outbox set claimed_until = null
+    where dedupe_key = any($keys::text[]) and (published_at is null) = (select true)`,
 );
 
 /** The relay gives the lease on `$ids` back (its publish failed). */

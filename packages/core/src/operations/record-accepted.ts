@@ -28,7 +28,7 @@ export type RecordAcceptedResult = 'recorded' | 'already-recorded' | 'not-queued
  * (`ctp_guard`): the group is rolled back and each step runs again alone, where the second finds
  * the first's trace.
  */
-const recordAcceptedStatement = defineStatement<
+export const recordAcceptedStatement = defineStatement<
   { accepted: string },
   { operation_id: string; recorded: boolean; trace_id: string | null }
 >(

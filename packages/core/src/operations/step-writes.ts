@@ -88,7 +88,7 @@ interface StepParams extends Record<string, unknown> {
  * Per step, the guarded statement alone cost 0.98 ms of PostgreSQL time per batch item, the
  * largest single statement (`pg_stat_statements`, 10,000-item bench batch, tenth session).
  */
-const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
+export const stepWritesStatement = defineStatement<StepParams, { applied: true }>(
   'ctp_step_writes',
   `with ${GUARD_OPERATIONS_CTE},
   ${GUARD_TRACES_CTE},

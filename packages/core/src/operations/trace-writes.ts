@@ -17,11 +17,15 @@ const RESOLVING_KEYS = `array(select (e.value->>'pkey')::bigint from jsonb_array
 
 /**
  * The guard's lock on the traces that resolve, those still `IN_PROGRESS` (counted against the set
- * by `ok`, as the operations are: `GUARD_OPERATIONS_CTE`).
+ * by `ok`, as the operations are: `GUARD_OPERATIONS_CTE`). The status is tested against
+ * `(select 'IN_PROGRESS'::text)`, not the literal, here and in `RESOLVE_TRACES_CTE`: with the
+ * literal, the generic plan read the whole partial index of traces in flight
+ * (`idx_ctp_request_id_tracking_due`) and filtered each by key (`docs/architecture.md`,
+ * "A status test beside a key lookup").
  */
 export const GUARD_TRACES_CTE = `guard_trace as (
   select t.pkey from "ctp_requestIdTracking" t
-   where t.pkey = any(${RESOLVING_KEYS}) and t.status_ctp = 'IN_PROGRESS'
+   where t.pkey = any(${RESOLVING_KEYS}) and t.status_ctp = (select 'IN_PROGRESS'::text)
      for update of t)`;
 
 /** The guarded traces turn terminal (`to`, with their error when they fail). */
@@ -32,7 +36,7 @@ export const RESOLVE_TRACES_CTE = `trace_end as (
     from jsonb_to_recordset($traces_end::jsonb) as r(pkey bigint, "to" text,
          "errorCode" text, "errorMessage" text, "errorDetails" text)
    where t.pkey = any(${RESOLVING_KEYS})
-     and t.pkey = r.pkey and t.status_ctp = 'IN_PROGRESS' and (select applied from ok))`;
+     and t.pkey = r.pkey and t.status_ctp = (select 'IN_PROGRESS'::text) and (select applied from ok))`;
 
 export interface DueTrace {
   pkey: string;

@@ -1,0 +1,168 @@
+import {
+  markOutboxPublishedByKey,
+  recordAcceptedStatement,
+  releaseOutboxRowsByKey,
+  type Statement,
+  stepWritesStatement,
+} from '@ctp/core/operations';
+import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * Issues 13 and 14: the hot steps find their rows by key, whatever is waiting. Recording a 202
+ * tests the operation's `QUEUED` status, the resolve the trace's `IN_PROGRESS`, the outbox marks
+ * a row's being unpublished, each beside a key lookup. Written as literals, those tests implied
+ * the predicates of small partial indexes, and the generic plans read the whole index and
+ * filtered every entry by key: every operation waiting (500 in a batch's window) on each
+ * recording, every unpublished outbox row on each mark (`auto_explain`, BENCHMARKS.md eleventh
+ * session; `docs/architecture.md`, "A status test beside a key lookup"). Here, 500 queued
+ * operations, 500 traces in flight and 300 unpublished outbox rows among finished ones, planned as
+ * the prepared statements are (generic, and custom), before and after ANALYZE.
+ */
+
+let db: TestDatabase;
+let client: pg.Client;
+const TENANT = 'ENBDPLAN';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  client = new pg.Client({ connectionString: db.databaseUrl });
+  await client.connect();
+  await client.query(
+    `insert into ctp_operation (id, tenant, event, entity_id, status, completed_at)
+     select gen_random_uuid(), $1, 'CTP_REGISTER_ENTITY_AND_KIT', 'e' || g,
+            case when g <= 500 then 'QUEUED' else 'SUCCESS' end,
+            case when g <= 500 then null else now() end
+       from generate_series(1, 20000) g`,
+    [TENANT],
+  );
+  await client.query(
+    `insert into "ctp_requestIdTracking" (tenant, "request_trace_ID", entity_id, event, status_ctp, operation_id)
+     select $1, 't' || g, 'e' || g, 'CTP_REGISTER_ENTITY_AND_KIT',
+            case when g <= 500 then 'IN_PROGRESS' else 'SUCCESS' end, id
+       from (select id, row_number() over () as g from ctp_operation where status <> 'QUEUED') o`,
+    [TENANT],
+  );
+  await client.query(
+    `insert into ctp_outbox (tenant, kind, topic, dedupe_key, payload, published_at)
+     select $1, 'notification', 'notification', 'k' || g, '{}',
+            case when g <= 300 then null else now() end
+       from generate_series(1, 20000) g`,
+    [TENANT],
+  );
+});
+
+afterAll(async () => {
+  await client?.end();
+  await db?.drop();
+});
+
+/** A value as a literal, for the `execute` of the explain (a test's own fixed values). */
+function literal(value: unknown): string {
+  const text = Array.isArray(value)
+    ? `{${value.map((v) => JSON.stringify(String(v))).join(',')}}`
+    : String(value);
+  return client.escapeLiteral(text);
+}
+
+/** The plan of a defined statement, prepared as the pool prepares it, in the given plan mode. */
+async function planOf(
+  statement: Statement,
+  mode: 'force_generic_plan' | 'force_custom_plan',
+): Promise<string> {
+  await client.query(`set plan_cache_mode = ${mode}`);
+  await client.query(`prepare probe as ${statement.text}`);
+  try {
+    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+      `explain execute probe(${statement.values.map(literal).join(', ')})`,
+    );
+    return rows.map((row) => row['QUERY PLAN']).join('\n');
+  } finally {
+    await client.query('deallocate probe');
+  }
+}
+
+const EMPTY = '[]';
+const uuid = '00000000-0000-4000-8000-000000000001';
+
+/** Each statement, and the partial index it must not read, and the key index it must. */
+const cases = (): { statement: Statement; avoid: string; use: string }[] => [
+  {
+    statement: recordAcceptedStatement({
+      accepted: JSON.stringify([{ operation_id: uuid, request_trace_id: 'tr1', first_poll_after_ms: 500 }]),
+    }),
+    avoid: 'idx_ctp_operation_queued',
+    use: 'ctp_operation_pkey',
+  },
+  {
+    statement: stepWritesStatement({
+      customers_new: EMPTY,
+      customers_set: EMPTY,
+      payments_new: EMPTY,
+      payments_set: EMPTY,
+      operations_new: EMPTY,
+      operations_end: JSON.stringify([{ id: uuid, status: 'IN_PROGRESS', to: 'SUCCESS' }]),
+      traces_end: JSON.stringify([{ pkey: '7', to: 'SUCCESS' }]),
+      webhooks_done: EMPTY,
+      history: EMPTY,
+      outbox: EMPTY,
+    }),
+    avoid: 'idx_ctp_request_id_tracking_due',
+    use: 'ctp_requestIdTracking_pkey',
+  },
+  {
+    statement: markOutboxPublishedByKey({ keys: ['k1', 'k2'] }),
+    avoid: 'idx_ctp_outbox_unpublished',
+    use: 'uq_ctp_outbox_dedupe_key',
+  },
+  {
+    statement: releaseOutboxRowsByKey({ keys: ['k1', 'k2'] }),
+    avoid: 'idx_ctp_outbox_unpublished',
+    use: 'uq_ctp_outbox_dedupe_key',
+  },
+];
+
+describe('the hot steps beside a status test', () => {
+  for (const analyzed of [false, true]) {
+    it(`find their rows by key, never through a partial index of the waiting ones (${analyzed ? 'analyzed' : 'never analyzed'})`, async () => {
+      if (analyzed) await client.query('analyze');
+      for (const { statement, avoid, use } of cases()) {
+        for (const mode of ['force_generic_plan', 'force_custom_plan'] as const) {
+          const plan = await planOf(statement, mode);
+          expect(plan, `${statement.name}, ${mode}`).not.toContain(avoid);
+          expect(plan, `${statement.name}, ${mode}`).toContain(use);
+          expect(plan, `${statement.name}, ${mode}`).not.toMatch(
+            /Seq Scan on (ctp_operation|"ctp_requestIdTracking"|ctp_outbox)\b/,
+          );
+        }
+      }
+    });
+  }
+
+  it('still touch only the rows in the status tested', async () => {
+    const { rows: queued } = await client.query<{ id: string }>(
+      `select id from ctp_operation where status = 'QUEUED' limit 1`,
+    );
+    const { rows: done } = await client.query<{ id: string }>(
+      `select id from ctp_operation where status = 'SUCCESS' limit 1`,
+    );
+    const accepted = (id: string, trace: string) =>
+      recordAcceptedStatement({
+        accepted: JSON.stringify([{ operation_id: id, request_trace_id: trace, first_poll_after_ms: 500 }]),
+      });
+    await client.query('begin');
+    try {
+      const moved = await client.query<{ recorded: boolean }>({ ...accepted(queued[0]?.id ?? '', 'tr-new') });
+      const refused = await client.query<{ recorded: boolean }>({ ...accepted(done[0]?.id ?? '', 'tr-old') });
+      expect(moved.rows[0]?.recorded).toBe(true);
+      expect(refused.rows[0]?.recorded).toBe(false);
+      const mark = markOutboxPublishedByKey({ keys: ['k1', 'k400'] });
+      const marked = await client.query(mark.text, [...mark.values]);
+      // k1 is unpublished; k400 was published already and stays as it was.
+      expect(marked.rowCount).toBe(1);
+    } finally {
+      await client.query('rollback');
+    }
+  });
+});
