@@ -581,7 +581,6 @@ export function recordProfileWindow(
 /** Latency from the call to the notification in an open loop at `rate` operations per second. */
 async function openLoop(target: LoadTarget, ids: readonly string[], rate: number): Promise<number[]> {
   const latencies: Promise<number>[] = [];
-  const sentAt: number[] = [];
   const t0 = performance.now();
   for (const [i, id] of ids.entries()) {
     const due = t0 + (i * 1000) / rate;
@@ -591,14 +590,8 @@ async function openLoop(target: LoadTarget, ids: readonly string[], rate: number
     latencies.push(
       target.submit(id).then(async (operationId) => (await target.stream.done(operationId)) - sent),
     );
-    sentAt.push(sent - t0);
   }
-  const all = await Promise.all(latencies);
-  if (process.env.BENCH_LATENCY_DUMP) {
-    const { appendFileSync } = await import('node:fs');
-    appendFileSync(process.env.BENCH_LATENCY_DUMP, `${JSON.stringify({ rate, sentAt, all })}\n`);
-  }
-  return all.sort((a, b) => a - b);
+  return (await Promise.all(latencies)).sort((a, b) => a - b);
 }
 
 /**
