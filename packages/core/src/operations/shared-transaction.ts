@@ -5,6 +5,7 @@ import type { OutboxRow } from './outbox.ts';
 import {
   BEGIN,
   COMMIT,
+  canMergeSets,
   checkStatement,
   defineStatement,
   forPublisher,
@@ -395,6 +396,8 @@ class GroupCommitter {
     const locks: LockTarget[] = [];
     const own: Statement<unknown>[] = [];
     const merged = new Map<string, number>();
+    // The statements merged into `own[at]`, the first included, joined once below (`mergeSets`).
+    const parts = new Map<number, [Statement<unknown>, ...Statement<unknown>[]]>();
     // Per step, per statement: its index in `own` (-1: a lock, answered by the one lock statement).
     const places = asking.map((_, m) => {
       const indexes: number[] = [];
@@ -408,9 +411,10 @@ class GroupCommitter {
         const into = at === undefined ? undefined : own[at];
         // Merged only as the step's first statement here, so none of its own moves behind it.
         const firstOfStep = indexes.every((i) => i < 0);
-        const combined = into !== undefined && firstOfStep ? mergeSets(into, statement) : null;
-        if (at !== undefined && combined !== null) {
-          own[at] = combined;
+        if (at !== undefined && into !== undefined && firstOfStep && canMergeSets(into, statement)) {
+          const list = parts.get(at);
+          if (list === undefined) parts.set(at, [into, statement]);
+          else list.push(statement);
           indexes.push(at);
           continue;
         }
@@ -420,6 +424,7 @@ class GroupCommitter {
       }
       return indexes;
     });
+    for (const [at, statements] of parts) own[at] = mergeSets(statements);
     const batch = [
       ...(opening ? [BEGIN] : []),
       ...(locks.length === 0 ? [] : [GENERIC_PLANS({}), lockAll(locks), DEFAULT_PLANS({})]),
