@@ -41,6 +41,12 @@ export interface LoadResult {
     readonly p50: number;
     readonly p95: number;
     readonly p99: number;
+    /** Call to `202`. */
+    readonly acceptedP50: number;
+    readonly acceptedP99: number;
+    /** Call to the entry's own time on the stream (its id), the reader's lag left out. */
+    readonly addedP50: number;
+    readonly addedP99: number;
     readonly operations: number;
   };
   readonly commitsPerOperation: number;
@@ -336,6 +342,7 @@ export function customerIds(operations: number, warmup = 0): string[] {
 /** Follows the stream and resolves each operation id's waiter when its notification appears. */
 export function followStream(redis: Redis, stream: string) {
   const seen = new Map<string, number>();
+  const added = new Map<string, number>();
   const waiters = new Map<string, (at: number) => void>();
   let stopped = false;
   const loop = (async () => {
@@ -350,6 +357,9 @@ export function followStream(redis: Redis, stream: string) {
           const operationId = fields[fields.indexOf('notificationId') + 1] ?? '';
           const at = performance.now();
           seen.set(operationId, at);
+          // The entry's id starts with Redis's clock in ms when it was added: the moment the
+          // notification was on the stream, whatever this reader was doing then.
+          added.set(operationId, Number(id.slice(0, id.indexOf('-'))));
           waiters.get(operationId)?.(at);
         }
       }
@@ -362,6 +372,8 @@ export function followStream(redis: Redis, stream: string) {
         if (at !== undefined) resolve(at);
         else waiters.set(operationId, resolve);
       }),
+    /** When the operation's entry was added to the stream (wall clock, ms); after `done`. */
+    addedAt: (operationId: string) => added.get(operationId) ?? Number.NaN,
     stop: async () => {
       stopped = true;
       await loop;
@@ -578,20 +590,45 @@ export function recordProfileWindow(
   appendFileSync(`${profileDir}/slices.jsonl`, `${JSON.stringify(window)}\n`);
 }
 
-/** Latency from the call to the notification in an open loop at `rate` operations per second. */
-async function openLoop(target: LoadTarget, ids: readonly string[], rate: number): Promise<number[]> {
-  const latencies: Promise<number>[] = [];
+interface OpenLoopLatencies {
+  /** From the call to the notification read by this process: the figure the targets use. */
+  readonly read: number[];
+  /** From the call to its `202`. */
+  readonly accepted: number[];
+  /** From the call to the entry's own time on the stream (its id), this reader's lag left out. */
+  readonly added: number[];
+}
+
+/**
+ * Latency from the call to the notification in an open loop at `rate` operations per second,
+ * with two parts of it: the `202`, and the entry's time on the stream (Redis's clock in its id,
+ * against this process's wall clock, both the machine's), which tells a tail made by the
+ * pipeline from one made by this process reading late.
+ */
+async function openLoop(
+  target: LoadTarget,
+  ids: readonly string[],
+  rate: number,
+): Promise<OpenLoopLatencies> {
+  const runs: Promise<[read: number, accepted: number, added: number]>[] = [];
+  const wallOf = (monotonic: number) => performance.timeOrigin + monotonic;
   const t0 = performance.now();
   for (const [i, id] of ids.entries()) {
     const due = t0 + (i * 1000) / rate;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const sent = performance.now();
-    latencies.push(
-      target.submit(id).then(async (operationId) => (await target.stream.done(operationId)) - sent),
+    runs.push(
+      target.submit(id).then(async (operationId) => {
+        const accepted = performance.now() - sent;
+        const read = (await target.stream.done(operationId)) - sent;
+        return [read, accepted, target.stream.addedAt(operationId) - wallOf(sent)];
+      }),
     );
   }
-  return (await Promise.all(latencies)).sort((a, b) => a - b);
+  const all = await Promise.all(runs);
+  const sorted = (k: 0 | 1 | 2) => all.map((r) => r[k]).sort((a, b) => a - b);
+  return { read: sorted(0), accepted: sorted(1), added: sorted(2) };
 }
 
 /**
@@ -657,7 +694,8 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     const opsPerSecond = tally.operations / (tally.elapsedMs / 1000);
     const rate = opsPerSecond / 2;
     const halfBefore = await target.checkpoints();
-    const sorted = await openLoop(target, target.ids.slice(warmup + operations), rate);
+    const latencies = await openLoop(target, target.ids.slice(warmup + operations), rate);
+    const sorted = latencies.read;
     const halfCheckpoints = (await target.checkpoints()) - halfBefore;
     results.push({
       operations: tally.operations,
@@ -675,6 +713,10 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
         p50: percentile(sorted, 50),
         p95: percentile(sorted, 95),
         p99: percentile(sorted, 99),
+        acceptedP50: percentile(latencies.accepted, 50),
+        acceptedP99: percentile(latencies.accepted, 99),
+        addedP50: percentile(latencies.added, 50),
+        addedP99: percentile(latencies.added, 99),
       },
     });
   }
@@ -751,5 +793,8 @@ export function printLoad(label: string, title: string, result: LoadResult): voi
   const half = result.halfRate;
   console.log(
     `${lead}latency at half the maximum rate (${half.rate.toFixed(0)}/s, ${half.operations} operations): p50 ${half.p50.toFixed(0)} ms, p95 ${half.p95.toFixed(0)} ms, p99 ${half.p99.toFixed(0)} ms; PostgreSQL checkpoints during it: ${half.checkpoints}`,
+  );
+  console.log(
+    `${lead}  the same operations: call to 202 p50 ${half.acceptedP50.toFixed(0)} ms, p99 ${half.acceptedP99.toFixed(0)} ms; call to the entry's time on the stream (the reader's lag left out) p50 ${half.addedP50.toFixed(0)} ms, p99 ${half.addedP99.toFixed(0)} ms`,
   );
 }
