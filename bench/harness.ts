@@ -341,8 +341,8 @@ export function customerIds(operations: number, warmup = 0): string[] {
 
 /** Follows the stream and resolves each operation id's waiter when its notification appears. */
 export function followStream(redis: Redis, stream: string) {
-  const seen = new Map<string, number>();
-  const added = new Map<string, number>();
+  // Per operation id: when this process read its entry, and when Redis added it (wall clock, ms).
+  const seen = new Map<string, { readonly at: number; readonly addedMs: number }>();
   const waiters = new Map<string, (at: number) => void>();
   let stopped = false;
   const loop = (async () => {
@@ -356,10 +356,9 @@ export function followStream(redis: Redis, stream: string) {
           last = id;
           const operationId = fields[fields.indexOf('notificationId') + 1] ?? '';
           const at = performance.now();
-          seen.set(operationId, at);
           // The entry's id starts with Redis's clock in ms when it was added: the moment the
           // notification was on the stream, whatever this reader was doing then.
-          added.set(operationId, Number(id.slice(0, id.indexOf('-'))));
+          seen.set(operationId, { at, addedMs: Number(id.slice(0, id.indexOf('-'))) });
           waiters.get(operationId)?.(at);
         }
       }
@@ -368,12 +367,12 @@ export function followStream(redis: Redis, stream: string) {
   return {
     done: (operationId: string) =>
       new Promise<number>((resolve) => {
-        const at = seen.get(operationId);
+        const at = seen.get(operationId)?.at;
         if (at !== undefined) resolve(at);
         else waiters.set(operationId, resolve);
       }),
     /** When the operation's entry was added to the stream (wall clock, ms); after `done`. */
-    addedAt: (operationId: string) => added.get(operationId) ?? Number.NaN,
+    addedAt: (operationId: string) => seen.get(operationId)?.addedMs ?? Number.NaN,
     stop: async () => {
       stopped = true;
       await loop;
@@ -695,7 +694,6 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
     const rate = opsPerSecond / 2;
     const halfBefore = await target.checkpoints();
     const latencies = await openLoop(target, target.ids.slice(warmup + operations), rate);
-    const sorted = latencies.read;
     const halfCheckpoints = (await target.checkpoints()) - halfBefore;
     results.push({
       operations: tally.operations,
@@ -709,10 +707,10 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
       halfRate: {
         rate,
         checkpoints: halfCheckpoints,
-        operations: sorted.length,
-        p50: percentile(sorted, 50),
-        p95: percentile(sorted, 95),
-        p99: percentile(sorted, 99),
+        operations: latencies.read.length,
+        p50: percentile(latencies.read, 50),
+        p95: percentile(latencies.read, 95),
+        p99: percentile(latencies.read, 99),
         acceptedP50: percentile(latencies.accepted, 50),
         acceptedP99: percentile(latencies.accepted, 99),
         addedP50: percentile(latencies.added, 50),
