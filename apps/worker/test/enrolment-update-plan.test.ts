@@ -1,5 +1,5 @@
 import { UPDATE_CUSTOMERS_CTE, UPDATE_PAYMENTS_CTE } from '@ctp/core/operations';
-import { POOL_CONNECTION_LIFETIME_S, sqlPool } from '@ctp/db';
+import { POOL_CONNECTION_LIFETIME_S, POOL_IDLE_TIMEOUT_MS, sqlPool } from '@ctp/db';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -50,13 +50,35 @@ describe('the step writes of the CTP enrolment', () => {
 });
 
 describe("the pool's connections", () => {
-  it('are replaced after their lifetime, so plans made on nearly empty tables do not stay', async () => {
-    // A generic plan kept by a connection is only re-made on a new connection (or after an
-    // ANALYZE); the lifetime bounds how long a plan made for smaller tables can be used.
+  it('are kept warm: idle for 10 minutes before they close, renewed after 30', async () => {
+    // A new connection is a new backend that prepares and plans every statement again; the
+    // lifetime only bounds a backend's age (see `POOL_CONNECTION_LIFETIME_S`).
     const pool = await sqlPool(db.orm);
-    expect((pool.options as { maxLifetimeSeconds?: number }).maxLifetimeSeconds).toBe(
-      POOL_CONNECTION_LIFETIME_S,
-    );
-    expect(POOL_CONNECTION_LIFETIME_S).toBeGreaterThan(0);
+    const options = pool.options as { maxLifetimeSeconds?: number; idleTimeoutMillis?: number };
+    expect(options.maxLifetimeSeconds).toBe(POOL_CONNECTION_LIFETIME_S);
+    expect(options.idleTimeoutMillis).toBe(POOL_IDLE_TIMEOUT_MS);
+    expect(POOL_IDLE_TIMEOUT_MS).toBeGreaterThanOrEqual(60_000);
+  });
+
+  it('replan a prepared statement after an ANALYZE, so a plan made on a nearly empty table does not stay', async () => {
+    // What the long lifetime relies on: the generic plan a connection settled on while the table
+    // was small is dropped by the next ANALYZE (autovacuum's, or the worker's table upkeep).
+    await client.query('create table plan_probe (id int primary key, v int not null)');
+    await client.query('create index plan_probe_v on plan_probe (v)');
+    await client.query('insert into plan_probe select g, g % 2 from generate_series(1, 10) g');
+    await client.query('analyze plan_probe');
+    await client.query('prepare probe(int) as select count(*) from plan_probe where v = $1');
+    for (let i = 0; i < 7; i++) await client.query('execute probe(1)');
+    const planOf = async () =>
+      (await client.query<{ 'QUERY PLAN': string }>('explain execute probe(1)')).rows
+        .map((row) => row['QUERY PLAN'])
+        .join('\n');
+    expect(await planOf()).toContain('Seq Scan on plan_probe');
+    await client.query('insert into plan_probe select g, g from generate_series(11, 100000) g');
+    // Before the ANALYZE the connection still runs the plan made for ten rows.
+    expect(await planOf()).toContain('Seq Scan on plan_probe');
+    await client.query('analyze plan_probe');
+    expect(await planOf()).toContain('plan_probe_v');
+    await client.query('deallocate probe');
   });
 });

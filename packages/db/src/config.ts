@@ -29,8 +29,24 @@ export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
   idleInTransactionMs: 60_000,
 };
 
-/** How long a pooled connection lives, in seconds (see `createOrmConfig`). */
-export const POOL_CONNECTION_LIFETIME_S = 60;
+/**
+ * The pool keeps its connections warm. A new connection is a new PostgreSQL backend: empty
+ * catalog caches, every hot statement prepared again, and each planned anew for its first five
+ * runs before PostgreSQL settles on a generic plan. `pg`'s default closed a connection idle for
+ * 10 s, and the lifetime was 60 s: under steady load each process opened a new backend every few
+ * seconds, and after any lull of 10 s the first requests all ran on new ones (the bench's
+ * half-rate run, which starts after an 11 s pause: its first half second at a p50 of 153 ms
+ * against 55–67 ms after it; BENCHMARKS.md, thirteenth session). As HikariCP's defaults: a
+ * connection idle for 10 minutes is closed, and none lives longer than 30 minutes.
+ *
+ * The 60 s lifetime was there to renew plans: a generic plan made while a table was nearly
+ * empty stayed as it grew, where nothing analyzed the tables (autovacuum off). Now something
+ * always does (autovacuum, or the worker's table upkeep where it is off), and an ANALYZE
+ * invalidates the cached plans of its table on every connection: the next run plans with the
+ * new statistics.
+ */
+export const POOL_CONNECTION_LIFETIME_S = 1_800;
+export const POOL_IDLE_TIMEOUT_MS = 600_000;
 
 /** The timeouts of the process's configuration (`DATABASE_*_TIMEOUT_MS`). */
 export function databaseTimeoutsOf(config: {
@@ -69,17 +85,13 @@ export function createOrmConfig({ databaseUrl, schema, debug = false, timeouts }
       // `SqlSession` sends a batch of bound-parameter statements in one round trip (see there).
       // A caller that awaits each statement, as the unit of work does, sees no difference.
       pipeline: true,
-      // A connection lives at most this long (closed when next released after it). Each
-      // connection keeps the plans of its prepared statements: PostgreSQL settles on a generic
-      // plan after five runs and keeps it until the tables' statistics change, which nothing
-      // changes where autovacuum is off. A plan made while a table was nearly empty (a scan of
-      // it, or of a small partial index) then stayed as the table grew: every step read more
-      // (`BENCHMARKS.md`, fourth session). A new connection plans for the tables as they are.
+      // A connection lives at most this long (closed when next released after it); see there.
       maxLifetimeSeconds: POOL_CONNECTION_LIFETIME_S,
       statement_timeout: limits.statementMs,
       lock_timeout: limits.lockMs,
       idle_in_transaction_session_timeout: limits.idleInTransactionMs,
     },
+    pool: { idleTimeoutMillis: POOL_IDLE_TIMEOUT_MS },
     ...(schema === undefined ? {} : { schema }),
     entities: [...allEntities],
     routines: allRoutines,

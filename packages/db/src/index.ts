@@ -6,6 +6,7 @@ export {
   migrationsPath,
   type OrmConfigInput,
   POOL_CONNECTION_LIFETIME_S,
+  POOL_IDLE_TIMEOUT_MS,
 } from './config.ts';
 export { databaseName, dropDatabase, ensureDatabase, withDatabaseName } from './database-admin.ts';
 export { DEFAULT_DATABASE_URL, readDatabaseUrl } from './database-url.ts';
