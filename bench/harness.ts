@@ -437,8 +437,9 @@ export async function checkpointCount(
  * taking turns (A B, B A, A B, …), each 2 s after the last: the machine's speed changes from minute to minute (the simulator's own CPU per
  * operation, the same code in every run, ranged 1.4–2.8 ms in one session), and two pipelines
  * measured a minute apart met different minutes. Slices shorter than `pg`'s 10 s idle timeout
- * keep the idle pipeline's pooled connections (and their prepared statements) alive, as steady
- * load does. `BENCH_WARMUP`, `BENCH_SLICES`.
+ * (the naive pipeline's; the real one's pool keeps idle connections 10 minutes) keep the idle
+ * pipeline's pooled connections (and their prepared statements) alive, as steady load does.
+ * `BENCH_WARMUP`, `BENCH_SLICES`.
  */
 export interface LoadPlan {
   readonly operations: number;
@@ -456,7 +457,7 @@ export function loadPlan(operations: number): LoadPlan {
   };
 }
 
-/** The pause before each slice; shorter than `pg`'s 10 s idle timeout (see `LoadPlan`). */
+/** The pause before each slice; shorter than the naive pool's 10 s idle timeout (see `LoadPlan`). */
 const SLICE_GAP_MS = 2_000;
 
 /** One target's maximum-rate figures, summed over its slices. */
