@@ -98,31 +98,6 @@ describe('table upkeep where autovacuum is off', () => {
     expect(plan).not.toContain('Join Filter');
   });
 
-  it('analyzes a table again within autovacuum_naptime only when more rows changed than it holds', async () => {
-    // 400 of the 3,000 traces changed: past 50 + 10 % (350), but the table was analyzed moments
-    // ago (above) and changed by less than its size, so its statistics still describe it.
-    const flush = async () => {
-      await client.query('select pg_stat_force_next_flush()');
-      await client.query('select 1');
-    };
-    await client.query(
-      `update "ctp_requestIdTracking" set poll_attempts = poll_attempts + 1
-        where pkey in (select pkey from "ctp_requestIdTracking" order by pkey limit 400)`,
-    );
-    await flush();
-    const soon = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true });
-    expect(soon.analyzed).not.toContain('ctp_requestIdTracking');
-    // Once the interval has passed (here: none), the same change is analyzed.
-    const later = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true, analyzeIntervalMs: 0 });
-    expect(later.analyzed).toContain('ctp_requestIdTracking');
-    // More changed rows than the table holds: analyzed at once, whatever the interval.
-    await client.query(`update "ctp_requestIdTracking" set poll_attempts = poll_attempts + 1`);
-    await client.query(`update "ctp_requestIdTracking" set poll_attempts = poll_attempts + 1`);
-    await flush();
-    const grown = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true });
-    expect(grown.analyzed).toContain('ctp_requestIdTracking');
-  });
-
   it('vacuums a table whose dead rows pass the threshold, and leaves it alone after', async () => {
     // Every operation updated once: 3,000 dead versions, past 50 + 20 % of 3,000.
     await client.query(`update ctp_operation set attempts = attempts + 1`);

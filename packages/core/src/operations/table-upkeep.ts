@@ -31,18 +31,6 @@ import { poolOf, queryBound } from './sql-session.ts';
  * its last analyze than `autovacuum_analyze_threshold + autovacuum_analyze_scale_factor × rows`
  * (50 + 10 % by default), and vacuumed once it holds more dead rows than
  * `autovacuum_vacuum_threshold + autovacuum_vacuum_scale_factor × rows` (50 + 20 %).
- *
- * **At most one ANALYZE of a table per `autovacuum_naptime`** (60 s by default: autovacuum
- * visits a database once per naptime), unless more rows changed since the last one than the
- * table holds. The job runs every 10 s, and at 20,000–30,000 operations `ctp_operation` (an
- * insert and two updates each) passed its threshold in every round: its ANALYZE read the whole
- * table as its sample (30,000 rows) for 0.5–1.1 s, the other growing tables' took as long
- * again, and each made every connection plan that table's statements anew. The operations
- * started during those rounds ran at two to four times the latency of the others, the p99 at
- * half rate grew from about 200 ms at 3,000 operations to 450 at 20,000 (BENCHMARKS.md,
- * thirteenth session). A table that changed by more than its own size (one that grows from
- * nothing) is still analyzed at once, so no plan is made on statistics of a table a fraction of
- * its size (the reason for the upkeep above).
  */
 
 /** Each table's ANALYZE and VACUUM, as fixed texts (utility statements take no parameters). */
@@ -98,11 +86,7 @@ export const SERVICE_TABLES = Object.keys(ANALYZE_TABLE) as ServiceTable[];
 /** The tables of `$tables` in the current schema past autovacuum's thresholds, when it is off. */
 const STALE_TABLES_SQL = `select s.relname as name,
          s.n_mod_since_analyze > current_setting('autovacuum_analyze_threshold')::float8
-           + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0)
-         and (s.n_mod_since_analyze > greatest(c.reltuples, 0)
-              or greatest(s.last_analyze, s.last_autoanalyze) is null
-              or greatest(s.last_analyze, s.last_autoanalyze)
-                   < now() - coalesce(?::interval, current_setting('autovacuum_naptime')::interval)) as needs_analyze,
+           + current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0) as needs_analyze,
          s.n_dead_tup > current_setting('autovacuum_vacuum_threshold')::float8
            + current_setting('autovacuum_vacuum_scale_factor')::float8 * greatest(c.reltuples, 0) as needs_vacuum
     from pg_stat_user_tables s
@@ -114,8 +98,6 @@ const STALE_TABLES_SQL = `select s.relname as name,
 export interface UpkeepOptions {
   /** Work even though autovacuum runs (tests, whose server may run either way). */
   readonly evenWithAutovacuum?: boolean;
-  /** The least time between two ANALYZEs of a table (default: `autovacuum_naptime`); see above. */
-  readonly analyzeIntervalMs?: number;
 }
 
 export interface UpkeepResult {
@@ -144,11 +126,7 @@ export async function keepTablesUp(em: EntityManager, options: UpkeepOptions = {
   const stale = await queryBound<{ name: string; needs_analyze: boolean; needs_vacuum: boolean }>(
     em,
     STALE_TABLES_SQL,
-    [
-      options.analyzeIntervalMs === undefined ? null : `${options.analyzeIntervalMs} milliseconds`,
-      SERVICE_TABLES,
-      options.evenWithAutovacuum === true,
-    ],
+    [SERVICE_TABLES, options.evenWithAutovacuum === true],
   );
   const vacuumed: ServiceTable[] = [];
   const analyzed: ServiceTable[] = [];
