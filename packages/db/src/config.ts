@@ -33,8 +33,8 @@ export const DEFAULT_DATABASE_TIMEOUTS: DatabaseTimeouts = {
  * The pool keeps its connections warm. A new connection is a new PostgreSQL backend: empty
  * catalog caches, every hot statement prepared again, and each planned anew for its first five
  * runs before PostgreSQL settles on a generic plan. `pg`'s default closed a connection idle for
- * 10 s, and the lifetime was 60 s: under steady load each process opened a new backend every few
- * seconds, and after any lull of 10 s the first requests all ran on new ones (the bench's
+ * 10 s, and the lifetime was 60 s: under steady load each process opened several new backends a
+ * minute, and after any lull of 10 s the first requests all ran on new ones (the bench's
  * half-rate run, which starts after an 11 s pause: its first half second at a p50 of 153 ms
  * against 55–67 ms after it; BENCHMARKS.md, thirteenth session). As HikariCP's defaults: a
  * connection idle for 10 minutes is closed, and none lives longer than 30 minutes.
