@@ -1,4 +1,10 @@
-import { keepTablesUp, lockEntityOfTrace, queryBound, SERVICE_TABLES } from '@ctp/core/operations';
+import {
+  keepTablesUp,
+  lockEntityOfTrace,
+  queryBound,
+  SERVICE_TABLES,
+  UPKEEP_STATISTICS_TARGET,
+} from '@ctp/core/operations';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -118,5 +124,32 @@ describe('table upkeep where autovacuum is off', () => {
       [],
     );
     expect(pooled[0]?.delay).toBe('0');
+  });
+
+  it('analyzes with a small sample, and leaves the pooled connections the server\'s target', async () => {
+    // 3,000 distinct entity ids: at the server's target (100) the histogram has 101 bounds; at
+    // the upkeep's, UPKEEP_STATISTICS_TARGET + 1.
+    await client.query(`update business_entity set updated_at = updated_at`);
+    await client.query('select pg_stat_force_next_flush()');
+    await client.query('select 1');
+    const done = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true });
+    expect(done.analyzed).toContain('business_entity');
+    const bounds = async (): Promise<number> => {
+      const { rows } = await client.query<{ bounds: number }>(
+        `select array_length(histogram_bounds::text::text[], 1) as bounds from pg_stats
+          where schemaname = current_schema() and tablename = 'business_entity' and attname = 'entity_id'`,
+      );
+      return Number(rows[0]?.bounds);
+    };
+    expect(await bounds()).toBe(UPKEEP_STATISTICS_TARGET + 1);
+    const pooled = await queryBound<{ target: string }>(
+      db.orm.em.fork(),
+      `select current_setting('default_statistics_target') as target`,
+      [],
+    );
+    expect(Number(pooled[0]?.target)).toBeGreaterThan(UPKEEP_STATISTICS_TARGET);
+    // The same table analyzed at the server's target, for contrast.
+    await client.query('analyze business_entity');
+    expect(await bounds()).toBe(Number(pooled[0]?.target) + 1);
   });
 });
