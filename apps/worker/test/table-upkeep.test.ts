@@ -126,7 +126,7 @@ describe('table upkeep where autovacuum is off', () => {
     expect(pooled[0]?.delay).toBe('0');
   });
 
-  it('analyzes with a small sample, and leaves the pooled connections the server\'s target', async () => {
+  it("analyzes with a small sample, and leaves the pooled connections the server's target", async () => {
     // 3,000 distinct entity ids: at the server's target (100) the histogram has 101 bounds; at
     // the upkeep's, UPKEEP_STATISTICS_TARGET + 1.
     await client.query(`update business_entity set updated_at = updated_at`);
