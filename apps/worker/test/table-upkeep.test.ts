@@ -45,6 +45,15 @@ afterAll(async () => {
   await db?.drop();
 });
 
+/**
+ * A backend reports its counts to the statistics when idle, up to 10 s after its commit; the
+ * test's connection reports its writes now, for the upkeep's thresholds to see them.
+ */
+async function reportCountsNow(): Promise<void> {
+  await client.query('select pg_stat_force_next_flush()');
+  await client.query('select 1');
+}
+
 /** The generic plan of the lock a webhook's step takes through its trace. */
 async function genericPlanOfLockThroughTrace(): Promise<string> {
   await client.query('deallocate all');
@@ -73,10 +82,7 @@ describe('table upkeep where autovacuum is off', () => {
   });
 
   it('analyzes the tables past the threshold, and then none until they change again', async () => {
-    // A backend reports its counts to the statistics when idle, up to 10 s after its commit;
-    // the seeding connection reports them now.
-    await client.query('select pg_stat_force_next_flush()');
-    await client.query('select 1');
+    await reportCountsNow();
     const first = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true });
     expect(first.analyzed).toEqual(
       expect.arrayContaining([
@@ -107,8 +113,7 @@ describe('table upkeep where autovacuum is off', () => {
   it('vacuums a table whose dead rows pass the threshold, and leaves it alone after', async () => {
     // Every operation updated once: 3,000 dead versions, past 50 + 20 % of 3,000.
     await client.query(`update ctp_operation set attempts = attempts + 1`);
-    await client.query('select pg_stat_force_next_flush()');
-    await client.query('select 1');
+    await reportCountsNow();
     const done = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true });
     expect(done.vacuumed).toEqual(['ctp_operation']);
     const { rows } = await client.query<{ dead: string }>(
@@ -130,8 +135,7 @@ describe('table upkeep where autovacuum is off', () => {
     // 3,000 distinct entity ids: at the server's target (100) the histogram has 101 bounds; at
     // the upkeep's, UPKEEP_STATISTICS_TARGET + 1.
     await client.query(`update business_entity set updated_at = updated_at`);
-    await client.query('select pg_stat_force_next_flush()');
-    await client.query('select 1');
+    await reportCountsNow();
     const done = await keepTablesUp(db.orm.em.fork(), { evenWithAutovacuum: true });
     expect(done.analyzed).toContain('business_entity');
     const bounds = async (): Promise<number> => {
