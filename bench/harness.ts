@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { appendFileSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -587,6 +587,7 @@ export function recordProfileWindow(
   const profileDir = process.env.BENCH_CPU_PROFILE_DIR;
   if (!profileDir) return;
   const window = { phase, processes: processes.map((p) => p.name), startUs: `${startUs}`, endUs: `${endUs}` };
+  mkdirSync(profileDir, { recursive: true });
   appendFileSync(`${profileDir}/slices.jsonl`, `${JSON.stringify(window)}\n`);
 }
 
