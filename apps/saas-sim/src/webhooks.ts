@@ -55,8 +55,23 @@ export interface Sent {
 export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   const { url, secret, clock, random, newId, faults, counts, logger } = options;
   const timers = new Set<NodeJS.Timeout>();
+  /**
+   * One controller per attempt in flight, aborted by its own timeout or by `clear`/`close`.
+   * Not `AbortSignal.any([AbortSignal.timeout(t), closing.signal])`: with a long-lived source
+   * signal, Node keeps every composite a fetch observed in that source's set of dependants,
+   * never pruned (nodejs/node#64476; still so on 24.21: one entry per delivery, 20,000 after
+   * 20,000 deliveries), so the simulator's heap and its collector's work grew with the run.
+   */
+  const attempts = new Set<AbortController>();
   let inFlight = 0;
-  let closing = new AbortController();
+  let stopped = false;
+
+  function cancelAll(): void {
+    for (const controller of attempts) controller.abort();
+    attempts.clear();
+    for (const timer of timers) clearTimeout(timer);
+    timers.clear();
+  }
 
   function later(message: Message, attempt: number, delayMs: number): void {
     const timer = setTimeout(() => {
@@ -67,12 +82,16 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
   }
 
   async function deliver(message: Message, attempt: number): Promise<void> {
-    // The signal of this generation: a reset replaces `closing`, and what it aborted stays aborted.
-    const stopped = closing.signal;
-    if (url === null || stopped.aborted) return;
+    if (url === null || stopped) return;
     inFlight++;
     counts.attempted++;
     const log = logger.child({ webhookId: message.id, type: message.type, attempt });
+    const controller = new AbortController();
+    attempts.add(controller);
+    const timeout = setTimeout(
+      () => controller.abort(new DOMException('webhook attempt timed out', 'TimeoutError')),
+      options.timeoutMs,
+    );
     let outcome: string;
     try {
       const response = await fetch(url, {
@@ -82,7 +101,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
           ...signWebhook(secret, message.id, message.body, new Date(clock.now())),
         },
         body: message.body,
-        signal: AbortSignal.any([AbortSignal.timeout(options.timeoutMs), stopped]),
+        signal: controller.signal,
       });
       // The answer's body is not needed; reading it to the end frees the connection.
       await response.arrayBuffer().catch(() => undefined);
@@ -90,6 +109,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     } catch (error) {
       outcome = error instanceof Error && error.name === 'TimeoutError' ? 'timeout' : 'no answer';
     } finally {
+      clearTimeout(timeout);
+      attempts.delete(controller);
       inFlight--;
     }
     if (outcome === 'ok') {
@@ -98,7 +119,9 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
       return;
     }
     counts.failed++;
-    if (stopped.aborted) return;
+    // Aborted by `clear` or `close` (not by its timeout): nothing is redelivered.
+    const cancelled = controller.signal.aborted && controller.signal.reason?.name !== 'TimeoutError';
+    if (cancelled || stopped) return;
     const delay = options.redeliveryDelaysMs[attempt - 1];
     if (delay === undefined) {
       counts.exhausted++;
@@ -138,15 +161,11 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     pending: (): number => timers.size + inFlight,
     /** Cancels every scheduled redelivery and aborts attempts in flight. */
     clear(): void {
-      closing.abort();
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      closing = new AbortController();
+      cancelAll();
     },
     close(): void {
-      closing.abort();
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
+      stopped = true;
+      cancelAll();
     },
   };
 }

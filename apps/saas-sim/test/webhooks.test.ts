@@ -83,6 +83,25 @@ describe('request.completed', () => {
     expect(second?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
   });
 
+  it('is abandoned, not redelivered, when a reset aborts its attempt in flight', async () => {
+    const { receiver, sim } = await setup(
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return 204 as const;
+      },
+      { webhookTimeoutMs: 5_000, redeliveryDelaysMs: [10] },
+    );
+    accepted(await saasClient(sim.url).send('CTP_REGISTER_ENTITY_AND_KIT', registration('c-w5', 'k-w5')));
+    await receiver.waitFor(1);
+    expect((await admin(sim, 'GET', '/__sim/state')).body).toMatchObject({ pendingWebhooks: 1 });
+    await admin(sim, 'POST', '/__sim/reset');
+    // Aborted at once (not after the receiver's second or the attempt's timeout), and no retry.
+    await sim.simulator.idle(500);
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    expect(receiver.deliveries).toHaveLength(1);
+    expect((await admin(sim, 'GET', '/__sim/state')).body).toMatchObject({ pendingWebhooks: 0 });
+  });
+
   it('is given up, and counted, after the last redelivery', async () => {
     const { receiver, sim } = await setup(() => 503, { redeliveryDelaysMs: [10, 10] });
     accepted(await saasClient(sim.url).send('CTP_REGISTER_ENTITY_AND_KIT', registration('c-w4', 'k-w4')));
