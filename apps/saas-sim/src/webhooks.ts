@@ -60,7 +60,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
    * Not `AbortSignal.any([AbortSignal.timeout(t), closing.signal])`: with a long-lived source
    * signal, Node keeps every composite a fetch observed in that source's set of dependants,
    * never pruned (nodejs/node#64476; still so on 24.21: one entry per delivery, 20,000 after
-   * 20,000 deliveries), so the simulator's heap and its collector's work grew with the run.
+   * 20,000 deliveries), a set that grew for the simulator's whole life. (Most of the simulator's
+   * heap growth in a long run is by design: 24 h of traces and answers; BENCHMARKS.md.)
    */
   const attempts = new Set<AbortController>();
   let inFlight = 0;
