@@ -121,8 +121,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     }
     counts.failed++;
     // Aborted by `clear` or `close` (not by its timeout): nothing is redelivered.
-    const cancelled = controller.signal.aborted && controller.signal.reason?.name !== 'TimeoutError';
-    if (cancelled || stopped) return;
+    if ((controller.signal.aborted && outcome !== 'timeout') || stopped) return;
     const delay = options.redeliveryDelaysMs[attempt - 1];
     if (delay === undefined) {
       counts.exhausted++;
