@@ -48,11 +48,22 @@ function ndjsonBody(items: number): ReadableStream<Uint8Array> {
   });
 }
 
-export async function measureBatch(serverUrl: string, redisUrl: string, items: number): Promise<BatchResult> {
+/**
+ * `around`, when given, is run twice with the batch's processes started and idle: just before the
+ * upload and just after the batch's figures are taken (the naive slices of `run.ts`), so that
+ * each side of the comparison runs with the other side's processes alive and idle.
+ */
+export async function measureBatch<T = never>(
+  serverUrl: string,
+  redisUrl: string,
+  items: number,
+  around?: () => Promise<T>,
+): Promise<BatchResult & { readonly around: readonly [before: T, after: T] | null }> {
   const pipeline = await startBenchPipeline(serverUrl, redisUrl);
   const { api } = pipeline;
   try {
     await call(api, 'PUT', '/v1/ctp/settings', { mode: 'ALL', saasRatePerSecond: 10_000 });
+    const before = around === undefined ? null : await around();
     const named = [
       ...pipeline.processes.map(({ name, child }) => ({ name, pid: child.pid })),
       { name: 'load generator', pid: process.pid },
@@ -88,6 +99,7 @@ export async function measureBatch(serverUrl: string, redisUrl: string, items: n
     const busyAfter = await machineBusyMs();
     const cpuAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
     const peakRssMbByProcess = await peakRssByProcess(named);
+    const after = around === undefined ? null : await around();
     let cpuMsPerItemByProcess: Record<string, number> | null = null;
     if (cpuAfter.every((v) => v !== null) && cpuBefore.every((v) => v !== null)) {
       cpuMsPerItemByProcess = {};
@@ -96,7 +108,8 @@ export async function measureBatch(serverUrl: string, redisUrl: string, items: n
         cpuMsPerItemByProcess[name] = (cpuMsPerItemByProcess[name] ?? 0) + spent;
       }
     }
-    // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+).
+    // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+); the
+    // slice after the batch, when there is one, is that long or longer and commits elsewhere.
     await new Promise((resolve) => setTimeout(resolve, 11_000));
     const commitsPerItem = ((await commitsOf(pipeline.db)) - commitsBefore) / items;
     return {
@@ -110,6 +123,7 @@ export async function measureBatch(serverUrl: string, redisUrl: string, items: n
         busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / items,
       cpuMsPerItemByProcess,
       peakRssMbByProcess,
+      around: before === null || after === null ? null : [before, after],
     };
   } finally {
     await pipeline.close();

@@ -473,6 +473,17 @@ interface Tally {
   idleOthersCpuMs: number;
 }
 
+const newTally = (): Tally => ({
+  operations: 0,
+  elapsedMs: 0,
+  machineBusyMs: 0,
+  cpuMs: new Map(),
+  services: { postgres: 0, redis: 0 },
+  syscalls: new Map(),
+  sliceRates: [],
+  idleOthersCpuMs: 0,
+});
+
 /** At most `limit` of `ids` at once, each started by `submit` and done when its stream entry is read. */
 async function closedLoop(target: LoadTarget, ids: readonly string[], limit: number): Promise<number> {
   const started = performance.now();
@@ -659,16 +670,7 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
   for (const target of targets) {
     await closedLoop(target, target.ids.slice(0, warmup), 64);
   }
-  const tallies: Tally[] = targets.map(() => ({
-    operations: 0,
-    elapsedMs: 0,
-    machineBusyMs: 0,
-    cpuMs: new Map(),
-    services: { postgres: 0, redis: 0 },
-    syscalls: new Map(),
-    sliceRates: [],
-    idleOthersCpuMs: 0,
-  }));
+  const tallies: Tally[] = targets.map(newTally);
   const checkpointsBefore = await Promise.all(targets.map((t) => t.checkpoints()));
   const sliceSize = Math.ceil(operations / slices);
   for (let slice = 0; slice < slices; slice++) {
@@ -722,6 +724,31 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
   }
   for (const target of targets) await writeHeapSnapshots(target.processes);
   return results;
+}
+
+/** A maximum-rate slice of one target measured on its own (`measureBracketed`). */
+export interface SliceRate {
+  readonly operations: number;
+  readonly seconds: number;
+  readonly rate: number;
+}
+
+/**
+ * The maximum rate of `target` over `ids` (64 clients, as in `measureLoads`' slices), after a
+ * warm-up of `warmupIds` not counted: a pipeline that idled a while finds its pool's connections
+ * closed (`pg`'s 10 s idle timeout) and prepares its statements again, as it did at the start.
+ */
+export async function measureSliceRate(
+  target: LoadTarget,
+  warmupIds: readonly string[],
+  ids: readonly string[],
+): Promise<SliceRate> {
+  if (warmupIds.length > 0) await closedLoop(target, warmupIds, 64);
+  await new Promise((resolve) => setTimeout(resolve, SLICE_GAP_MS));
+  const tally = newTally();
+  await measureSlice(target, ids, tally, []);
+  const seconds = tally.elapsedMs / 1000;
+  return { operations: tally.operations, seconds, rate: tally.operations / seconds };
 }
 
 /** A load target and what ends it (stops its processes, drops its database). */

@@ -54,12 +54,16 @@ const SEED = [
    from generate_series(0, $1::int - 1) as i`,
 ];
 
-/** The naive pipeline started on a database of its own, seeded with the customers of `plan`. */
+/**
+ * The naive pipeline started on a database of its own, seeded with the customers of `plan` and
+ * `spare` more after them (`spareIds`: the batch phase's bracketing slices, `run.ts`).
+ */
 export async function prepareNaive(
   serverUrl: string,
   redisUrl: string,
   plan: LoadPlan,
-): Promise<PreparedTarget> {
+  spare = 0,
+): Promise<PreparedTarget & { readonly spareIds: readonly string[] }> {
   const suffix = randomBytes(4).toString('hex');
   const databaseUrl = withDatabaseName(serverUrl, `ctp_naive_${suffix}`);
   await ensureDatabase(databaseUrl);
@@ -98,8 +102,9 @@ export async function prepareNaive(
   try {
     for (const statement of SCHEMA) await db.query(statement);
     const ids = customerIds(plan.operations, plan.warmup);
+    const spareIds = Array.from({ length: spare }, (_, i) => `b${ids.length + i}`);
     // Not analyzed afterwards, as the end-to-end run's database is not: both start alike.
-    for (const statement of SEED) await db.query(statement, [ids.length]);
+    for (const statement of SEED) await db.query(statement, [ids.length + spare]);
     processes.push(
       startSimulator(simPort, webhookUrl, env, 'naive-saas-sim'),
       app('naive-api', 'api'),
@@ -113,6 +118,7 @@ export async function prepareNaive(
     ]);
     stream = followStream(redis, env.NOTIFICATION_STREAM);
     return {
+      spareIds,
       target: {
         ids,
         stream,
