@@ -1,8 +1,8 @@
 import { queuedOfBatches, settleBatchItems } from '@ctp/core/batches';
-import type { Statement } from '@ctp/core/operations';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planOf } from './plans.ts';
 
 /**
  * Issues 13 and 14, "cost flat as the tables grow": each run of the batch feeder settles the
@@ -58,31 +58,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-/** A value as a literal, for the `execute` of the explain (a test's own fixed values). */
-function literal(value: unknown): string {
-  const text = Array.isArray(value)
-    ? `{${value.map((v) => JSON.stringify(String(v))).join(',')}}`
-    : String(value);
-  return client.escapeLiteral(text);
-}
-
-/** The plan of a defined statement, prepared as the pool prepares it, in the given plan mode. */
-async function planOf(
-  statement: Statement,
-  mode: 'force_generic_plan' | 'force_custom_plan',
-): Promise<string> {
-  await client.query(`set plan_cache_mode = ${mode}`);
-  await client.query(`prepare probe as ${statement.text}`);
-  try {
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
-      `explain execute probe(${statement.values.map(literal).join(', ')})`,
-    );
-    return rows.map((row) => row['QUERY PLAN']).join('\n');
-  } finally {
-    await client.query('deallocate probe');
-  }
-}
-
 /** Each scan of `ctp_operation` in a plan, with its conditions and the nodes under it. */
 function operationScans(plan: string): string[] {
   const lines = plan.split('\n');
@@ -103,7 +78,7 @@ describe("the batch feeder's reads of its started items", () => {
       if (analyzed) await client.query('analyze');
       for (const statement of statements()) {
         for (const mode of ['force_generic_plan', 'force_custom_plan'] as const) {
-          const plan = await planOf(statement, mode);
+          const plan = await planOf(client, statement, mode);
           expect(plan, `${statement.name}, ${mode}`).toContain('ctp_operation_pkey');
           expect(plan, `${statement.name}, ${mode}`).not.toContain('Seq Scan on ctp_operation');
           expect(plan, `${statement.name}, ${mode}`).not.toContain('idx_ctp_operation_queued');

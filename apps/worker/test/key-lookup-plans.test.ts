@@ -9,6 +9,7 @@ import {
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planOf } from './plans.ts';
 
 /**
  * Issues 13 and 14: the hot steps find their rows by key, whatever is waiting. Recording a 202
@@ -60,31 +61,6 @@ afterAll(async () => {
   await client?.end();
   await db?.drop();
 });
-
-/** A value as a literal, for the `execute` of the explain (a test's own fixed values). */
-function literal(value: unknown): string {
-  const text = Array.isArray(value)
-    ? `{${value.map((v) => JSON.stringify(String(v))).join(',')}}`
-    : String(value);
-  return client.escapeLiteral(text);
-}
-
-/** The plan of a defined statement, prepared as the pool prepares it, in the given plan mode. */
-async function planOf(
-  statement: Statement,
-  mode: 'force_generic_plan' | 'force_custom_plan',
-): Promise<string> {
-  await client.query(`set plan_cache_mode = ${mode}`);
-  await client.query(`prepare probe as ${statement.text}`);
-  try {
-    const { rows } = await client.query<{ 'QUERY PLAN': string }>(
-      `explain execute probe(${statement.values.map(literal).join(', ')})`,
-    );
-    return rows.map((row) => row['QUERY PLAN']).join('\n');
-  } finally {
-    await client.query('deallocate probe');
-  }
-}
 
 const EMPTY = '[]';
 const uuid = '00000000-0000-4000-8000-000000000001';
@@ -142,7 +118,7 @@ describe('the hot steps beside a status test', () => {
       }
       for (const { statement, avoid, use } of cases()) {
         for (const mode of ['force_generic_plan', 'force_custom_plan'] as const) {
-          const plan = await planOf(statement, mode);
+          const plan = await planOf(client, statement, mode);
           expect(plan, `${statement.name}, ${mode}`).not.toContain(avoid);
           expect(plan, `${statement.name}, ${mode}`).toContain(use);
           expect(plan, `${statement.name}, ${mode}`).not.toMatch(
