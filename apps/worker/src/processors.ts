@@ -54,7 +54,8 @@ function parsePayload<S extends z.ZodType>(schema: S, job: Job): z.infer<S> {
 /**
  * Per-tenant rate limit toward the SaaS (the tenant's `saasRatePerSecond`), shared by every worker
  * through Redis. Over the limit, the job is put back as delayed (not failed: no attempt is used
- * up) until the window frees.
+ * up) until the window frees. The submit step reads its operation meanwhile and sends nothing
+ * before this passes (`submitOperation`'s gate).
  */
 async function throttle(deps: ProcessorDependencies, job: Job, token: string | undefined, tenant: string) {
   const waitMs = await deps.limiter.take(tenant);
@@ -136,7 +137,6 @@ function submitProcessor(deps: ProcessorDependencies) {
 
 function submitRun(deps: ProcessorDependencies) {
   return async (job: Job, token: string | undefined, operationId: string, tenant: string) => {
-    await throttle(deps, job, token, tenant);
     let result: string;
     try {
       result = await submitOperation(
@@ -148,6 +148,7 @@ function submitRun(deps: ProcessorDependencies) {
           firstPollAfterMs: deps.config.TRACE_FIRST_POLL_MS,
         },
         operationId,
+        throttle(deps, job, token, tenant),
       );
     } catch (error) {
       const failure = permanentFailureOf(error);
