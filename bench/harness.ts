@@ -730,7 +730,6 @@ export async function measureLoads(targets: readonly LoadTarget[], plan: LoadPla
 export interface SliceRate {
   readonly operations: number;
   readonly seconds: number;
-  readonly rate: number;
 }
 
 /**
@@ -747,8 +746,7 @@ export async function measureSliceRate(
   await new Promise((resolve) => setTimeout(resolve, SLICE_GAP_MS));
   const tally = newTally();
   await measureSlice(target, ids, tally, []);
-  const seconds = tally.elapsedMs / 1000;
-  return { operations: tally.operations, seconds, rate: tally.operations / seconds };
+  return { operations: tally.operations, seconds: tally.elapsedMs / 1000 };
 }
 
 /** A load target and what ends it (stops its processes, drops its database). */

@@ -79,9 +79,7 @@ if (!withNaive) {
           part(n).slice(BRACKET_WARMUP),
         );
       let side = 0;
-      const measured = await runBatch(() => slice(side++));
-      batch = measured;
-      around = measured.around;
+      ({ around, ...batch } = await runBatch(() => slice(side++)));
     }
   } finally {
     for (const prepared of open.reverse()) await prepared.close();
@@ -91,13 +89,12 @@ printLoad('e2e', 'API call to notification', e2e);
 if (naive) printLoad('naive', 'same I/O, no outbox, locks, validation or idempotency', naive);
 if (batchItems > 0 && batch === null) batch = await runBatch();
 if (batch) printBatch(batch);
-const aroundRate =
-  around === null
-    ? null
-    : (around[0].operations + around[1].operations) / (around[0].seconds + around[1].seconds);
+const rateOf = (...slices: readonly SliceRate[]) =>
+  slices.reduce((n, s) => n + s.operations, 0) / slices.reduce((t, s) => t + s.seconds, 0);
+const aroundRate = around === null ? null : rateOf(...around);
 if (around !== null && aroundRate !== null) {
   console.log(
-    `naive registrations/s around the batch (${around[0].operations} operations just before it, ${around[1].operations} just after, the batch's processes idle): ${aroundRate.toFixed(0)} (before ${around[0].rate.toFixed(0)}, after ${around[1].rate.toFixed(0)})`,
+    `naive registrations/s around the batch (${around[0].operations} operations just before it, ${around[1].operations} just after, the batch's processes idle): ${aroundRate.toFixed(0)} (before ${rateOf(around[0]).toFixed(0)}, after ${rateOf(around[1]).toFixed(0)})`,
   );
 }
 // BENCH_COMPARE_WORKERS=<n>: the real pipeline with one worker against the same with n workers,

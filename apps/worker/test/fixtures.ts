@@ -3,8 +3,23 @@ import { DEV_DEFAULTS } from '@ctp/core/config';
 import { BusinessEntity, Kit } from '@ctp/core/entities';
 import { requestOperation } from '@ctp/core/operations';
 import type { Orm } from '@ctp/db';
+import type { RunningSimulator } from '../../saas-sim/src/testing.ts';
 
 export const cipher = createPanCipher({ current: DEV_DEFAULTS.PAN_ENCRYPTION_KEY });
+
+/** The submit step's `decryptPan`, with the tests' cipher. */
+export const decryptPan = (kit: { tenant: string; kitNo: string; panCiphertext: string; panKeyId: string }) =>
+  cipher.decrypt(
+    { ciphertext: kit.panCiphertext, keyId: kit.panKeyId },
+    { tenant: kit.tenant, kitNo: kit.kitNo },
+  );
+
+/** Every request the simulator has answered so far, whatever its endpoint and status. */
+export const requestsAtSaas = (sim: RunningSimulator) =>
+  Object.values(sim.simulator.state().counters.requests).reduce(
+    (sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0),
+    0,
+  );
 
 /** Luhn-valid test PANs (Visa test ranges). */
 export const PANS = ['4111111111111111', '4012888888881881', '4222222222222', '4000056655665556'] as const;

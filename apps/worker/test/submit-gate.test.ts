@@ -1,10 +1,10 @@
 import { CtpOperation } from '@ctp/core/entities';
-import { requestOperation, submitOperation } from '@ctp/core/operations';
+import { submitOperation } from '@ctp/core/operations';
 import { SaasClient } from '@ctp/core/saas';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator, TEST_API_KEY } from '../../saas-sim/src/testing.ts';
-import { cipher, seedEntity } from './fixtures.ts';
+import { decryptPan, queuedRegistration, requestsAtSaas } from './fixtures.ts';
 
 /**
  * The submit step reads its operation while the worker's take of the tenant's SaaS rate (the
@@ -29,30 +29,10 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const decryptPan = (kit: { tenant: string; kitNo: string; panCiphertext: string; panKeyId: string }) =>
-  cipher.decrypt(
-    { ciphertext: kit.panCiphertext, keyId: kit.panKeyId },
-    { tenant: kit.tenant, kitNo: kit.kitNo },
-  );
-
 const deps = () => ({ em: db.orm.em, saas, decryptPan, firstPollAfterMs: 60_000 });
 
-const requestsAtSaas = () =>
-  Object.values(sim.simulator.state().counters.requests).reduce(
-    (sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0),
-    0,
-  );
-
-async function queued(entityId: string): Promise<string> {
-  await seedEntity(db.orm, T, entityId, [`${entityId}-k`]);
-  const { operation } = await requestOperation(db.orm.em, {
-    tenant: T,
-    event: 'CTP_REGISTER_ENTITY_AND_KIT',
-    entityId,
-    kitNo: `${entityId}-k`,
-  });
-  return operation.id;
-}
+const requests = () => requestsAtSaas(sim);
+const queued = (entityId: string) => queuedRegistration(db.orm, T, entityId);
 
 const statusOf = async (id: string) =>
   (await db.orm.em.fork().findOneOrFail(CtpOperation, { id }, { refresh: true })).status;
@@ -64,7 +44,7 @@ class Delayed extends Error {
 describe('the submit step behind its gate', () => {
   it('sends nothing until the gate passes, then submits', async () => {
     const id = await queued('gate-open');
-    const before = requestsAtSaas();
+    const before = requests();
     let open: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       open = resolve;
@@ -76,25 +56,25 @@ describe('the submit step behind its gate', () => {
     // Long enough for the read (one statement on an idle database) to be done many times over.
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(settled).toBe(false);
-    expect(requestsAtSaas()).toBe(before);
+    expect(requests()).toBe(before);
     open();
     expect(await submitting).toBe('submitted');
-    expect(requestsAtSaas()).toBe(before + 1);
+    expect(requests()).toBe(before + 1);
     expect(await statusOf(id)).toBe('IN_PROGRESS');
   });
 
   it('a refusing gate stops the submission: its error, nothing sent, the operation still QUEUED', async () => {
     const id = await queued('gate-shut');
-    const before = requestsAtSaas();
+    const before = requests();
     await expect(submitOperation(deps(), id, Promise.reject(new Delayed('rate')))).rejects.toBeInstanceOf(
       Delayed,
     );
-    expect(requestsAtSaas()).toBe(before);
+    expect(requests()).toBe(before);
     expect(await statusOf(id)).toBe('QUEUED');
   });
 
   it("a refusing gate wins over a failed read: the job's delay is what is reported", async () => {
-    const before = requestsAtSaas();
+    const before = requests();
     // Not a uuid: PostgreSQL refuses the read's parameter.
     const gate = new Promise<void>((_, reject) => setTimeout(() => reject(new Delayed('rate')), 100));
     await expect(submitOperation(deps(), 'not-a-uuid', gate)).rejects.toBeInstanceOf(Delayed);
@@ -102,6 +82,6 @@ describe('the submit step behind its gate', () => {
     await expect(submitOperation(deps(), 'not-a-uuid', Promise.resolve())).rejects.not.toBeInstanceOf(
       Delayed,
     );
-    expect(requestsAtSaas()).toBe(before);
+    expect(requests()).toBe(before);
   });
 });

@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../../saas-sim/src/testing.ts';
-import { seedEntity } from './fixtures.ts';
+import { requestsAtSaas, seedEntity } from './fixtures.ts';
 import { eventually, type RuntimeHarness, startRuntime, testConfig } from './harness.ts';
 
 /**
@@ -61,11 +61,7 @@ async function jobState() {
   return job ? await job.getState() : 'missing';
 }
 
-const submissions = () =>
-  Object.values(sim.simulator.state().counters.requests).reduce(
-    (sum, byStatus) => sum + Object.values(byStatus).reduce((a, b) => a + b, 0),
-    0,
-  );
+const submissions = () => requestsAtSaas(sim);
 
 /** The operation looks stale, and so does its last re-drive (backoff passed). */
 const ageEverything = () =>

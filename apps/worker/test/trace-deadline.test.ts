@@ -10,7 +10,7 @@ import { SaasClient } from '@ctp/core/saas';
 import { createTestDatabase, type TestDatabase } from '@ctp/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator, TEST_API_KEY } from '../../saas-sim/src/testing.ts';
-import { cipher, seedEntity } from './fixtures.ts';
+import { decryptPan, seedEntity } from './fixtures.ts';
 
 /**
  * Item 10: at its deadline a trace is asked about once more, and what the SaaS says wins. The
@@ -48,12 +48,6 @@ const PAST_DEADLINE: PollOptions = {
   deadlineGraceMs: 3_600_000,
   maxIntervalMs: 1_000,
 };
-
-const decryptPan = (kit: { tenant: string; kitNo: string; panCiphertext: string; panKeyId: string }) =>
-  cipher.decrypt(
-    { ciphertext: kit.panCiphertext, keyId: kit.panKeyId },
-    { tenant: kit.tenant, kitNo: kit.kitNo },
-  );
 
 /** An operation the SaaS accepted (through the real submit step), and its trace id. */
 async function submitted(client: SaasClient, entityId: string) {
