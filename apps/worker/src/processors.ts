@@ -26,6 +26,7 @@ import { inSpan, SPAN_ATTRIBUTES } from '@ctp/core/tracing';
 import type { Orm } from '@ctp/db';
 import { DelayedError, type Job, type Queue, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import { retryDelay } from './backoff.ts';
 import type { TenantRateLimiter } from './tenant-rate.ts';
 
 export interface ProcessorDependencies {
@@ -77,7 +78,9 @@ export function laneWindow(ratePerSecond: number): number {
 /** The operations queue: submitting operations, and promoting pending automatic updates. */
 export function operationsProcessor(deps: ProcessorDependencies) {
   const submit = submitProcessor(deps);
+  const submitItems = submitItemsProcessor(deps);
   return async (job: Job, token?: string) => {
+    if (job.name === JOBS.submitItems.name) return submitItems(job);
     if (job.name === JOBS.promoteSyncs.name) {
       const { tenant, entityId } = parsePayload(JOBS.promoteSyncs.payload, job);
       return promotePendingSyncs(deps.orm.em, tenant, entityId, deps.logger, {
@@ -127,7 +130,7 @@ function submitProcessor(deps: ProcessorDependencies) {
       'ctp submit',
       { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
       async (span) => {
-        const result = await run(job, token, operationId, tenant);
+        const result = await run(job, operationId, tenant, throttle(deps, job, token, tenant));
         span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
         return result;
       },
@@ -135,8 +138,75 @@ function submitProcessor(deps: ProcessorDependencies) {
   };
 }
 
+/** Why an item of a `submit-items` job was not sent: the tenant's rate has no room for it now. */
+class RateWait extends Error {
+  override readonly name = 'RateWait';
+
+  readonly waitMs: number;
+
+  constructor(waitMs: number) {
+    super(`the tenant's SaaS rate has room again in ${waitMs} ms`);
+    this.waitMs = waitMs;
+  }
+}
+
+/**
+ * A `submit-items` job: a few operations of a tenant's batches, each submitted as a `submit` job
+ * submits one (`submitOperation`, the same gate, the same permanent failures), side by side. So a
+ * batch item shares with the others of its job the job's queue work, the Redis call of their rate
+ * takes (`CoalescedLimiter`) and the round trips of their reads and their recorded `202`s (the
+ * shared transaction), and the job holds one of the worker's slots for the time of its slowest
+ * item. An item the tenant's rate or a transient error holds back is handed to a `submit` job of
+ * its own, delayed by the wait or the first backoff, and from there retried as any single
+ * operation; this job fails (and is retried) only if a hand-off cannot be added. Run again after a
+ * crash, it finds what it submitted no longer `QUEUED`, and sends the rest again under their
+ * `Idempotency-Key`.
+ */
+function submitItemsProcessor(deps: ProcessorDependencies) {
+  const run = submitRun(deps);
+  return async (job: Job) => {
+    const { tenant, operationIds } = parsePayload(JOBS.submitItems.payload, job);
+    const outcomes = await Promise.all(
+      operationIds.map((operationId) =>
+        inSpan(
+          'ctp submit',
+          { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
+          async (span) => {
+            const gate = deps.limiter.take(tenant).then((waitMs) => {
+              if (waitMs > 0) throw new RateWait(waitMs);
+            });
+            let result: string;
+            try {
+              result = await run(job, operationId, tenant, gate);
+            } catch (error) {
+              const delay = error instanceof RateWait ? error.waitMs : retryDelay(1, asError(error));
+              await deps.queues[JOBS.submit.queue].add(
+                JOBS.submit.name,
+                { operationId, tenant },
+                { jobId: jobIdFor('submit', operationId), delay },
+              );
+              deps.logger.debug(
+                { operationId, tenant, jobId: job.id, delay, err: error },
+                'batch operation handed to a job of its own',
+              );
+              result = 'handed-off';
+            }
+            span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
+            return result;
+          },
+        ),
+      ),
+    );
+    const counts: Record<string, number> = {};
+    for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+    return counts;
+  };
+}
+
+const asError = (error: unknown): Error | undefined => (error instanceof Error ? error : undefined);
+
 function submitRun(deps: ProcessorDependencies) {
-  return async (job: Job, token: string | undefined, operationId: string, tenant: string) => {
+  return async (job: Job, operationId: string, tenant: string, gate: Promise<void>) => {
     let result: string;
     try {
       result = await submitOperation(
@@ -148,7 +218,7 @@ function submitRun(deps: ProcessorDependencies) {
           firstPollAfterMs: deps.config.TRACE_FIRST_POLL_MS,
         },
         operationId,
-        throttle(deps, job, token, tenant),
+        gate,
       );
     } catch (error) {
       const failure = permanentFailureOf(error);

@@ -178,7 +178,7 @@ async function startItem(
   try {
     await requestOperation(
       em,
-      { tenant, event, entityId, kitNo, idempotencyKey: `batch:${batch.id}:${item.seq}` },
+      { tenant, event, entityId, kitNo, idempotencyKey: `batch:${batch.id}:${item.seq}`, batchItem: true },
       (operation) => [markItemStarted({ batch_id: batch.id, seq: item.seq, operation_id: operation.id })],
     );
     return 'started';

@@ -1,9 +1,17 @@
+import { createHash } from 'node:crypto';
 import type { SqlEntityManager as EntityManager } from '@mikro-orm/sql';
 import type { Queue } from 'bullmq';
 import type { Logger } from '../logging/index.ts';
 import type { ResolvedTrace } from '../metrics/traces.ts';
 import type { NotificationPublisher } from '../notifications/publisher.ts';
-import { JOB_TOPICS, JOBS, type JobKind, type QueueName } from '../queues/definitions.ts';
+import {
+  JOB_TOPICS,
+  JOBS,
+  type JobKind,
+  jobIdFor,
+  type QueueName,
+  SUBMIT_ITEMS_MAX,
+} from '../queues/definitions.ts';
 import {
   SPAN_ATTRIBUTES,
   type Span,
@@ -147,6 +155,9 @@ async function publishJobs(
   targets: OutboxTargets,
 ): Promise<void> {
   const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
+  const add = (queue: QueueName, job: Parameters<Queue['addBulk']>[0][number]) =>
+    byQueue.set(queue, [...(byQueue.get(queue) ?? []), job]);
+  const items: { tenant: string; operationId: string }[] = [];
   for (const row of rows) {
     const kind = JOB_BY_TOPIC.get(row.topic);
     if (kind === undefined) {
@@ -157,22 +168,56 @@ async function publishJobs(
       continue;
     }
     const { jobId, traceparent: _written, ...data } = row.payload;
-    const job = JOBS[kind];
-    const list = byQueue.get(job.queue) ?? [];
+    if (kind === 'submitItems') {
+      const { tenant, operationId } = data;
+      if (tenant !== undefined && operationId !== undefined) items.push({ tenant, operationId });
+      continue;
+    }
     // bullmq-otel continues the trace from the job's telemetry metadata (a W3C carrier), in
     // whichever worker runs it, at every retry.
     const traceparent = spans.get(row.id)?.traceparent;
-    list.push({
-      name: job.name,
+    add(JOBS[kind].queue, {
+      name: JOBS[kind].name,
       data,
       opts: {
         ...(jobId === undefined ? {} : { jobId }),
         ...(traceparent === undefined ? {} : { telemetry: { metadata: JSON.stringify({ traceparent }) } }),
       },
     });
-    byQueue.set(job.queue, list);
   }
+  for (const chunk of submitItemsJobs(items)) add(JOBS.submitItems.queue, chunk);
   await Promise.all([...byQueue].map(([queue, jobs]) => targets.queues[queue].addBulk(jobs)));
+}
+
+/**
+ * The `submit-items` jobs of batch operations' rows: a tenant's, `SUBMIT_ITEMS_MAX` a job, in the
+ * rows' order. A job's id is a digest of its operations' ids: rows published twice in the same
+ * groups (a writer that died between its publication and its mark, the relay publishing them
+ * again) are one job, and rows regrouped differently make another job, which finds the
+ * operations it repeats already submitted (or submits them again under the same
+ * `Idempotency-Key`, which the SaaS answers with its first answer). Such a job carries no trace
+ * context: it belongs to none of its operations' traces (the feeder's, which wrote them, is one
+ * run's).
+ */
+export function submitItemsJobs(
+  items: readonly { tenant: string; operationId: string }[],
+): Parameters<Queue['addBulk']>[0] {
+  const byTenant = new Map<string, string[]>();
+  for (const { tenant, operationId } of items)
+    byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), operationId]);
+  const jobs: Parameters<Queue['addBulk']>[0] = [];
+  for (const [tenant, ids] of byTenant) {
+    for (let start = 0; start < ids.length; start += SUBMIT_ITEMS_MAX) {
+      const operationIds = ids.slice(start, start + SUBMIT_ITEMS_MAX);
+      const digest = createHash('sha256').update(operationIds.join(',')).digest('hex').slice(0, 32);
+      jobs.push({
+        name: JOBS.submitItems.name,
+        data: { tenant, operationIds },
+        opts: { jobId: jobIdFor('submitItems', digest) },
+      });
+    }
+  }
+  return jobs;
 }
 
 export interface OutboxPublisherOptions extends OutboxTargets {

@@ -36,6 +36,11 @@ export interface OperationRequest {
   readonly idempotencyKey?: string;
   /** The W3C `traceparent` of the span that asks (the api's request): stored, the operation's trace. */
   readonly traceparent?: string | undefined;
+  /**
+   * A batch's item: submitted with other items of the tenant's batches, a few a job
+   * (`submit-items`), rather than by a job of its own.
+   */
+  readonly batchItem?: boolean;
 }
 
 export interface RequestedOperation {
@@ -185,7 +190,7 @@ export function startOperation(
     traceparent: request.traceparent ?? null,
   });
   writes.outbox(
-    outboxJobRow('submit', {
+    outboxJobRow(request.batchItem === true ? 'submitItems' : 'submit', {
       tenant: request.tenant,
       key: id,
       operationId: id,

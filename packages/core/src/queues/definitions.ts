@@ -5,7 +5,7 @@ import { z } from 'zod';
  * reads and decrypts what it needs just before the SaaS call.
  */
 export const QUEUE_NAMES = {
-  /** Submitting operations to the SaaS: jobId = operationId. */
+  /** Submitting operations to the SaaS: jobId = operationId (a batch's: a few operations a job). */
   operations: 'ctp-operations',
   /** Resolving webhook deliveries taken in by the api. */
   resolutions: 'ctp-resolutions',
@@ -16,11 +16,27 @@ export type QueueName = (typeof QUEUE_NAMES)[keyof typeof QUEUE_NAMES];
 
 const tenant = z.string().min(1).max(64);
 
+/** At most this many batch operations go in one `submit-items` job. */
+export const SUBMIT_ITEMS_MAX = 16;
+
 export const JOBS = {
   submit: {
     queue: QUEUE_NAMES.operations,
     name: 'submit',
     payload: z.strictObject({ operationId: z.uuid(), tenant }),
+  },
+  /**
+   * A few operations of a tenant's batches submitted side by side by one job (`submitItems` in the
+   * worker): one job's queue work, one rate take and one round trip for their reads and their
+   * `202`s, instead of one each. Any item that cannot go now is handed to its own `submit` job.
+   */
+  submitItems: {
+    queue: QUEUE_NAMES.operations,
+    name: 'submit-items',
+    payload: z.strictObject({
+      tenant,
+      operationIds: z.array(z.uuid()).min(1).max(SUBMIT_ITEMS_MAX),
+    }),
   },
   webhook: {
     queue: QUEUE_NAMES.resolutions,
@@ -51,6 +67,8 @@ export type JobPayload<K extends JobKind> = z.infer<(typeof JOBS)[K]['payload']>
 /** The outbox topics that become jobs (`kind = 'job'`), by job kind. */
 export const JOB_TOPICS = {
   submit: 'job.submit',
+  /** A batch operation's submission: its rows are published as `submit-items` jobs, a few a job. */
+  submitItems: 'job.submit-items',
   webhook: 'job.webhook',
   promoteSyncs: 'job.promote-syncs',
 } as const satisfies Partial<Record<JobKind, string>>;
