@@ -1,6 +1,14 @@
 import { loadConfig } from '@ctp/core/config';
 import { Agent, fetch } from 'undici';
-import { call, machineBusyMs, peakRssByProcess, processCpuMs, recordProfileWindow } from './harness.ts';
+import {
+  call,
+  machineBusyMs,
+  peakRssByProcess,
+  processCpuMs,
+  processSyscalls,
+  recordProfileWindow,
+  servicesCpuMs,
+} from './harness.ts';
 import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
 
 /**
@@ -20,7 +28,10 @@ export interface BatchResult {
   readonly enrolmentsPerSecond: number;
   readonly commitsPerItem: number;
   readonly machineCpuMsPerItem: number | null;
+  /** Our processes', then PostgreSQL's and Redis's (every process of the machine of that name). */
   readonly cpuMsPerItemByProcess: Readonly<Record<string, number>> | null;
+  /** Reading and writing system calls per item of each process we start (`/proc/<pid>/io`). */
+  readonly syscallsPerItemByProcess: Readonly<Record<string, { reads: number; writes: number }>> | null;
   readonly peakRssMbByProcess: Readonly<Record<string, number>> | null;
 }
 
@@ -71,6 +82,8 @@ export async function measureBatch<T = never>(
     const commitsBefore = await commitsOf(pipeline.db);
     const busyBefore = await machineBusyMs();
     const cpuBefore = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+    const servicesBefore = await servicesCpuMs();
+    const syscallsBefore = await Promise.all(named.map(({ pid }) => processSyscalls(pid)));
     // The upload's answer comes once every item is judged and its records written: minutes for a
     // large batch, past the client's default 300 s wait for the answer's headers.
     const patient = new Agent({ headersTimeout: 0, bodyTimeout: 0 });
@@ -98,6 +111,8 @@ export async function measureBatch<T = never>(
     recordProfileWindow('batch', named, startedUs, process.hrtime.bigint() / 1000n);
     const busyAfter = await machineBusyMs();
     const cpuAfter = await Promise.all(named.map(({ pid }) => processCpuMs(pid)));
+    const servicesAfter = await servicesCpuMs();
+    const syscallsAfter = await Promise.all(named.map(({ pid }) => processSyscalls(pid)));
     const peakRssMbByProcess = await peakRssByProcess(named);
     const after = around === undefined ? null : await around();
     let cpuMsPerItemByProcess: Record<string, number> | null = null;
@@ -107,6 +122,24 @@ export async function measureBatch<T = never>(
         const spent = ((cpuAfter[i] ?? 0) - (cpuBefore[i] ?? 0)) / items;
         cpuMsPerItemByProcess[name] = (cpuMsPerItemByProcess[name] ?? 0) + spent;
       }
+      if (servicesBefore !== null && servicesAfter !== null) {
+        cpuMsPerItemByProcess.PostgreSQL = (servicesAfter.postgres - servicesBefore.postgres) / items;
+        cpuMsPerItemByProcess.Redis = (servicesAfter.redis - servicesBefore.redis) / items;
+      }
+    }
+    let syscallsPerItemByProcess: Record<string, { reads: number; writes: number }> | null = {};
+    for (const [i, { name }] of named.entries()) {
+      const before = syscallsBefore[i];
+      const after = syscallsAfter[i];
+      if (name === 'load generator') continue;
+      if (before == null || after == null) {
+        syscallsPerItemByProcess = null;
+        break;
+      }
+      syscallsPerItemByProcess[name] = {
+        reads: (after.reads - before.reads) / items,
+        writes: (after.writes - before.writes) / items,
+      };
     }
     // An idle backend reports its commits to the statistics up to 10 s late (PostgreSQL 15+); the
     // slice after the batch, when there is one, is that long or longer and commits elsewhere.
@@ -122,6 +155,7 @@ export async function measureBatch<T = never>(
       machineCpuMsPerItem:
         busyBefore === null || busyAfter === null ? null : (busyAfter - busyBefore) / items,
       cpuMsPerItemByProcess,
+      syscallsPerItemByProcess,
       peakRssMbByProcess,
       around: before === null || after === null ? null : [before, after],
     };
@@ -143,6 +177,12 @@ export function printBatch(result: BatchResult): void {
       ([name, ms]) => `${name} ${ms.toFixed(1)}`,
     );
     console.log(`  of which, ms per item: ${parts.join(', ')}`);
+  }
+  if (result.syscallsPerItemByProcess !== null) {
+    const parts = Object.entries(result.syscallsPerItemByProcess).map(
+      ([name, { reads, writes }]) => `${name} ${reads.toFixed(1)} / ${writes.toFixed(1)}`,
+    );
+    console.log(`  system calls per item (reads / writes): ${parts.join(', ')}`);
   }
   if (result.peakRssMbByProcess !== null) {
     const parts = Object.entries(result.peakRssMbByProcess).map(([name, mb]) => `${name} ${mb.toFixed(0)}`);
