@@ -168,14 +168,36 @@ export async function machineBusyMs(): Promise<number | null> {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
+/** The first port the kernel hands to outgoing connections (Linux; 32768 elsewhere). */
+function ephemeralPortsStart(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 11_000 ? low : 32_768;
+  } catch {
+    return 32_768;
+  }
+}
+
+const canListen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+
+/**
+ * A port for a child to listen on, below the kernel's range for outgoing connections. A port the
+ * kernel picked (`listen(0)`) comes from that range, and the load generator's thousands of
+ * connections could take it between this check and the child's `listen`: a child then died of
+ * `EADDRINUSE` and the bench waited for it until killed. Below the range only another listener can
+ * take it.
+ */
+export async function freePort(): Promise<number> {
+  const high = ephemeralPortsStart();
+  for (;;) {
+    const port = 10_000 + Math.floor(Math.random() * (high - 10_000));
+    if (await canListen(port)) return port;
+  }
 }
 
 /** A child process we measure: `name` labels its CPU share and its log file. */

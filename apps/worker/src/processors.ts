@@ -166,7 +166,9 @@ function submitItemsProcessor(deps: ProcessorDependencies) {
   const run = submitRun(deps);
   return async (job: Job) => {
     const { tenant, operationIds } = parsePayload(JOBS.submitItems.payload, job);
-    const outcomes = await Promise.all(
+    // Every item settles before the job ends either way: a job that fails (a hand-off refused)
+    // is retried only once none of its items is still being sent.
+    const settled = await Promise.allSettled(
       operationIds.map((operationId) =>
         inSpan(
           'ctp submit',
@@ -198,7 +200,10 @@ function submitItemsProcessor(deps: ProcessorDependencies) {
       ),
     );
     const counts: Record<string, number> = {};
-    for (const outcome of outcomes) counts[outcome] = (counts[outcome] ?? 0) + 1;
+    for (const outcome of settled) {
+      if (outcome.status === 'rejected') throw outcome.reason;
+      counts[outcome.value] = (counts[outcome.value] ?? 0) + 1;
+    }
     return counts;
   };
 }

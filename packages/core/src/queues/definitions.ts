@@ -27,8 +27,9 @@ export const JOBS = {
   },
   /**
    * A few operations of a tenant's batches submitted side by side by one job (`submitItems` in the
-   * worker): one job's queue work, one rate take and one round trip for their reads and their
-   * `202`s, instead of one each. Any item that cannot go now is handed to its own `submit` job.
+   * worker): they share the job's queue work, the Redis call of their rate takes and the round
+   * trips of their reads and their `202`s. An item that cannot go now is handed to a `submit` job
+   * of its own.
    */
   submitItems: {
     queue: QUEUE_NAMES.operations,
