@@ -22,7 +22,13 @@ export class ApiClient {
     this.#key = key;
   }
 
-  async call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    timeoutMs = 5_000,
+  ) {
     let response: Response;
     try {
       response = await fetch(`${this.#baseUrl}${path}`, {
@@ -33,7 +39,7 @@ export class ApiClient {
           ...headers,
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(5_000),
+        signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
       throw new NoAnswer(error instanceof Error ? error.message : String(error));

@@ -80,9 +80,27 @@ export interface LogFact {
   readonly lines: readonly string[];
 }
 
+export interface BatchItemFact {
+  readonly seq: number;
+  readonly entityId: string;
+  readonly status: string;
+  readonly operationId: string | null;
+  readonly reason: string | null;
+}
+
+export interface BatchFact {
+  readonly id: string;
+  readonly tenant: string;
+  readonly status: string;
+  readonly items: readonly BatchItemFact[];
+}
+
 export interface Facts {
   /** Every operation id the api answered `202` for during the load. */
   readonly acceptedOperationIds: readonly string[];
+  /** The batches the load uploaded (answered `202`), with how many items each carried. */
+  readonly submittedBatches: readonly { readonly batchId: string; readonly items: number }[];
+  readonly batches: readonly BatchFact[];
   readonly operations: readonly OperationFact[];
   readonly entities: readonly EntityFact[];
   readonly kits: readonly KitFact[];

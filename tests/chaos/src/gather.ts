@@ -1,6 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import { Redis } from 'ioredis';
-import type { EntityFact, Facts, KitFact, LogFact, OperationFact, StreamEntryFact } from './facts.ts';
+import type {
+  BatchFact,
+  EntityFact,
+  Facts,
+  KitFact,
+  LogFact,
+  OperationFact,
+  StreamEntryFact,
+} from './facts.ts';
 import { query } from './postgres.ts';
 import { readSimulatorState } from './sim-state.ts';
 import { NOTIFICATION_STREAM, type System } from './system.ts';
@@ -79,6 +87,38 @@ async function kits(databaseUrl: string): Promise<KitFact[]> {
   }));
 }
 
+async function batches(databaseUrl: string): Promise<BatchFact[]> {
+  const rows = await query<{
+    id: string;
+    tenant: string;
+    batch_status: string;
+    seq: number | null;
+    entity_id: string | null;
+    status: string | null;
+    operation_id: string | null;
+    reason: string | null;
+  }>(
+    databaseUrl,
+    `select b.id, b.tenant, b.status as batch_status, i.seq, i.entity_id, i.status, i.operation_id, i.reason
+       from ctp_batch b left join ctp_batch_item i on i.batch_id = b.id
+      order by b.id, i.seq`,
+  );
+  const byId = new Map<string, BatchFact & { items: BatchFact['items'][number][] }>();
+  for (const r of rows) {
+    const batch = byId.get(r.id) ?? { id: r.id, tenant: r.tenant, status: r.batch_status, items: [] };
+    byId.set(r.id, batch);
+    if (r.seq === null || r.status === null) continue;
+    batch.items.push({
+      seq: r.seq,
+      entityId: r.entity_id ?? '',
+      status: r.status,
+      operationId: r.operation_id,
+      reason: r.reason,
+    });
+  }
+  return [...byId.values()];
+}
+
 async function notifications(redisUrl: string): Promise<StreamEntryFact[]> {
   const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 3 });
   await redis.connect();
@@ -117,16 +157,20 @@ export async function readLogs(system: System): Promise<LogFact[]> {
 export async function gatherState(
   system: System,
   acceptedOperationIds: readonly string[],
+  submittedBatches: Facts['submittedBatches'] = [],
 ): Promise<Omit<Facts, 'logs'>> {
-  const [ops, ents, kitFacts, network, stream] = await Promise.all([
+  const [ops, ents, kitFacts, network, stream, batchFacts] = await Promise.all([
     operations(system.databaseUrl),
     entities(system.databaseUrl),
     kits(system.databaseUrl),
     readSimulatorState(system.simUrl),
     notifications(system.redis.url),
+    batches(system.databaseUrl),
   ]);
   return {
     acceptedOperationIds,
+    submittedBatches,
+    batches: batchFacts,
     operations: ops,
     entities: ents,
     kits: kitFacts,

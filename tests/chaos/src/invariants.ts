@@ -1,5 +1,5 @@
 import { findLeakedPans, maskPan } from '@ctp/core/cards';
-import { notificationPayloadSchema } from '@ctp/core/contracts';
+import { batchCompletedNotificationSchema, notificationPayloadSchema } from '@ctp/core/contracts';
 import type {
   EntityFact,
   Facts,
@@ -11,7 +11,7 @@ import type {
 } from './facts.ts';
 
 /**
- * The invariant checker: five checks over the facts of a settled run, each printed with what it
+ * The invariant checker: six checks over the facts of a settled run, each printed with what it
  * counted. The first breach stops the check with an `InvariantBreach` naming the check, the ids
  * involved and what was expected; nothing is averaged or tolerated.
  */
@@ -265,6 +265,8 @@ function oneNotificationPerOutcome(facts: Facts): string[] {
     } catch {
       throw breach(`stream entry ${entry.streamId} has a payload that is not JSON`);
     }
+    // A batch's end is check 6's.
+    if (batchCompletedNotificationSchema.safeParse(json).success) continue;
     const parsed = notificationPayloadSchema.safeParse(json);
     if (!parsed.success)
       throw breach(`stream entry ${entry.streamId} does not match the notification contract`);
@@ -328,12 +330,84 @@ function noPanInLogs(facts: Facts): string[] {
   ];
 }
 
+const ITEM_ENDS = ['SUCCEEDED', 'FAILED', 'SKIPPED', 'REJECTED'];
+
+/**
+ * 6. Every uploaded batch ended with all its items, each item with its operation's outcome, and
+ * is announced once (`CTP_BATCH_COMPLETED`, notificationId `batch:<id>`) with the counts its items
+ * give. Its operations are checks 1–4's like any other.
+ */
+function batchesEnded(facts: Facts): string[] {
+  const breach = (message: string) => new InvariantBreach(6, message);
+  const byId = new Map(facts.batches.map((b) => [b.id, b]));
+  const operations = new Map(facts.operations.map((op) => [op.id, op]));
+  for (const submitted of facts.submittedBatches) {
+    const batch = byId.get(submitted.batchId);
+    if (batch === undefined)
+      throw breach(`batch ${submitted.batchId} was answered 202 but is not in ctp_batch`);
+    if (batch.items.length !== submitted.items)
+      throw breach(`batch ${batch.id} holds ${batch.items.length} items, ${submitted.items} were sent`);
+  }
+  const announced = new Map<
+    string,
+    { notificationId: string; counts: Record<string, number>; status: string }[]
+  >();
+  for (const entry of facts.notifications) {
+    const parsed = batchCompletedNotificationSchema.safeParse(JSON.parse(entry.payload));
+    if (!parsed.success) continue;
+    const data = parsed.data.serverNotifyData;
+    const list = announced.get(data.batchId) ?? [];
+    list.push({ notificationId: entry.notificationId, counts: data.counts, status: data.status });
+    announced.set(data.batchId, list);
+  }
+  let items = 0;
+  for (const batch of facts.batches) {
+    if (batch.status !== 'COMPLETED') throw breach(`batch ${batch.id} (${batch.tenant}) is ${batch.status}`);
+    for (const item of batch.items) {
+      items += 1;
+      const which = `batch ${batch.id} item ${item.seq} (${item.entityId})`;
+      if (!ITEM_ENDS.includes(item.status)) throw breach(`${which} is ${item.status}`);
+      const op = item.operationId === null ? undefined : operations.get(item.operationId);
+      if (item.status === 'SUCCEEDED' && op?.status !== 'SUCCESS')
+        throw breach(
+          `${which} SUCCEEDED but its operation ${item.operationId} is ${op?.status ?? 'missing'}`,
+        );
+      if (item.status === 'FAILED' && op !== undefined && op.status !== 'FAILED')
+        throw breach(`${which} FAILED but its operation ${op.id} is ${op.status}`);
+    }
+    const entries = announced.get(batch.id) ?? [];
+    if (entries.length !== 1) throw breach(`batch ${batch.id} is on the stream ${entries.length} times`);
+    const [entry] = entries;
+    if (entry?.notificationId !== `batch:${batch.id}`)
+      throw breach(`batch ${batch.id} is announced under notificationId ${entry?.notificationId}`);
+    const count = (status: string) => batch.items.filter((i) => i.status === status).length;
+    const expected = {
+      total: batch.items.length,
+      succeeded: count('SUCCEEDED'),
+      failed: count('FAILED'),
+      skipped: count('SKIPPED'),
+      rejected: count('REJECTED'),
+    };
+    for (const [name, value] of Object.entries(expected)) {
+      if (entry.counts[name] !== value)
+        throw breach(
+          `batch ${batch.id} is announced with ${name} ${entry.counts[name]}, its items give ${value}`,
+        );
+    }
+  }
+  return [
+    `${facts.batches.length} batches (${facts.submittedBatches.length} uploaded by the load), every one COMPLETED and announced once with its items' counts`,
+    `${items} items: ${tally(facts.batches.flatMap((b) => b.items.map((i) => (i.reason === null ? i.status : `${i.status} ${i.reason}`))))}`,
+  ];
+}
+
 const CHECKS: readonly [title: string, run: (facts: Facts) => string[]][] = [
   ['every accepted operation reached SUCCESS or FAILED', operationsEnded],
   ["our statuses and ids equal the network's, for every entity and kit", recordsEqualNetwork],
   ['the SaaS started each operation’s work once', workOnce],
   ['each outcome has exactly one notificationId on the stream', oneNotificationPerOutcome],
   ['no PAN in any captured log line', noPanInLogs],
+  ["every batch ended, each item with its operation's outcome, announced once", batchesEnded],
 ];
 
 /** Runs every check in order, printing each; throws `InvariantBreach` at the first breach. */

@@ -5,6 +5,7 @@ import { loadConfig } from '@ctp/core/config';
 import { readDatabaseUrl } from '@ctp/db';
 import { ACTIONS } from './actions.ts';
 import { ApiClient } from './api-client.ts';
+import { submitBatches } from './batches.ts';
 import { breachStory } from './breach-story.ts';
 import { runChaos } from './chaos.ts';
 import { elapsed, say } from './clock.ts';
@@ -59,6 +60,20 @@ async function main(): Promise<number> {
 
   const loadStart = Date.now();
   const chaos = runChaos(system, options.loadSeconds * 1_000);
+  let loadOver = false;
+  void chaos.then(() => {
+    loadOver = true;
+  });
+  // Batches of new customers through most of the load: four rounds a fifth of it apart.
+  const batches = submitBatches({
+    clients,
+    rounds: 4,
+    items: 120,
+    everyMs: (options.loadSeconds * 1_000) / 5,
+    random: random.fork(10_000),
+    runId: `chaos-${options.seed}`,
+    stopped: () => loadOver,
+  });
   const load = await driveLoad({
     clients,
     customers: fleet,
@@ -69,6 +84,7 @@ async function main(): Promise<number> {
     until: chaos.then(() => undefined),
   });
   const chaosCounts = await chaos;
+  const submittedBatches = await batches;
   reportServerErrors(load);
   say(
     `load over after ${((Date.now() - loadStart) / 1000).toFixed(0)} s: ${load.accepted.size} operations accepted`,
@@ -89,7 +105,7 @@ async function main(): Promise<number> {
 
   // Nothing moves while the facts are read: the api and workers stop (gracefully) first.
   await Promise.all([system.api, ...system.workers].map((p) => p.stop()));
-  const state = await gatherState(system, [...load.accepted.keys()]);
+  const state = await gatherState(system, [...load.accepted.keys()], submittedBatches);
   const scan = await scanForPans({
     databaseUrl: system.databaseUrl,
     redisUrl: system.redis.url,

@@ -6,6 +6,7 @@ interface Backlog {
   readonly byStatus: string;
   readonly pendingSyncs: number;
   readonly unpublishedOutbox: number;
+  readonly openBatches: number;
 }
 
 async function backlog(databaseUrl: string): Promise<Backlog> {
@@ -14,6 +15,7 @@ async function backlog(databaseUrl: string): Promise<Backlog> {
     by_status: string | null;
     pending: number;
     outbox: number;
+    batches: number;
   }>(
     databaseUrl,
     `select (select count(*)::int from ctp_operation where status not in ('SUCCESS', 'FAILED')) as unfinished,
@@ -21,21 +23,24 @@ async function backlog(databaseUrl: string): Promise<Backlog> {
                (select status, count(*) as n from ctp_operation
                  where status not in ('SUCCESS', 'FAILED') group by status) s) as by_status,
             (select count(*)::int from ctp_pending_sync) as pending,
-            (select count(*)::int from ctp_outbox where published_at is null) as outbox`,
+            (select count(*)::int from ctp_outbox where published_at is null) as outbox,
+            (select count(*)::int from ctp_batch where status = 'RUNNING') as batches`,
   );
   return {
     unfinished: row?.unfinished ?? -1,
     byStatus: row?.by_status ?? 'none',
     pendingSyncs: row?.pending ?? -1,
     unpublishedOutbox: row?.outbox ?? -1,
+    openBatches: row?.batches ?? -1,
   };
 }
 
-const quiet = (b: Backlog) => b.unfinished === 0 && b.pendingSyncs === 0 && b.unpublishedOutbox === 0;
+const quiet = (b: Backlog) =>
+  b.unfinished === 0 && b.pendingSyncs === 0 && b.unpublishedOutbox === 0 && b.openBatches === 0;
 
 /**
  * Waits, bounded, until nothing is left to do: every operation ended, no automatic update
- * waiting, every outbox row (jobs, notifications) published; seen twice in a row a second
+ * waiting, every outbox row (jobs, notifications) published, no batch running; seen twice in a row a second
  * apart, since the end of an operation may promote a waiting sync. False if time ran out (the
  * checker then names what did not end).
  */
@@ -53,7 +58,7 @@ export async function settle(databaseUrl: string, timeoutMs: number): Promise<{ 
       if (b !== undefined && Date.now() - lastReport > 10_000) {
         lastReport = Date.now();
         say(
-          `settling: ${b.unfinished} operations not ended (${b.byStatus}), ${b.pendingSyncs} pending syncs, ${b.unpublishedOutbox} outbox rows unpublished`,
+          `settling: ${b.unfinished} operations not ended (${b.byStatus}), ${b.pendingSyncs} pending syncs, ${b.unpublishedOutbox} outbox rows unpublished, ${b.openBatches} batches running`,
         );
       }
     }

@@ -72,10 +72,49 @@ const notification = (
   }),
 });
 
-/** A small run that is right in every respect: a registration, a kit removal, a refused sync, an automatic sync. */
+const BATCH = '66666666-6666-4666-8666-666666666666';
+
+const batchEnd = (streamId: string, counts: Partial<Record<string, number>> = {}) => ({
+  streamId,
+  notificationId: `batch:${BATCH}`,
+  payload: JSON.stringify({
+    business: 'ENBDTABBY',
+    transactionType: 'CTP_BATCH_COMPLETED',
+    serverNotifyData: {
+      batchId: BATCH,
+      status: 'COMPLETED',
+      counts: {
+        total: 1,
+        pending: 0,
+        inProgress: 0,
+        succeeded: 1,
+        failed: 0,
+        skipped: 0,
+        rejected: 0,
+        cancelled: 0,
+        ...counts,
+      },
+      tenant: 'ENBDTABBY',
+    },
+  }),
+});
+
+/**
+ * A small run that is right in every respect: a registration (a batch's one item), a kit
+ * removal, a refused sync, an automatic sync.
+ */
 function consistentRun(): Facts {
   return {
     acceptedOperationIds: [OP_REGISTER, OP_REMOVE_KIT, OP_REFUSED],
+    submittedBatches: [{ batchId: BATCH, items: 1 }],
+    batches: [
+      {
+        id: BATCH,
+        tenant: 'ENBDTABBY',
+        status: 'COMPLETED',
+        items: [{ seq: 0, entityId: 'e1', status: 'SUCCEEDED', operationId: OP_REGISTER, reason: null }],
+      },
+    ],
     operations: [
       operation(OP_REGISTER, 'CTP_REGISTER_ENTITY_AND_KIT', 'SUCCESS', `trace-${OP_REGISTER}`, 'k1'),
       operation(OP_REMOVE_KIT, 'CTP_REMOVE_KIT', 'SUCCESS', `trace-${OP_REMOVE_KIT}`, 'k2'),
@@ -126,6 +165,7 @@ function consistentRun(): Facts {
       notification(OP_REMOVE_KIT, 'SUCCESS', 'CTP_REMOVE_KIT', '2-0'),
       notification(OP_REFUSED, 'FAILED', 'CTP_UPDATE_ENTITY', '3-0'),
       notification(OP_SYNC, 'SUCCESS', 'CTP_UPDATE_ENTITY', '4-0'),
+      batchEnd('5-0'),
     ],
     logs: [
       {
@@ -169,9 +209,54 @@ describe('the invariant checker', () => {
     const reports = checkInvariants(consistentRun(), (line) => printed.push(line));
     assert.deepEqual(
       reports.map((r) => r.check),
-      [1, 2, 3, 4, 5],
+      [1, 2, 3, 4, 5, 6],
     );
-    assert.equal(printed.filter((line) => line.startsWith('✓')).length, 5);
+    assert.equal(printed.filter((line) => line.startsWith('✓')).length, 6);
+  });
+
+  describe('6. batches ended and announced once', () => {
+    const withItem = (facts: Facts, change: Partial<Facts['batches'][number]['items'][number]>): Facts => ({
+      ...facts,
+      batches: facts.batches.map((b) => ({ ...b, items: b.items.map((i) => ({ ...i, ...change })) })),
+    });
+
+    it('fails on an uploaded batch missing, or holding fewer items than were sent', () => {
+      const facts = consistentRun();
+      expectBreach(6, { ...facts, batches: [] }, /answered 202 but is not in ctp_batch/);
+      expectBreach(
+        6,
+        { ...facts, submittedBatches: [{ batchId: BATCH, items: 2 }] },
+        /holds 1 items, 2 were sent/,
+      );
+    });
+
+    it('fails on a batch still running or an item not ended', () => {
+      const facts = consistentRun();
+      const running = { ...facts, batches: facts.batches.map((b) => ({ ...b, status: 'RUNNING' })) };
+      expectBreach(6, running, /is RUNNING/);
+      expectBreach(6, withItem(facts, { status: 'IN_PROGRESS' }), /item 0 \(e1\) is IN_PROGRESS/);
+    });
+
+    it("fails on an item whose status is not its operation's outcome", () => {
+      expectBreach(
+        6,
+        withItem(consistentRun(), { status: 'FAILED' }),
+        /FAILED but its operation .* is SUCCESS/,
+      );
+    });
+
+    it('fails on a batch announced twice, or with counts its items do not give', () => {
+      const facts = consistentRun();
+      expectBreach(
+        6,
+        { ...facts, notifications: [...facts.notifications, batchEnd('6-0')] },
+        /on the stream 2 times/,
+      );
+      const wrong = facts.notifications.map((n) =>
+        n.streamId === '5-0' ? batchEnd('5-0', { succeeded: 0 }) : n,
+      );
+      expectBreach(6, { ...facts, notifications: wrong }, /announced with succeeded 0, its items give 1/);
+    });
   });
 
   describe('1. operations ended', () => {
