@@ -39,17 +39,69 @@ export interface SubmitJobState {
   readonly state: string;
   readonly attemptsMade: number;
   readonly failedReason: string | null;
+  /** A batch's `submit-items` job, which submits a few operations side by side. */
+  readonly shared: boolean;
 }
 
-/** The state of an operation's submit job (job id = operation id), or `missing`. */
+const MISSING: SubmitJobState = { state: 'missing', attemptsMade: 0, failedReason: null, shared: false };
+
+/** The states in which a `submit-items` job still holds its operations. */
+const SHARED_JOB_STATES = ['active', 'waiting', 'prioritized', 'delayed'] as const;
+/** How many jobs of those states are looked through: the feeder keeps far fewer of a batch's. */
+const SHARED_JOB_SCAN = 2_000;
+
+/**
+ * The state of each operation's submit job: its own (job id = operation id), or else, for a
+ * batch's operation, the `submit-items` job that holds it while that waits or runs; otherwise
+ * `missing`. A `submit-items` job that ended hands every item it could not submit to a job of the
+ * item's own, so only its live states are looked for (one scan, for all the operations asked).
+ */
+export async function submitJobStates(
+  queues: Queues,
+  operationIds: readonly string[],
+): Promise<Map<string, SubmitJobState>> {
+  const queue = queues[JOBS.submit.queue];
+  const states = new Map<string, SubmitJobState>();
+  let shared: Map<string, SubmitJobState> | undefined;
+  for (const operationId of operationIds) {
+    const job = await queue.getJob(jobIdFor('submit', operationId));
+    if (job !== undefined) {
+      states.set(operationId, {
+        state: await job.getState(),
+        attemptsMade: job.attemptsMade,
+        failedReason: job.failedReason ?? null,
+        shared: false,
+      });
+      continue;
+    }
+    shared ??= await sharedJobStates(queue);
+    states.set(operationId, shared.get(operationId) ?? MISSING);
+  }
+  return states;
+}
+
+async function sharedJobStates(queue: Queue): Promise<Map<string, SubmitJobState>> {
+  const byOperation = new Map<string, SubmitJobState>();
+  for (const state of SHARED_JOB_STATES) {
+    for (const job of await queue.getJobs([state], 0, SHARED_JOB_SCAN - 1)) {
+      if (job.name !== JOBS.submitItems.name) continue;
+      const parsed = JOBS.submitItems.payload.safeParse(job.data);
+      if (!parsed.success) continue;
+      const found: SubmitJobState = {
+        state,
+        attemptsMade: job.attemptsMade,
+        failedReason: job.failedReason ?? null,
+        shared: true,
+      };
+      for (const id of parsed.data.operationIds) byOperation.set(id, found);
+    }
+  }
+  return byOperation;
+}
+
+/** The state of one operation's submit job (`submitJobStates`). */
 export async function submitJobState(queues: Queues, operationId: string): Promise<SubmitJobState> {
-  const job = await queues[JOBS.submit.queue].getJob(jobIdFor('submit', operationId));
-  if (job === undefined) return { state: 'missing', attemptsMade: 0, failedReason: null };
-  return {
-    state: await job.getState(),
-    attemptsMade: job.attemptsMade,
-    failedReason: job.failedReason ?? null,
-  };
+  return (await submitJobStates(queues, [operationId])).get(operationId) ?? MISSING;
 }
 
 /**

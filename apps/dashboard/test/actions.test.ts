@@ -70,6 +70,21 @@ async function inProgressTrace(entityId: string): Promise<{ operationId: string;
 
 const page = async (path: string) => (await dashboard.app.request(path, { headers: { cookie } })).text();
 
+describe("a QUEUED operation's submit job on the console", () => {
+  it("names a batch operation's shared submit-items job while it waits, and `missing` without one", async () => {
+    const operationId = await queuedOperation('shared-job');
+    const entityPage = () => page(`/entities/${TENANT}/shared-job`);
+    expect(await entityPage()).toContain('job: missing');
+    await dashboard.queues[JOBS.submitItems.queue].add(JOBS.submitItems.name, {
+      tenant: TENANT,
+      operationIds: [operationId],
+    });
+    expect(await entityPage()).toContain('job: waiting (a batch&#39;s shared job)');
+    const overview = await page('/');
+    expect(overview).toContain("(a batch's shared job)");
+  });
+});
+
 describe('console actions', () => {
   it('retries the failed submit job of a QUEUED operation in its queue', async () => {
     const operationId = await queuedOperation('job-retry');

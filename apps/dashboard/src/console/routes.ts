@@ -6,7 +6,7 @@ import { Hono } from 'hono';
 import type { SessionSigner } from '../auth/session.ts';
 import { type DashboardEnv, localPath, originOf } from '../env.ts';
 import { readForm, refuse } from '../http.ts';
-import { type Queues, submitJobState } from '../queues.ts';
+import { type Queues, submitJobStates } from '../queues.ts';
 import { confirmPage } from '../views/confirm.ts';
 import { auditPage, entityPage, notFoundPage, searchPage } from '../views/entity.ts';
 import { entityHref } from '../views/format.ts';
@@ -72,12 +72,11 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
       ),
       noticeId === undefined ? null : auditEntry(em, noticeId),
     ]);
-    const withJobs = await Promise.all(
-      inFlight.map(async (op) => ({
-        ...op,
-        job: op.status === 'QUEUED' ? await submitJobState(queues, op.id) : null,
-      })),
+    const jobs = await submitJobStates(
+      queues,
+      inFlight.filter((op) => op.status === 'QUEUED').map((op) => op.id),
     );
+    const withJobs = inFlight.map((op) => ({ ...op, job: jobs.get(op.id) ?? null }));
     return c.html(
       overviewPage(page(c), {
         counts,
@@ -108,8 +107,9 @@ export function consoleRoutes(deps: ConsoleDependencies): Hono<DashboardEnv> {
     const detail = await entityDetail(em, tenant, entityId);
     if (detail === null) return c.html(notFoundPage(page(c), `No entity ${entityId} in ${tenant}.`), 404);
     const queued = detail.operations.filter((op) => op.status === 'QUEUED');
-    const jobs = new Map(
-      await Promise.all(queued.map(async (op) => [op.id, await submitJobState(queues, op.id)] as const)),
+    const jobs = await submitJobStates(
+      queues,
+      queued.map((op) => op.id),
     );
     const noticeId = c.req.query('audit');
     const notice = noticeId === undefined ? null : await auditEntry(em, noticeId);

@@ -75,7 +75,7 @@ function operationsTable(model: EntityModel, back: string): Html {
     return html`<tr data-operation-id="${operation.id}">
   <td>${when(operation.createdAt)}</td><td>${operation.event}<div>${operationRef(operation.id, operation.traceparent, model.tracingUiUrl)}</div></td>
   <td>${operation.kitNumber ?? html`<span class="muted">—</span>`}</td>
-  <td>${status(operation.status)}${job ? html`<div class="muted">job: ${job.state}${job.failedReason ? html` — ${job.failedReason}` : ''}</div>` : ''}</td>
+  <td>${status(operation.status)}${job ? html`<div class="muted">job: ${job.state}${job.shared ? " (a batch's shared job)" : ''}${job.failedReason ? html` — ${job.failedReason}` : ''}</div>` : ''}</td>
   <td>${plan(operation.statusBefore)}</td>
   <td>${trace ? html`${short(trace.requestTraceId, 12)} ${status(trace.statusCtp)}<div class="muted">${trace.pollAttempts} polls</div>` : html`<span class="muted">—</span>`}</td>
   <td>${when(operation.completedAt)}</td>

@@ -78,7 +78,7 @@ function inFlightTable(model: OverviewModel): Html {
   <td>${
     op.job === null
       ? html`<span class="muted">—</span>`
-      : html`${status(op.job.state)} ${op.job.attemptsMade > 0 ? html`<span class="muted">${op.job.attemptsMade} attempts</span>` : ''}
+      : html`${status(op.job.state)}${op.job.shared ? html` <span class="muted">(a batch's shared job)</span>` : ''} ${op.job.attemptsMade > 0 ? html`<span class="muted">${op.job.attemptsMade} attempts</span>` : ''}
     ${op.job.failedReason ? html`<div class="error">${op.job.failedReason}</div>` : ''}`
   }</td>
   <td>${jobFailed ? html`<a class="action" href="${actionHref('retry', op.id, '/')}">Retry job</a>` : ''}</td></tr>`;
