@@ -61,23 +61,21 @@ export async function submitJobStates(
   operationIds: readonly string[],
 ): Promise<Map<string, SubmitJobState>> {
   const queue = queues[JOBS.submit.queue];
-  const states = new Map<string, SubmitJobState>();
-  let shared: Map<string, SubmitJobState> | undefined;
-  for (const operationId of operationIds) {
-    const job = await queue.getJob(jobIdFor('submit', operationId));
-    if (job !== undefined) {
-      states.set(operationId, {
+  const own = await Promise.all(
+    operationIds.map(async (operationId) => {
+      const job = await queue.getJob(jobIdFor('submit', operationId));
+      if (job === undefined) return [operationId, null] as const;
+      const state: SubmitJobState = {
         state: await job.getState(),
         attemptsMade: job.attemptsMade,
         failedReason: job.failedReason ?? null,
         shared: false,
-      });
-      continue;
-    }
-    shared ??= await sharedJobStates(queue);
-    states.set(operationId, shared.get(operationId) ?? MISSING);
-  }
-  return states;
+      };
+      return [operationId, state] as const;
+    }),
+  );
+  const shared = own.some(([, state]) => state === null) ? await sharedJobStates(queue) : null;
+  return new Map(own.map(([id, state]) => [id, state ?? shared?.get(id) ?? MISSING]));
 }
 
 async function sharedJobStates(queue: Queue): Promise<Map<string, SubmitJobState>> {

@@ -126,16 +126,23 @@ function submitProcessor(deps: ProcessorDependencies) {
   const run = submitRun(deps);
   return async (job: Job, token?: string) => {
     const { operationId, tenant } = parsePayload(JOBS.submit.payload, job);
-    return inSpan(
-      'ctp submit',
-      { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
-      async (span) => {
-        const result = await run(job, operationId, tenant, throttle(deps, job, token, tenant));
-        span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
-        return result;
-      },
+    return inSubmitSpan(operationId, tenant, () =>
+      run(job, operationId, tenant, throttle(deps, job, token, tenant)),
     );
   };
+}
+
+/** One operation's submission as a `ctp submit` span, its outcome an attribute. */
+function inSubmitSpan(operationId: string, tenant: string, submit: () => Promise<string>): Promise<string> {
+  return inSpan(
+    'ctp submit',
+    { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
+    async (span) => {
+      const result = await submit();
+      span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
+      return result;
+    },
+  );
 }
 
 /** Why an item of a `submit-items` job was not sent: the tenant's rate has no room for it now. */
@@ -170,33 +177,26 @@ function submitItemsProcessor(deps: ProcessorDependencies) {
     // is retried only once none of its items is still being sent.
     const settled = await Promise.allSettled(
       operationIds.map((operationId) =>
-        inSpan(
-          'ctp submit',
-          { attributes: { [SPAN_ATTRIBUTES.operationId]: operationId, [SPAN_ATTRIBUTES.tenant]: tenant } },
-          async (span) => {
-            const gate = deps.limiter.take(tenant).then((waitMs) => {
-              if (waitMs > 0) throw new RateWait(waitMs);
-            });
-            let result: string;
-            try {
-              result = await run(job, operationId, tenant, gate);
-            } catch (error) {
-              const delay = error instanceof RateWait ? error.waitMs : retryDelay(1, asError(error));
-              await deps.queues[JOBS.submit.queue].add(
-                JOBS.submit.name,
-                { operationId, tenant },
-                { jobId: jobIdFor('submit', operationId), delay },
-              );
-              deps.logger.debug(
-                { operationId, tenant, jobId: job.id, delay, err: error },
-                'batch operation handed to a job of its own',
-              );
-              result = 'handed-off';
-            }
-            span.setAttribute(SPAN_ATTRIBUTES.outcome, result);
-            return result;
-          },
-        ),
+        inSubmitSpan(operationId, tenant, async () => {
+          const gate = deps.limiter.take(tenant).then((waitMs) => {
+            if (waitMs > 0) throw new RateWait(waitMs);
+          });
+          try {
+            return await run(job, operationId, tenant, gate);
+          } catch (error) {
+            const delay = error instanceof RateWait ? error.waitMs : retryDelay(1, asError(error));
+            await deps.queues[JOBS.submit.queue].add(
+              JOBS.submit.name,
+              { operationId, tenant },
+              { jobId: jobIdFor('submit', operationId), delay },
+            );
+            deps.logger.debug(
+              { operationId, tenant, jobId: job.id, delay, err: error },
+              'batch operation handed to a job of its own',
+            );
+            return 'handed-off';
+          }
+        }),
       ),
     );
     const counts: Record<string, number> = {};

@@ -71,8 +71,10 @@ const statuses = async (ids: readonly string[]) =>
     (o) => o.status,
   );
 
-const allSubmitted = (ids: readonly string[]) => async () =>
-  (await statuses(ids)).length === ids.length && (await statuses(ids)).every((s) => s !== 'QUEUED');
+const allSubmitted = (ids: readonly string[]) => async () => {
+  const now = await statuses(ids);
+  return now.length === ids.length && now.every((s) => s !== 'QUEUED');
+};
 
 /** The operations named by `submit-items` jobs of the queue, by job. */
 async function itemsJobs(): Promise<string[][]> {

@@ -155,8 +155,11 @@ async function publishJobs(
   targets: OutboxTargets,
 ): Promise<void> {
   const byQueue = new Map<QueueName, Parameters<Queue['addBulk']>[0]>();
-  const add = (queue: QueueName, job: Parameters<Queue['addBulk']>[0][number]) =>
-    byQueue.set(queue, [...(byQueue.get(queue) ?? []), job]);
+  const add = (queue: QueueName, job: Parameters<Queue['addBulk']>[0][number]) => {
+    const list = byQueue.get(queue);
+    if (list === undefined) byQueue.set(queue, [job]);
+    else list.push(job);
+  };
   const items: { tenant: string; operationId: string }[] = [];
   for (const row of rows) {
     const kind = JOB_BY_TOPIC.get(row.topic);
@@ -203,8 +206,11 @@ export function submitItemsJobs(
   items: readonly { tenant: string; operationId: string }[],
 ): Parameters<Queue['addBulk']>[0] {
   const byTenant = new Map<string, string[]>();
-  for (const { tenant, operationId } of items)
-    byTenant.set(tenant, [...(byTenant.get(tenant) ?? []), operationId]);
+  for (const { tenant, operationId } of items) {
+    const ids = byTenant.get(tenant);
+    if (ids === undefined) byTenant.set(tenant, [operationId]);
+    else ids.push(operationId);
+  }
   const jobs: Parameters<Queue['addBulk']>[0] = [];
   for (const [tenant, ids] of byTenant) {
     for (let start = 0; start < ids.length; start += SUBMIT_ITEMS_MAX) {
