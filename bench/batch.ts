@@ -4,10 +4,12 @@ import {
   call,
   machineBusyMs,
   peakRssByProcess,
+  perProcess,
   processCpuMs,
   processSyscalls,
   recordProfileWindow,
   servicesCpuMs,
+  syscallsPerProcess,
 } from './harness.ts';
 import { BENCH_CARD, benchCustomer, commitsOf, startBenchPipeline } from './pipeline.ts';
 
@@ -173,19 +175,14 @@ export function printBatch(result: BatchResult): void {
   if (result.machineCpuMsPerItem !== null)
     console.log(`batch machine CPU per item (every process): ${result.machineCpuMsPerItem.toFixed(1)} ms`);
   if (result.cpuMsPerItemByProcess !== null) {
-    const parts = Object.entries(result.cpuMsPerItemByProcess).map(
-      ([name, ms]) => `${name} ${ms.toFixed(1)}`,
-    );
-    console.log(`  of which, ms per item: ${parts.join(', ')}`);
+    console.log(`  of which, ms per item: ${perProcess(result.cpuMsPerItemByProcess, 1)}`);
   }
   if (result.syscallsPerItemByProcess !== null) {
-    const parts = Object.entries(result.syscallsPerItemByProcess).map(
-      ([name, { reads, writes }]) => `${name} ${reads.toFixed(1)} / ${writes.toFixed(1)}`,
+    console.log(
+      `  system calls per item (reads / writes): ${syscallsPerProcess(result.syscallsPerItemByProcess)}`,
     );
-    console.log(`  system calls per item (reads / writes): ${parts.join(', ')}`);
   }
   if (result.peakRssMbByProcess !== null) {
-    const parts = Object.entries(result.peakRssMbByProcess).map(([name, mb]) => `${name} ${mb.toFixed(0)}`);
-    console.log(`batch peak RSS, MB: ${parts.join(', ')}`);
+    console.log(`batch peak RSS, MB: ${perProcess(result.peakRssMbByProcess, 0)}`);
   }
 }

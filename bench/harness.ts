@@ -797,6 +797,20 @@ export async function measureSideBySide(
   }
 }
 
+/** `name 1.2, name 3.4`: a figure per process, as the bench prints them. */
+export function perProcess(byProcess: Record<string, number>, digits: number): string {
+  return Object.entries(byProcess)
+    .map(([name, value]) => `${name} ${value.toFixed(digits)}`)
+    .join(', ');
+}
+
+/** `name reads / writes, …`: the system calls per process. */
+export function syscallsPerProcess(byProcess: Record<string, { reads: number; writes: number }>): string {
+  return Object.entries(byProcess)
+    .map(([name, { reads, writes }]) => `${name} ${reads.toFixed(1)} / ${writes.toFixed(1)}`)
+    .join(', ');
+}
+
 /** The figures of one run, each line starting with `label` (empty for the real pipeline). */
 export function printLoad(label: string, title: string, result: LoadResult): void {
   const lead = label === '' ? '' : `${label} `;
@@ -812,20 +826,15 @@ export function printLoad(label: string, title: string, result: LoadResult): voi
     );
   }
   if (result.cpuMsPerOperationByProcess !== null) {
-    const parts = Object.entries(result.cpuMsPerOperationByProcess).map(
-      ([name, ms]) => `${name} ${ms.toFixed(1)}`,
-    );
-    console.log(`  of which, ms per operation: ${parts.join(', ')}`);
+    console.log(`  of which, ms per operation: ${perProcess(result.cpuMsPerOperationByProcess, 1)}`);
   }
   if (result.syscallsPerOperationByProcess !== null) {
-    const parts = Object.entries(result.syscallsPerOperationByProcess).map(
-      ([name, { reads, writes }]) => `${name} ${reads.toFixed(1)} / ${writes.toFixed(1)}`,
+    console.log(
+      `  system calls per operation (reads / writes): ${syscallsPerProcess(result.syscallsPerOperationByProcess)}`,
     );
-    console.log(`  system calls per operation (reads / writes): ${parts.join(', ')}`);
   }
   if (result.peakRssMbByProcess !== null) {
-    const parts = Object.entries(result.peakRssMbByProcess).map(([name, mb]) => `${name} ${mb.toFixed(0)}`);
-    console.log(`${lead}peak RSS, MB: ${parts.join(', ')}`);
+    console.log(`${lead}peak RSS, MB: ${perProcess(result.peakRssMbByProcess, 0)}`);
   }
   if (result.sliceRates.length > 1) {
     console.log(
