@@ -50,9 +50,6 @@ export const faultsSchema = z.strictObject({
 export type Faults = z.infer<typeof faultsSchema>;
 export type FaultsInput = z.input<typeof faultsSchema>;
 
-/** A run-time change: any subset of the knobs (a range is replaced whole). */
-export type FaultsPatch = Partial<FaultsInput>;
-
 /**
  * The patch laid over the current set and validated whole, so an omitted knob keeps its value
  * (`.partial()` would fill omitted knobs with their defaults) and cross-field rules still hold.

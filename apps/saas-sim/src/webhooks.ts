@@ -169,5 +169,3 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions) {
     },
   };
 }
-
-export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>;
